@@ -1,0 +1,1 @@
+"""The .scap file format: block framing, event table (data), reader."""

@@ -1,0 +1,82 @@
+"""Typed access to the generated event table (``event_table.py``).
+
+Two views of every event type exist: the current libs table (454 types, used to
+decode parameters) and the 2022 table embedded in sysdig 0.29.3 (336 types,
+used to render output exactly as sysdig prints it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from sysnb.scap import event_table as _t
+
+Param = tuple[str, str, str, "str | int | None"]
+"""(name, PT type without ``PT_``, print format without ``PF_``, info)."""
+
+TABLE_SIZE = len(_t.EVENTS)
+TABLE_SIZE_2022 = sum(1 for e in _t.EVENTS if e[6] is not None)
+
+#: Event types flagged EF_LARGE_PAYLOAD use 32-bit parameter lengths.
+LARGE_PAYLOAD = frozenset(e[0] for e in _t.EVENTS if "LARGE_PAYLOAD" in e[4])
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    id: int
+    symbol: str
+    name: str
+    category: str
+    flags: frozenset[str]
+    params: tuple[Param, ...]
+    known_2022: bool
+    name_2022: str
+    category_2022: str
+    flags_2022: frozenset[str]
+    params_2022: tuple[Param, ...]
+
+    @property
+    def direction(self) -> str:
+        """``>`` for enter events (even ids), ``<`` for exit events."""
+        return "<" if self.id & 1 else ">"
+
+
+def _build(entry: tuple) -> EventInfo:  # type: ignore[type-arg]
+    eid, sym, name, cat, flags, params, old = entry
+    if old is None:
+        return EventInfo(eid, sym, name, cat, frozenset(flags), params, False, name, cat, frozenset(flags), params)
+    oname, ocat, oflags, oparams = old
+    return EventInfo(eid, sym, name, cat, frozenset(flags), params, True, oname, ocat, frozenset(oflags), oparams)
+
+
+EVENTS: tuple[EventInfo, ...] = tuple(_build(e) for e in _t.EVENTS)
+
+
+@cache
+def event_info(etype: int) -> EventInfo | None:
+    """The table entry of an event type id, or None when the id is unknown."""
+    return EVENTS[etype] if 0 <= etype < TABLE_SIZE else None
+
+
+FLAG_TABLES: dict[str, tuple[tuple[str, int], ...]] = _t.FLAG_TABLES
+DYN_TABLES: dict[str, tuple[tuple[str, str], ...]] = _t.DYN_TABLES
+PPM_SC_NAMES: tuple[str, ...] = _t.PPM_SC_NAMES
+PPM_SC_NAMES_2022: tuple[str, ...] = _t.PPM_SC_NAMES_2022
+
+
+def syscall_name(code: int) -> str:
+    """Lower-case syscall name of a PPM_SC code, as sysdig 0.29.3 prints it."""
+    if 0 <= code < len(PPM_SC_NAMES_2022):
+        return PPM_SC_NAMES_2022[code].lower()
+    if 0 <= code < len(PPM_SC_NAMES):
+        return PPM_SC_NAMES[code].lower()
+    return "<unknown syscall>"
+
+
+# Ids used by the reader and the state engine.
+GENERIC_E, GENERIC_X = 0, 1
+CONTAINER_IDS = frozenset(e.id for e in EVENTS if e.name == "container")
+PROCINFO_E = 234
+NOTIFICATION_E, INFRASTRUCTURE_EVENT_E = 280, 286
+SKIP_PARSE_RESET = frozenset(e.id for e in EVENTS if "SKIPPARSERESET" in e.flags)

@@ -1,0 +1,1 @@
+"""The state engine: threads, processes, fds, users; enter/exit pairing; table columns."""
