@@ -275,13 +275,8 @@ def join_path(base: str, rel: str) -> str:
     """libsinsp's concatenate_paths for a relative path: join then normalise ``.`` and ``..``."""
     if not rel:
         return base
-    joined = base + rel
-    norm = posixpath.normpath(joined)
-    if joined.endswith("/") and norm != "/":
-        norm += "/"
-    if norm.startswith("//"):
-        norm = norm[1:]
-    return norm
+    norm = posixpath.normpath(base + rel)
+    return norm[1:] if norm.startswith("//") else norm
 
 
 _HANDLERS = {

@@ -65,8 +65,13 @@ PPM_SC_NAMES: tuple[str, ...] = _t.PPM_SC_NAMES
 PPM_SC_NAMES_2022: tuple[str, ...] = _t.PPM_SC_NAMES_2022
 
 
+_SC_2022_FIXES = {0: "<unknown>", 300: "newfstatat"}  # syscall_info_table spellings in 2022
+
+
 def syscall_name(code: int) -> str:
     """Lower-case syscall name of a PPM_SC code, as sysdig 0.29.3 prints it."""
+    if code in _SC_2022_FIXES:
+        return _SC_2022_FIXES[code]
     if 0 <= code < len(PPM_SC_NAMES_2022):
         return PPM_SC_NAMES_2022[code].lower()
     if 0 <= code < len(PPM_SC_NAMES):

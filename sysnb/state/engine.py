@@ -10,6 +10,7 @@ downstream (filters, formatting, chisels) works on whole columns.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import struct
 from collections.abc import Callable
@@ -67,6 +68,7 @@ class Engine:
         self._to_remove_fd: tuple[Proc, int] | None = None
         self.containers: dict[str, dict[str, Any]] = {}
         self.hostname = ""
+        self._seen_syscall = False
 
     # -- sections ---------------------------------------------------------------------------------------------
 
@@ -94,12 +96,13 @@ class Engine:
         self.groups = dict(s.groups)
         if s.machine is not None:
             self.hostname = s.machine.hostname
+        self._seen_syscall = False
 
     # -- per event --------------------------------------------------------------------------------------------
 
     def get_thread(self, tid: int, create: bool) -> Thread | None:
         t = self.threads.get(tid)
-        if t is None and create:
+        if t is None and create and tid > 0:
             t = Thread(tid, tid, -1, Proc())
             t.comm = t.exe = "<NA>"
             t.fake = True
@@ -130,17 +133,22 @@ class Engine:
             self._record_opaque(ev, app)
             return
         thread, fd, fdnum = self._reset(info, ts, tid, params)
-        if etype in E.CONTAINER_IDS:
-            self._container(etype, params)
+        container = self._container(etype, params) if etype in E.CONTAINER_IDS else None
         handler = _PARSERS.get(info.name)
         if handler is not None and thread is not None:
             fd, fdnum = handler(self, info, thread, params, fd, fdnum)
         elif handler is parse_clone and etype & 1:
             parse_clone_child(self, info, tid, params)
         visible = numbered and info.category_2022 != "INTERNAL" and not (eflags & 1)
-        if etype in E.CONTAINER_IDS and ts == 0:
-            visible = False  # container state at the start of a file is consumed, not shown
+        if etype in E.CONTAINER_IDS:
+            # container state read before the first syscall event is consumed, not shown
+            visible = visible and self._seen_syscall
+        else:
+            self._seen_syscall = True
         self._record(ev, info, thread, fd, fdnum, numbered, visible, app)
+        if container is not None:
+            names: list[Any] = app["proc.name"].__self__  # type: ignore[attr-defined]
+            names[-1] = f"container:{container}"
 
     def _reset(self, info: E.EventInfo, ts: int, tid: int, params: tuple[bytes, ...]
                ) -> tuple[Thread | None, Fd | None, int | None]:
@@ -286,20 +294,22 @@ class Engine:
 
     # -- containers ---------------------------------------------------------------------------------------------
 
-    def _container(self, etype: int, params: tuple[bytes, ...]) -> None:
-        import json
-
+    def _container(self, etype: int, params: tuple[bytes, ...]) -> str | None:
+        """Record container metadata; returns the container id."""
         if etype == 228 and params:
             cid = _cstr(params[0])
             self.containers[cid] = {"id": cid, "name": _cstr(params[2]) if len(params) > 2 else "",
                                     "image": _cstr(params[3]) if len(params) > 3 else ""}
-        elif params:
+            return cid
+        if params:
             try:
                 c = json.loads(_cstr(params[0])).get("container", {})
             except ValueError:
-                return
+                return None
             if "id" in c:
                 self.containers[c["id"]] = c
+                return str(c["id"])
+        return None
 
 
 # -- parsers: one per event name, applied to exit events (and the few enter events that change state) ------------
@@ -363,9 +373,7 @@ def parse_open(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...
     else:
         d = t.proc.fds.get(dirfd)
         base = (d.name + "/") if d is not None else ""
-    full = name if name.startswith("/") else join_path(base, name)
-    if name.startswith("/"):
-        full = posixpath.normpath(name) if ("/." in name or "//" in name) else name
+    full = join_path("", name) if name.startswith("/") else join_path(base, name)
     f = Fd(M.FD_DIRECTORY if flags & PPM_O_DIRECTORY else M.FD_FILE_V2, full)
     f.openflags = flags
     return _add_fd(e, t, n, f)
@@ -397,39 +405,80 @@ def parse_socket(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
     return _add_fd(e, t, n, f)
 
 
+_ZERO_IPS = ("0.0.0.0", "::", None)
+
+
 def _apply_tuple(f: Fd, tup: bytes) -> None:
+    """libsinsp's fill_client_socket_info: source always updated, destination only when unknown."""
     if not tup:
         return
     fam = tup[0]
     if fam == 2 and len(tup) == 13:
-        f.type = M.FD_IPV4_SOCK
-        f.sip, f.dip = ip_from_bytes(tup[1:5]), ip_from_bytes(tup[7:11])
-        f.sport, f.dport = struct.unpack_from("<H", tup, 5)[0], struct.unpack_from("<H", tup, 11)[0]
-        f.name = socktuple_str(tup)
+        sip, dip = ip_from_bytes(tup[1:5]), ip_from_bytes(tup[7:11])
+        sport, dport = struct.unpack_from("<H", tup, 5)[0], struct.unpack_from("<H", tup, 11)[0]
+        ftype = M.FD_IPV4_SOCK
     elif fam == 10 and len(tup) == 37:
-        s = socktuple_str(tup)
-        f.name = s
-        sip, dip = tup[1:17], tup[19:35]
-        mapped = sip[:12] == b"\0" * 10 + b"\xff\xff" and dip[:12] == b"\0" * 10 + b"\xff\xff"
-        f.type = M.FD_IPV4_SOCK if mapped else M.FD_IPV6_SOCK
-        f.sip = ip_from_bytes(sip[12:] if mapped else sip)
-        f.dip = ip_from_bytes(dip[12:] if mapped else dip)
-        f.sport, f.dport = struct.unpack_from("<H", tup, 17)[0], struct.unpack_from("<H", tup, 35)[0]
+        s6, d6 = tup[1:17], tup[19:35]
+        mapped = s6[:12] == b"\0" * 10 + b"\xff\xff" and d6[:12] == b"\0" * 10 + b"\xff\xff"
+        ftype = M.FD_IPV4_SOCK if mapped else M.FD_IPV6_SOCK
+        sip, dip = ip_from_bytes(s6[12:] if mapped else s6), ip_from_bytes(d6[12:] if mapped else d6)
+        sport, dport = struct.unpack_from("<H", tup, 17)[0], struct.unpack_from("<H", tup, 35)[0]
     elif fam == 1 and len(tup) >= 17:
         f.type = M.FD_UNIX_SOCK
         f.src_ep, f.dst_ep = struct.unpack_from("<QQ", tup, 1)
-        f.name = _cstr(tup[17:])
+        f.name = socktuple_str(tup)
+        if f.role == M.ROLE_NONE:
+            f.role = M.ROLE_CLIENT
+        return
+    else:
+        return
+    f.type = ftype
+    same = (sip, sport, dip, dport) == (f.sip, f.sport, f.dip, f.dport) or \
+        (dip, dport, sip, sport) == (f.sip, f.sport, f.dip, f.dport)
+    if not same:
+        f.sip, f.sport = sip, sport
+        if f.dip in _ZERO_IPS:
+            f.dip = dip
+        if not f.dport:
+            f.dport = dport
+    f.name = M.tuple_name(f.sip or _zero(ftype), f.sport or 0, f.dip or _zero(ftype), f.dport or 0)
+    if f.role == M.ROLE_NONE:
+        f.role = M.ROLE_CLIENT
+
+
+def _zero(ftype: int) -> str:
+    return "0.0.0.0" if ftype == M.FD_IPV4_SOCK else "::"
 
 
 def parse_connect(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
                   fdnum: int | None) -> tuple[Fd | None, int | None]:
-    if not info.id & 1 or fd is None or len(params) < 2:
+    if fd is None or len(params) < 2:
+        return fd, fdnum
+    if not info.id & 1:
+        _connect_enter(fd, params[1])
         return fd, fdnum
     res = _i64(params[0])
     if res < 0 and res != -115:  # EINPROGRESS still connects
         return fd, fdnum
     _apply_tuple(fd, params[1])
     return fd, fdnum
+
+
+def _connect_enter(fd: Fd, a: bytes) -> None:
+    """The destination is known from connect()'s address before the call returns."""
+    if not a:
+        return
+    if a[0] == 2 and len(a) == 7:
+        fd.type, fd.dip, fd.dport = M.FD_IPV4_SOCK, ip_from_bytes(a[1:5]), struct.unpack_from("<H", a, 5)[0]
+    elif a[0] == 10 and len(a) == 19:
+        ip = a[1:17]
+        port = struct.unpack_from("<H", a, 17)[0]
+        if ip[:12] == b"\0" * 10 + b"\xff\xff":
+            fd.type, fd.dip, fd.dport = M.FD_IPV4_SOCK, ip_from_bytes(ip[12:]), port
+        else:
+            fd.type, fd.dip, fd.dport = M.FD_IPV6_SOCK, ip_from_bytes(ip), port
+    elif a[0] == 1:
+        fd.name = M.sanitize(_cstr(a[1:]))
 
 
 def parse_accept(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
@@ -441,6 +490,7 @@ def parse_accept(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
         return None, None
     f = Fd(M.FD_UNKNOWN)
     f.l4proto = 2
+    f.role = M.ROLE_SERVER
     _apply_tuple(f, params[1])
     if f.type == M.FD_UNKNOWN:
         f.type = M.FD_UNIX_SOCK if params[1][:1] == b"\x01" else M.FD_IPV4_SOCK
@@ -457,11 +507,13 @@ def parse_bind(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...
         fd.sip, fd.sport = ip_from_bytes(a[1:5]), struct.unpack_from("<H", a, 5)[0]
         fd.name = f"{fd.sip}:{fd.sport}"
         fd.server = True
+        fd.role = M.ROLE_SERVER
     elif a[:1] == b"\x0a" and len(a) == 19:
         fd.type = M.FD_IPV6_SERVSOCK
         fd.sip, fd.sport = ip_from_bytes(a[1:17]), struct.unpack_from("<H", a, 17)[0]
         fd.name = f"{fd.sip}:{fd.sport}"
         fd.server = True
+        fd.role = M.ROLE_SERVER
     elif a[:1] == b"\x01":
         fd.name = _cstr(a[1:])
     return fd, fdnum
@@ -567,18 +619,15 @@ def parse_clone(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ..
         return fd, fdnum
     flags_b = _param(info, params, "flags")
     flags = _I.unpack(flags_b)[0] if flags_b and len(flags_b) == 4 else 0
-    ctid = res if res > 0 else t.tid
-    ppid_tid = t.tid if res > 0 else _i64(params[5])
-    if res == 0 and not t.fake:
-        return fd, fdnum
-    if res > 0 and ctid in e.threads and not e.threads[ctid].fake:
-        return fd, fdnum
-    parent = e.threads.get(ppid_tid) if res == 0 else t
+    if res > 0 or not t.fake:
+        return fd, fdnum  # the child's own exit (res == 0) creates it, as libsinsp shows it
+    ctid = t.tid
     threaded = bool(flags & CLONE_THREAD)
+    parent = e.threads.get(_i64(params[4]) if threaded else _i64(params[5]))
     if parent is not None:
         proc = parent.proc if threaded else parent.proc.fork()
     else:
-        proc = Proc(_cstr(params[6]))
+        proc = Proc(_cstr(params[6]) or "/")
     pid = _i64(params[4]) if threaded else ctid
     c = Thread(ctid, pid, _i64(params[5]), proc)
     c.exe = _cstr(params[1])
@@ -597,8 +646,11 @@ def parse_clone(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ..
     if cg:
         c.container = M.container_id(_nul_list(cg))
     e.threads[ctid] = c
-    if res == 0:
-        return fd, fdnum
+    if threaded and pid not in e.threads and pid > 0:
+        main = Thread(pid, pid, c.ptid, proc)
+        for k in ("comm", "exe", "exepath", "args", "env", "uid", "gid", "loginuid", "container"):
+            setattr(main, k, getattr(c, k))
+        e.threads[pid] = main
     return fd, fdnum
 
 

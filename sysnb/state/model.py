@@ -24,6 +24,7 @@ TYPENAMES = {FD_FILE: "file", FD_FILE_V2: "file", FD_IPV4_SOCK: "ipv4", FD_IPV6_
              FD_NETLINK: "netlink"}
 L4_NAMES = {0: None, 1: None, 2: "tcp", 3: "udp", 4: "icmp", 5: "raw"}
 L4_CHARS = {2: "t", 3: "u", 4: "i", 5: "r"}
+ROLE_NONE, ROLE_CLIENT, ROLE_SERVER = 0, 1, 2
 SOCK_TYPES = (FD_IPV4_SOCK, FD_IPV6_SOCK, FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK)
 
 
@@ -31,7 +32,7 @@ class Fd:
     """One open file descriptor. Socket endpoints: s=source, d=destination as libsinsp stores them."""
 
     __slots__ = ("type", "name", "sip", "sport", "dip", "dport", "l4proto", "openflags", "server", "ino",
-                 "src_ep", "dst_ep")
+                 "src_ep", "dst_ep", "role")
 
     def __init__(self, ftype: int, name: str = "") -> None:
         self.type = ftype
@@ -46,14 +47,25 @@ class Fd:
         self.ino = 0
         self.src_ep = 0
         self.dst_ep = 0
+        self.role = ROLE_NONE
 
     @property
     def typechar(self) -> str:
         return TYPECHARS.get(self.type, "?")
 
+    def effective_l4proto(self) -> int:
+        """libsinsp's get_l4proto: a socket with no role yet has no known protocol (except raw)."""
+        if self.type in (FD_IPV4_SOCK, FD_IPV6_SOCK):
+            if self.l4proto == 5:
+                return 5
+            return 1 if self.role == ROLE_NONE else self.l4proto
+        if self.type in (FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK):
+            return self.l4proto
+        return 1
+
     def tagged_name(self) -> str:
         """``<f>/etc/passwd``, ``<4t>1.2.3.4:5->6.7.8.9:10`` as sysdig renders a resolved fd."""
-        proto = L4_CHARS.get(self.l4proto, "") if self.type in SOCK_TYPES else ""
+        proto = L4_CHARS.get(self.effective_l4proto(), "") if self.type in SOCK_TYPES else ""
         return f"<{self.typechar}{proto}>{sanitize(self.name)}"
 
     def copy(self) -> Fd:
@@ -73,10 +85,13 @@ class Fd:
                 fd.type = FD_IPV4_SOCK
                 fd.sip, fd.dip = e.sip[7:] if e.sip else None, e.dip[7:] if e.dip else None
             fd.name = tuple_name(fd.sip, fd.sport, fd.dip, fd.dport)
+            if fd.l4proto == 2:
+                fd.role = ROLE_CLIENT  # connected TCP sockets from /proc count as having a role
         elif t in (FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK):
             fd.sip, fd.sport, fd.l4proto = e.sip, e.sport, e.l4proto
             fd.name = f"{e.sip}:{e.sport}"
             fd.server = True
+            fd.role = ROLE_SERVER
         elif t == FD_UNIX_SOCK:
             fd.src_ep, fd.dst_ep = e.src_endpoint, e.dst_endpoint
             fd.server = bool(e.name)
