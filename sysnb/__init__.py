@@ -1,0 +1,27 @@
+"""sysnb: Jupyter-native forensic analysis of Linux system calls (sysdig-compatible).
+
+Public API::
+
+    import sysnb
+    cap = sysnb.open_capture("capture.scap")   # Arrow table + provenance
+    cap.table                                  # every event, columns named by sysdig fields
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from sysnb.capture import Capture, Provenance, cache_dir, clear_cache, open_capture  # noqa: E402
+from sysnb.errors import CaptureFormatError, SysnbError, UsageError  # noqa: E402
+
+__all__ = [
+    "Capture",
+    "CaptureFormatError",
+    "Provenance",
+    "SysnbError",
+    "UsageError",
+    "__version__",
+    "cache_dir",
+    "clear_cache",
+    "open_capture",
+]

@@ -106,7 +106,7 @@ def split_top(s: str) -> list[str]:
 
 def parse_params(body: str) -> list[tuple[str, str, str, str | None, int]]:
     params = []
-    for m in re.finditer(r"\{\s*\"(\w*)\"\s*,\s*(PT_\w+)\s*,\s*(PF_\w+)\s*(?:,\s*([^,}]+?))?\s*(?:,\s*([^,}]+?))?\s*\}", body):
+    for m in re.finditer(r"\{\s*\"([^\"]*)\"\s*,\s*(PT_\w+)\s*,\s*(PF_\w+)\s*(?:,\s*([^,}]+?))?\s*(?:,\s*([^,}]+?))?\s*\}", body):
         info = m.group(4)
         params.append((m.group(1), m.group(2)[3:], m.group(3)[3:], info, 0))
     return params
@@ -132,6 +132,9 @@ def parse_event_table(src: str, symbols: dict[str, int]) -> dict[int, dict[str, 
         flags = [f.strip() for f in parts[2].split("|")]
         params_src = ",".join(parts[4:]) if len(parts) > 4 else ""
         params = parse_params(params_src)
+        nparams = re.sub(r"[^0-9]", "", parts[3]) if len(parts) > 3 else ""
+        if nparams:
+            params = params[:int(nparams)]  # the declared count wins over extra initialisers
         eid = symbols.get(sym[5:], len(entries)) if m.group(2) else len(entries)
         entries[eid] = {
             "sym": sym[5:], "name": name, "cats": cats, "flags": flags, "params": params,

@@ -231,8 +231,8 @@ def _metadata(section: Section, btype: int, body: memoryview) -> None:
     # unknown metadata blocks are skipped by length, as libscap does
 
 
-_HDR_V2 = struct.Struct("<QQIHI")
-_HDR_V1 = struct.Struct("<QQIH")
+_HDR_V2 = struct.Struct("<QqIHI")
+_HDR_V1 = struct.Struct("<QqIH")
 
 
 def _event(body: memoryview, offset: int, kind: tuple[int, bool, bool]) -> RawEvent:

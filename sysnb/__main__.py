@@ -1,0 +1,5 @@
+import sys
+
+from sysnb.cli import main
+
+sys.exit(main())

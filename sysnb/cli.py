@@ -1,0 +1,209 @@
+"""``sysnb``: the sysdig-compatible command line.
+
+Examples::
+
+    sysnb -r capture.scap                          # every event, as `sysdig -r` prints it
+    sysnb -r capture.scap -p "%proc.name %fd.name" # custom output format
+    sysnb -r capture.scap -S -q                    # per-event-type summary only
+    sysnb -r capture.scap -A -n 100                # buffers as printable ASCII, first 100 events
+    sysnb -l                                       # fields usable in -p
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sysnb import __version__
+from sysnb.capture import Capture, clear_cache, open_capture
+from sysnb.errors import SysnbError, UsageError
+from sysnb.fields import FIELDS
+from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_NORMAL
+from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
+from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
+
+EPILOG = """examples:
+  sysnb -r capture.scap                            print every event like `sysdig -r`
+  sysnb -r capture.scap -p "%evt.num %proc.name %fd.name"
+  sysnb -r capture.scap -S -q                      summary of event types only
+  sysnb -r capture.scap -X -n 50                   first 50 events, buffers in hex and ASCII
+  sysnb -r capture.scap -j                         one JSON object per event
+environment:
+  SYSNB_CACHE_DIR  where built tables are cached (default: $XDG_CACHE_HOME/sysnb)
+  SYSNB_CACHE=0    do not read or write the cache
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sysnb", description="Read .scap system-call captures and print them as "
+                                "sysdig does.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-r", "--read", metavar="FILE", help="read events from a .scap or .scap.gz file")
+    p.add_argument("-p", "--print", dest="format", metavar="FORMAT",
+                   help='output format, e.g. "%%evt.num %%proc.name %%fd.name"; a leading * prints events '
+                        "whose fields are missing (as <NA>)")
+    p.add_argument("-S", "--summary", action="store_true", help="print the event summary (the top event types)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print no events (useful with -S)")
+    p.add_argument("-A", "--print-ascii", action="store_true", help="print buffers as printable ASCII only")
+    p.add_argument("-X", "--print-hex-ascii", action="store_true", help="print buffers in hex and ASCII")
+    p.add_argument("-x", "--print-hex", action="store_true", help="print buffers in hex")
+    p.add_argument("-j", "--json", action="store_true", help="print events as JSON objects, one per line")
+    p.add_argument("-n", "--numevents", type=int, metavar="N", help="stop after N events")
+    p.add_argument("-l", "--list", action="store_true", help="list the fields usable in -p")
+    p.add_argument("-L", "--list-events", action="store_true", help="list the event types and their arguments")
+    p.add_argument("-v", "--verbose", action="store_true", help="report provenance and progress on stderr")
+    p.add_argument("--version", action="version", version=f"sysnb version {__version__}")
+    p.add_argument("--no-cache", action="store_true", help="do not use the table cache")
+    p.add_argument("--clear-cache", action="store_true", help="delete every cached table and exit")
+    p.add_argument("filter", nargs="*", help="a sysdig filter expression (several words are joined)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (UsageError, SysnbError) as e:
+        print(f"sysnb: {e}", file=sys.stderr)
+        return 2 if isinstance(e, UsageError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.clear_cache:
+        freed = clear_cache()
+        print(f"sysnb: cache cleared ({freed} bytes)", file=sys.stderr)
+        return 0
+    if args.list:
+        print_fields()
+        return 0
+    if args.list_events:
+        print_events()
+        return 0
+    if not args.read:
+        raise UsageError("live capture is not available in this build; read a file with -r FILE "
+                         "(see `sysnb --help`)")
+    if args.filter:
+        raise UsageError(f"filters are not supported yet (got: {' '.join(args.filter)!r}); "
+                         "print with -p and filter with grep for now")
+    bufmode = _bufmode(args)
+    fmt = args.format or DEFAULT_FORMAT
+    formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
+    cap = _open(args)
+    rows = _returned_rows(cap)
+    if args.numevents is not None:
+        rows = rows.slice(0, max(args.numevents, 0))
+    formatter.first_ts = int(rows["evt.rawtime"][0].as_py()) if rows.num_rows else 0
+    status = 0
+    if not args.quiet:
+        out = sys.stdout
+        shown = rows.filter(rows["sysnb.visible"])
+        lines = _json_lines(shown, formatter) if args.json else formatter.lines(shown)
+        for line in lines:
+            out.write(line)
+            out.write("\n")
+    if args.summary:
+        print_summary(rows)
+    if cap.provenance.error:
+        print(f"sysnb: {cap.provenance.error}", file=sys.stderr)
+        status = 1
+    return status
+
+
+def _bufmode(args: argparse.Namespace) -> str:
+    chosen = [m for m, on in ((BUF_ASCII, args.print_ascii), (BUF_HEXASCII, args.print_hex_ascii),
+                              (BUF_HEX, args.print_hex)) if on]
+    if len(chosen) > 1:
+        raise UsageError("choose one of -A, -X and -x")
+    return chosen[0] if chosen else BUF_NORMAL
+
+
+def _open(args: argparse.Namespace) -> Capture:
+    path = args.read
+    progress = None
+    if args.verbose and os.path.exists(path):
+        from tqdm import tqdm
+
+        bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="reading", file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(max(done - bar.n, 0))
+    cap = open_capture(path, cache=False if args.no_cache else None, progress=progress)
+    if args.verbose:
+        p = cap.provenance
+        print(f"sysnb: {p.source} sha256={p.sha256} host={p.hostname} events={p.events}", file=sys.stderr)
+    return cap
+
+
+def _returned_rows(cap: Capture) -> pa.Table:
+    """The events sysdig's inspector returns: numbered ones, minus container state consumed at open."""
+    t = cap.table
+    numbered = pc.is_valid(t["evt.num"])
+    is_container = pc.equal(t["evt.type"].cast(pa.string()), "container")
+    consumed = pc.and_(is_container, pc.invert(t["sysnb.visible"]))
+    return t.filter(pc.and_(numbered, pc.invert(consumed)))
+
+
+def _json_lines(table: pa.Table, f: Formatter) -> Iterator[str]:
+    need = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
+            "thread.tid", "sysnb.type_id")
+    for batch in table.to_batches(max_chunksize=65536):
+        cols: dict[str, list[Any]] = {c: batch.column(c).to_pylist() for c in need}
+        for i in range(batch.num_rows):
+            yield json_line(cols, i, f)
+
+
+def summary_counts(rows: pa.Table) -> list[tuple[str, int]]:
+    """(``> name``, count) per event type as sysdig -S counts them, most frequent first."""
+    ids = rows["sysnb.type_id"].to_numpy()
+    counts: Counter[tuple[int, str]] = Counter()
+    generic = (ids == GENERIC_E) | (ids == GENERIC_X)
+    for tid, n in Counter(ids[~generic].tolist()).items():
+        ev = EVENTS[tid]
+        counts[(tid, f"{ev.direction} {ev.name_2022}")] += n
+    if generic.any():
+        params = rows["sysnb.params"].filter(pa.array(generic)).to_pylist()
+        gids = ids[generic].tolist()
+        for tid, p in zip(gids, params, strict=True):
+            code = int.from_bytes(p[0][:2], "little") if p else 0
+            counts[(10_000 + code * 2 + (tid & 1), f"{'<' if tid & 1 else '>'} {syscall_name(code)}")] += 1
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))
+    return [(name, n) for (_, name), n in ordered[:100]]
+
+
+def print_summary(rows: pa.Table) -> None:
+    print("----------------------")
+    print("Event".ljust(16) + "#Calls")
+    print("----------------------")
+    for name, n in summary_counts(rows):
+        d, ev = name.split(" ", 1)
+        print(f"{d} {ev.ljust(16)}{n}")
+
+
+def print_fields() -> None:
+    for f in FIELDS.values():
+        print(f"{f.name.ljust(30)}{f.description}")
+
+
+_PT_NAMES = {"DYN": "DYNAMIC"}
+
+
+def print_events() -> None:
+    for e in EVENTS:
+        if not e.known_2022 or e.flags_2022 & {"OLD_VERSION", "UNUSED"} or e.category_2022 == "INTERNAL":
+            continue
+        params = ", ".join(f"{_PT_NAMES.get(p[1], p[1])} {p[0]}" for p in e.params_2022)
+        print(f"{e.direction} {e.name_2022}({params})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
