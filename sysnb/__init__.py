@@ -11,8 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from sysnb.capture import Capture, Provenance, cache_dir, clear_cache, open_capture  # noqa: E402
-from sysnb.errors import CaptureFormatError, SysnbError, UsageError  # noqa: E402
+from sysnb.capture import Capture, Provenance, cache_dir, clear_cache, open_capture
+from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 
 __all__ = [
     "Capture",

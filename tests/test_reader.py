@@ -90,7 +90,7 @@ def test_flipped_byte_never_crashes(tmp_path: Path, pos: int, val: int) -> None:
 def test_not_a_capture(tmp_path: Path) -> None:
     f = tmp_path / "notes.txt"
     f.write_text("hello world\n")
-    with pytest.raises(CaptureFormatError, match="not a .scap capture"):
+    with pytest.raises(CaptureFormatError, match=r"not a \.scap capture"):
         sysnb.open_capture(f)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sysnb.format.values import (
     SIGNALS,
@@ -71,7 +71,7 @@ class ArgRenderer:
 
     def render(self, p: Param, v: bytes, raw: tuple[bytes, ...], params: tuple[Param, ...],
                thread: Thread | None, fd: Fd | None) -> tuple[str, str]:
-        name, ptype, pf, info = p
+        _, ptype, pf, info = p
         if ptype == "DYN" and isinstance(info, str) and v:
             table = DYN_TABLES.get(info, ())
             if v[0] < len(table):
@@ -83,10 +83,11 @@ class ArgRenderer:
             if len(v) != struct.calcsize(fc):
                 return "", ""
             return _num(v, fc, pf), ""
-        handler = _HANDLERS.get(ptype)
+        handler: Any = _HANDLERS.get(ptype)
         if handler is None:
             return "(n.a.)", ""
-        return handler(self, v, pf, info, raw, params, thread, fd)
+        out: tuple[str, str] = handler(self, v, pf, info, raw, params, thread, fd)
+        return out
 
     # -- handlers -------------------------------------------------------------------------------------------
 

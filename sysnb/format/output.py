@@ -104,7 +104,8 @@ class Formatter:
     def value(self, name: str, cols: dict[str, list[Any]], i: int) -> str | None:
         fn = _DERIVED.get(name)
         if fn is not None:
-            return fn(self, cols, i)
+            derived: str | None = fn(self, cols, i)
+            return derived
         if name.startswith("evt.arg.") or name.startswith("evt.arg["):
             return _arg_value(cols, i, name, self)
         if name.startswith("evt.rawarg."):
@@ -158,19 +159,19 @@ def _fd_dir(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
     n, t = cols["fd.name"][i], cols.get("fd.type", [None] * (i + 1))[i]
     if n is None or t not in ("file", "directory"):
         return None
-    return n if t == "directory" else (n.rsplit("/", 1)[0] or "/")
+    return str(n) if t == "directory" else (str(n).rsplit("/", 1)[0] or "/")
 
 
 def _fd_file(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
     n, t = cols["fd.name"][i], cols.get("fd.type", [None] * (i + 1))[i]
     if n is None or t != "file":
         return None
-    return n.rsplit("/", 1)[-1]
+    return str(n).rsplit("/", 1)[-1]
 
 
 def _latency_part(div: bool) -> Any:
     def fn(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
-        v = cols["evt.latency"][i]
+        v: int | None = cols["evt.latency"][i]
         if v is None:
             return None
         return str(v // 1_000_000_000 if div else v % 1_000_000_000)

@@ -41,7 +41,7 @@ def block_name(btype: int) -> str:
 class _Cursor:
     """A bounded little-endian reader over one block body."""
 
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "end", "pos")
 
     def __init__(self, buf: bytes | memoryview, pos: int = 0, end: int | None = None) -> None:
         self.buf = buf

@@ -11,7 +11,6 @@ downstream (filters, formatting, chisels) works on whole columns.
 from __future__ import annotations
 
 import json
-import posixpath
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -117,7 +116,7 @@ class Engine:
         return cols
 
     def _one(self, ev: RawEvent, app: dict[str, Callable[[Any], None]]) -> None:
-        offset, cpu, eflags, ts, tid, etype, params = ev
+        _, _, eflags, ts, tid, etype, params = ev
         if self._to_remove_fd is not None:
             proc, fdn = self._to_remove_fd
             proc.fds.pop(fdn, None)
@@ -368,7 +367,7 @@ def parse_open(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...
     if n < 0:
         return None, n
     name = _cstr(name_b)
-    if dirfd == PPM_AT_FDCWD or dfb is None and info.name != "openat":
+    if dirfd == PPM_AT_FDCWD or (dfb is None and info.name != "openat"):
         base = t.proc.cwd
     else:
         d = t.proc.fds.get(dirfd)

@@ -31,8 +31,21 @@ SOCK_TYPES = (FD_IPV4_SOCK, FD_IPV6_SOCK, FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK)
 class Fd:
     """One open file descriptor. Socket endpoints: s=source, d=destination as libsinsp stores them."""
 
-    __slots__ = ("type", "name", "sip", "sport", "dip", "dport", "l4proto", "openflags", "server", "ino",
-                 "src_ep", "dst_ep", "role")
+    __slots__ = (
+        "dip",
+        "dport",
+        "dst_ep",
+        "ino",
+        "l4proto",
+        "name",
+        "openflags",
+        "role",
+        "server",
+        "sip",
+        "sport",
+        "src_ep",
+        "type",
+    )
 
     def __init__(self, ftype: int, name: str = "") -> None:
         self.type = ftype
@@ -70,7 +83,7 @@ class Fd:
 
     def copy(self) -> Fd:
         c = Fd(self.type, self.name)
-        for k in Fd.__slots__[2:]:
+        for k in Fd.__slots__:
             setattr(c, k, getattr(self, k))
         return c
 
@@ -119,7 +132,7 @@ def sanitize(s: str) -> str:
 class Proc:
     """State shared by the threads of one process (fd table, cwd)."""
 
-    __slots__ = ("fds", "cwd")
+    __slots__ = ("cwd", "fds")
 
     def __init__(self, cwd: str = "") -> None:
         self.fds: dict[int, Fd] = {}
@@ -147,9 +160,30 @@ def container_id(cgroups: list[str]) -> str:
 
 
 class Thread:
-    __slots__ = ("tid", "pid", "ptid", "comm", "exe", "exepath", "args", "uid", "gid", "loginuid", "container",
-                 "proc", "last_type", "last_params", "last_fd", "last_ts", "latency", "pair_ok", "fake",
-                 "vtid", "vpid", "env")
+    __slots__ = (
+        "args",
+        "comm",
+        "container",
+        "env",
+        "exe",
+        "exepath",
+        "fake",
+        "gid",
+        "last_fd",
+        "last_params",
+        "last_ts",
+        "last_type",
+        "latency",
+        "loginuid",
+        "pair_ok",
+        "pid",
+        "proc",
+        "ptid",
+        "tid",
+        "uid",
+        "vpid",
+        "vtid",
+    )
 
     def __init__(self, tid: int, pid: int, ptid: int, proc: Proc) -> None:
         self.tid = tid
