@@ -158,7 +158,7 @@ class Engine:
         t = self.get_thread(tid, create=not is_clone_exit)
         if t is None:
             return None, None, None
-        uses_fd = "USES_FD" in info.flags_2022 or "USES_FD" in info.flags
+        uses_fd = "USES_FD" in (info.flags_2022 if info.known_2022 else info.flags)
         if not etype & 1:  # enter
             t.last_type = etype
             t.last_params = params
@@ -220,6 +220,10 @@ class Engine:
         app["evt.buflen"](res if (buf is not None and res is not None and res >= 0) else None)
         self._record_thread(t if t is not None else self.threads.get(tid), tid, app)
         self._record_fd(fd, fdnum, app)
+        if fd is None and etype & 1 and fdnum is not None and fdnum >= 0:
+            # libsinsp: a paired exit of an fd syscall whose fd is not in the table has an empty fd.name
+            names: list[Any] = app["fd.name"].__self__  # type: ignore[attr-defined]
+            names[-1] = ""
         app["sysnb.type_id"](etype)
         app["sysnb.visible"](visible)
         app["sysnb.offset"](offset)
