@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +248,3 @@ def _fill_span(table: pa.Table, prov: Provenance) -> None:
         mm = pc.min_max(real)
         prov.start_ns, prov.end_ns = mm["min"].as_py(), mm["max"].as_py()
 
-
-def now_ns() -> int:
-    return time.time_ns()

@@ -21,7 +21,7 @@ from sysnb.format.values import (
     ip_from_bytes,
 )
 from sysnb.scap.events import DYN_TABLES, Param, syscall_name
-from sysnb.state.model import L4_CHARS, Fd, Thread, sanitize
+from sysnb.state.model import Fd, Thread, sanitize
 
 if TYPE_CHECKING:
     from sysnb.state.engine import Engine
@@ -290,4 +290,3 @@ _HANDLERS = {
     "SIGSET": ArgRenderer._sigset, "DYN": ArgRenderer._dyn_invalid, "ABSTIME": ArgRenderer._dyn_invalid,
     "IPV4ADDR": ArgRenderer._ipv4,
 }
-L4_CHARS = L4_CHARS

@@ -55,7 +55,6 @@ def flags_to_str(val: int, table: str | None) -> str:
     return "|".join(out)
 
 
-_PRINTABLE = bytes(range(0x20, 0x7F))
 _DOTS = bytes(c if 0x20 <= c < 0x7F else 0x2E for c in range(256))
 
 
