@@ -18,27 +18,11 @@ import pyarrow.ipc as ipc
 from sysnb import __version__
 from sysnb.errors import CaptureFormatError, SysnbError
 from sysnb.scap.reader import Section, read_scap
-from sysnb.state.engine import COLUMNS, Engine
+from sysnb.state.columns import SCHEMA
+from sysnb.state.engine import Engine
 
 #: bump when the table layout or the engine's semantics change, so old cache entries are not reused
-CACHE_FORMAT = 1
-
-_STR = pa.dictionary(pa.int32(), pa.string())
-SCHEMA = pa.schema([
-    ("evt.num", pa.int64()), ("evt.rawtime", pa.uint64()), ("evt.cpu", pa.int16()), ("evt.dir", _STR),
-    ("evt.type", _STR), ("evt.category", _STR), ("evt.rawres", pa.int64()), ("evt.res", _STR),
-    ("evt.failed", pa.bool_()), ("evt.latency", pa.int64()), ("evt.args", pa.string()),
-    ("evt.buffer", pa.binary()), ("evt.buflen", pa.int64()), ("thread.tid", pa.int64()), ("proc.pid", pa.int64()),
-    ("proc.ppid", pa.int64()), ("proc.name", _STR), ("proc.exe", _STR), ("proc.exepath", _STR),
-    ("proc.args", _STR), ("proc.cwd", _STR), ("proc.pname", _STR), ("user.uid", pa.uint32()),
-    ("user.name", _STR), ("user.loginuid", pa.int64()), ("group.gid", pa.uint32()), ("group.name", _STR),
-    ("container.id", _STR), ("fd.num", pa.int64()), ("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR),
-    ("fd.sip", _STR), ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()),
-    ("fd.l4proto", _STR), ("sysnb.type_id", pa.uint16()), ("sysnb.visible", pa.bool_()),
-    ("sysnb.offset", pa.uint64()), ("sysnb.evt_flags", pa.uint32()), ("sysnb.params", pa.list_(pa.binary())),
-])
-assert tuple(SCHEMA.names) == COLUMNS
-
+CACHE_FORMAT = 2
 
 @dataclass
 class Provenance:
@@ -196,8 +180,7 @@ def build_capture(path: str, sha: str, progress: ProgressFn | None = None) -> Ca
                     prov.hostname = prov.hostname or item.machine.hostname
                     prov.num_cpus = prov.num_cpus or item.machine.num_cpus
                 continue
-            cols = engine.process(item)
-            batches.append(_to_batch(cols))
+            batches.append(engine.process(item))
             done = item[-1][0]
             if progress is not None:
                 progress(done, size)
@@ -212,25 +195,6 @@ def build_capture(path: str, sha: str, progress: ProgressFn | None = None) -> Ca
     prov.events = table.num_rows
     prov.extra["containers"] = engine.containers
     return Capture(table, prov)
-
-
-def _to_batch(cols: dict[str, list[Any]]) -> pa.RecordBatch:
-    arrays = []
-    for f in SCHEMA:
-        data = cols[f.name]
-        target = pa.string() if pa.types.is_dictionary(f.type) else f.type
-        try:
-            arr = pa.array(data, target)
-        except UnicodeEncodeError:  # bytes that are not UTF-8 (kept by surrogateescape): store U+FFFD
-            arr = pa.array([_valid_utf8(v) for v in data], target)
-        arrays.append(arr.dictionary_encode() if pa.types.is_dictionary(f.type) else arr)
-    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
-
-
-def _valid_utf8(v: Any) -> Any:
-    if isinstance(v, str):
-        return v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return v
 
 
 def _fill_span(table: pa.Table, prov: Provenance) -> None:

@@ -6,6 +6,7 @@ assembly only (the output itself is per line).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -18,7 +19,7 @@ import pyarrow as pa
 from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_NORMAL
-from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex
+from sysnb.format.values import buffer_ascii, buffer_hex
 from sysnb.scap.events import event_info
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
@@ -78,7 +79,7 @@ class Formatter:
 
     def lines(self, table: pa.Table) -> Iterator[str]:
         names = {s.field for s in self.segments if s.field}
-        need = {"evt.args", "evt.buffer", "sysnb.type_id"} | {_column_of(n) for n in names}
+        need = {"evt.args", "evt.buffer", "sysnb.type_id", "sysnb.params"} | {_column_of(n) for n in names}
         need |= _DERIVED_NEEDS.get("*", set())
         for batch in table.to_batches(max_chunksize=65536):
             cols = {c: batch.column(c).to_pylist() for c in need if c in batch.schema.names}
@@ -118,18 +119,37 @@ class Formatter:
         return str(v)
 
     def args(self, cols: dict[str, list[Any]], i: int) -> str:
+        """evt.args; with -A/-X/-x every byte-buffer argument is re-rendered in that mode, uncut, as sysdig does."""
         s: str = cols["evt.args"][i] or ""
-        buf = cols["evt.buffer"][i]
-        if self.bufmode == BUF_NORMAL or not buf:
+        if self.bufmode == BUF_NORMAL or not s:
             return s
-        normal = buffer_dots(buf)
-        if len(normal) > 80:
-            normal = normal[:77] + "..."
+        type_id = cols["sysnb.type_id"][i]
+        bufs = _bytebuf_params(type_id)
+        if not bufs:
+            return s
+        raw = cols["sysnb.params"][i] or []
+        parts = _split_args(s, type_id)
+        out = []
+        for name, value in parts.items():
+            k = bufs.get(name)
+            if k is not None and k < len(raw) and raw[k]:
+                value = self._buffer(raw[k])
+            out.append(f"{name}={value} ")
+        return "".join(out)
+
+    def _buffer(self, data: bytes) -> str:
         if self.bufmode == BUF_ASCII:
-            new = buffer_ascii(buf)
-        else:
-            new = buffer_hex(buf, self.bufmode == BUF_HEXASCII)
-        return s.replace("data=" + normal + " ", "data=" + new + " ", 1)
+            return buffer_ascii(data)
+        return buffer_hex(data, self.bufmode == BUF_HEXASCII)
+
+
+@functools.cache
+def _bytebuf_params(type_id: int) -> dict[str, int]:
+    """Names and positions of the byte-buffer parameters of an event type (2022 table)."""
+    info = event_info(type_id)
+    if info is None:
+        return {}
+    return {p[0]: k for k, p in enumerate(info.params_2022) if p[1] == "BYTEBUF"}
 
 
 def _column_of(name: str) -> str:

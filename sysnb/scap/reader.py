@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gzip
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -124,60 +124,53 @@ def _read_blocks(path: str, win: _Window, batch_size: int) -> Iterator[Section |
     section: Section | None = None
     in_events = False
     batch: list[RawEvent] = []
-    unpack_hdr = struct.Struct("<II").unpack_from
+    hdr = _BLOCK_HDR.unpack_from
+    u32 = _U32.unpack_from
     while True:
         if not win.ensure(pos, 8):
             if win.ensure(pos, 1):
-                _fail(batch, "truncated block header", path, pos, "")
+                yield from _flush(batch)
+                raise CaptureFormatError("file ends inside a block header (truncated capture); every event "
+                                         "before it was read", path=path, offset=pos)
             break
-        btype, blen = unpack_hdr(win.view(pos, 8))
-        name = B.block_name(btype)
+        buf, rel = win.buf, pos - win.base
+        btype, blen = hdr(buf, rel)
         if blen < 12 or blen % 4 or blen >= _MAX_BLOCK:
             yield from _flush(batch)
-            raise CaptureFormatError(f"invalid block length {blen}", path=path, offset=pos, block=name)
-        if not win.ensure(pos, blen):
-            yield from _flush(batch)
-            raise CaptureFormatError(
-                f"file ends inside a block of {blen} bytes (truncated capture); "
-                "every event before this block was read", path=path, offset=pos, block=name)
-        block = win.view(pos, blen)
-        if struct.unpack_from("<I", block, blen - 4)[0] != blen:
+            raise CaptureFormatError(f"invalid block length {blen}", path=path, offset=pos,
+                                     block=B.block_name(btype))
+        if rel + blen > len(buf):
+            if not win.ensure(pos, blen):
+                yield from _flush(batch)
+                raise CaptureFormatError(
+                    f"file ends inside a block of {blen} bytes (truncated capture); "
+                    "every event before this block was read", path=path, offset=pos, block=B.block_name(btype))
+            buf, rel = win.buf, pos - win.base
+        if u32(buf, rel + blen - 4)[0] != blen:
             yield from _flush(batch)
             raise CaptureFormatError("block trailer does not repeat the block length (corrupt capture)",
-                                     path=path, offset=pos, block=name)
-        body = block[8:blen - 4]
+                                     path=path, offset=pos, block=B.block_name(btype))
         ev = B.EV.get(btype)
         if ev is not None:
-            if section is None:
-                raise CaptureFormatError("event block before any section header", path=path, offset=pos, block=name)
             if not in_events:
+                if section is None:
+                    raise CaptureFormatError("event block before any section header", path=path, offset=pos,
+                                             block=B.block_name(btype))
                 in_events = True
                 yield section
             try:
-                batch.append(_event(body, pos, ev))
-            except ValueError as e:
+                batch.append(_event(buf, rel + 8, rel + blen - 4, pos, ev))
+            except (ValueError, struct.error) as e:
                 yield from _flush(batch)
-                raise CaptureFormatError(f"corrupt event: {e}", path=path, offset=pos, block=name) from None
+                raise CaptureFormatError(f"corrupt event: {e}", path=path, offset=pos,
+                                         block=B.block_name(btype)) from None
             if len(batch) >= batch_size:
                 yield batch
                 batch = []
         else:
-            if btype == B.SHB or in_events or section is None:
-                yield from _flush(batch)
-                batch = []
-                in_events = False
-                if btype != B.SHB:
-                    if section is None:
-                        raise CaptureFormatError("the file does not start with a section header block",
-                                                 path=path, offset=pos, block=name)
-                    section = Section(pos, section.version)  # concatenated capture without SHB
-                else:
-                    section = Section(pos, _section_header(body, path, pos))
-            if btype != B.SHB:
-                try:
-                    _metadata(section, btype, body)
-                except (ValueError, struct.error, UnicodeDecodeError) as e:
-                    raise CaptureFormatError(f"corrupt metadata: {e}", path=path, offset=pos, block=name) from None
+            body = memoryview(buf)[rel + 8:rel + blen - 4]
+            section, in_events = yield from _metadata_block(path, pos, btype, body, section, in_events, batch)
+            batch = []
         pos += blen
     if win.eof and getattr(win, "error", None):
         yield from _flush(batch)
@@ -188,14 +181,32 @@ def _read_blocks(path: str, win: _Window, batch_size: int) -> Iterator[Section |
     yield from _flush(batch)
 
 
+def _metadata_block(path: str, pos: int, btype: int, body: memoryview, section: Section | None, in_events: bool,
+                    batch: list[RawEvent]) -> Generator[list[RawEvent], None, tuple[Section, bool]]:
+    """A non-event block: the section header, list blocks, or (after events) the start of a new section."""
+    name = B.block_name(btype)
+    if btype == B.SHB or in_events or section is None:
+        yield from _flush(batch)
+        in_events = False
+        if btype != B.SHB:
+            if section is None:
+                raise CaptureFormatError("the file does not start with a section header block",
+                                         path=path, offset=pos, block=name)
+            section = Section(pos, section.version)  # concatenated capture without SHB
+        else:
+            section = Section(pos, _section_header(body, path, pos))
+    if btype != B.SHB:
+        try:
+            _metadata(section, btype, body)
+        except (ValueError, struct.error, UnicodeDecodeError) as e:
+            raise CaptureFormatError(f"corrupt metadata: {e}", path=path, offset=pos, block=name) from None
+    return section, in_events
+
+
 def _flush(batch: list[RawEvent]) -> Iterator[list[RawEvent]]:
     if batch:
         yield list(batch)
         batch.clear()
-
-
-def _fail(batch: list[RawEvent], msg: str, path: str, pos: int, block: str) -> None:
-    raise CaptureFormatError(msg, path=path, offset=pos, block=block)
 
 
 def _section_header(body: memoryview, path: str, pos: int) -> tuple[int, int]:
@@ -231,42 +242,47 @@ def _metadata(section: Section, btype: int, body: memoryview) -> None:
     # unknown metadata blocks are skipped by length, as libscap does
 
 
+_BLOCK_HDR = struct.Struct("<II")
+_U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
 _HDR_V2 = struct.Struct("<QqIHI")
 _HDR_V1 = struct.Struct("<QqIH")
 
 
-def _event(body: memoryview, offset: int, kind: tuple[int, bool, bool]) -> RawEvent:
+def _event(buf: bytes, start: int, end: int, offset: int, kind: tuple[int, bool, bool]) -> RawEvent:
+    """Decode one event from ``buf[start:end]`` (the block body): header fields and raw parameter values."""
     version, has_flags, large = kind
-    cpu = struct.unpack_from("<H", body)[0]
-    p = 2
+    cpu = _U16.unpack_from(buf, start)[0]
+    p = start + 2
     flags = 0
     if has_flags:
-        flags = struct.unpack_from("<I", body, 2)[0]
-        p = 6
+        flags = _U32.unpack_from(buf, p)[0]
+        p += 4
+    room = end - p
     if version == 2:
-        if len(body) < p + 26:
+        if room < 26:
             raise ValueError("event header does not fit in the block")
-        ts, tid, elen, etype, nparams = _HDR_V2.unpack_from(body, p)
+        ts, tid, elen, etype, nparams = _HDR_V2.unpack_from(buf, p)
         hdr = 26
     else:
-        if len(body) < p + 22:
+        if room < 22:
             raise ValueError("event header does not fit in the block")
-        ts, tid, elen, etype = _HDR_V1.unpack_from(body, p)
+        ts, tid, elen, etype = _HDR_V1.unpack_from(buf, p)
         hdr = 22
-        nparams = -1
-    if elen < hdr or p + elen > len(body):
-        raise ValueError(f"event length {elen} does not fit in the block ({len(body) - p} bytes)")
-    ev = body[p:p + elen]
+    if elen < hdr or elen > room:
+        raise ValueError(f"event length {elen} does not fit in the block ({room} bytes)")
     if version == 1:
-        nparams, elen = _v1_nparams(ev, etype, elen)
-    width = 4 if large else 2
-    lens = struct.unpack_from(f"<{nparams}{'I' if large else 'H'}", ev, hdr) if nparams else ()
-    q = hdr + width * nparams
-    if q + sum(lens) != elen:
-        raise ValueError(f"type {etype}: {nparams} parameter lengths add up to {q + sum(lens)}, the header says {elen}")
+        nparams, elen = _v1_nparams(memoryview(buf)[p:p + elen], etype, elen)
+    if nparams > 65535:
+        raise ValueError(f"type {etype}: {nparams} parameters")
+    lens = struct.unpack_from(f"<{nparams}{'I' if large else 'H'}", buf, p + hdr) if nparams else ()
+    q = p + hdr + (4 if large else 2) * nparams
+    if q - p + sum(lens) != elen:
+        raise ValueError(f"type {etype}: {nparams} parameter lengths add up to {q - p + sum(lens)}, "
+                         f"the header says {elen}")
     params = []
     for n in lens:
-        params.append(bytes(ev[q:q + n]))
+        params.append(buf[q:q + n])
         q += n
     return (offset, cpu, flags, ts, tid, etype, tuple(params))
 

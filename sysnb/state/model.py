@@ -42,6 +42,8 @@ class Fd:
         "role",
         "server",
         "sip",
+        "snap",
+        "snap_owner",
         "sport",
         "src_ep",
         "type",
@@ -61,6 +63,8 @@ class Fd:
         self.src_ep = 0
         self.dst_ep = 0
         self.role = ROLE_NONE
+        self.snap = -1  # index of this fd's row in the current batch's fd snapshots
+        self.snap_owner: object = None
 
     @property
     def typechar(self) -> str:
@@ -85,6 +89,7 @@ class Fd:
         c = Fd(self.type, self.name)
         for k in Fd.__slots__:
             setattr(c, k, getattr(self, k))
+        c.snap, c.snap_owner = -1, None
         return c
 
     @staticmethod
@@ -169,6 +174,7 @@ class Thread:
         "exepath",
         "fake",
         "gid",
+        "inverted",
         "last_fd",
         "last_params",
         "last_ts",
@@ -179,6 +185,8 @@ class Thread:
         "pid",
         "proc",
         "ptid",
+        "snap",
+        "snap_gen",
         "tid",
         "uid",
         "vpid",
@@ -201,13 +209,16 @@ class Thread:
         self.proc = proc
         self.last_type = -1
         self.last_params: tuple[bytes, ...] | None = None
-        self.last_fd = -1
+        self.last_fd = 0  # libsinsp starts a thread's "last event fd" at 0
         self.last_ts = 0
         self.latency = 0
         self.pair_ok = False
         self.fake = False
         self.vtid = -1
         self.vpid = -1
+        self.snap = -1  # row of this thread in the current batch's thread snapshots, valid for snap_gen
+        self.snap_gen = 0
+        self.inverted = False  # created by its own clone exit, before the parent's
 
     @staticmethod
     def from_entry(e: ThreadEntry, proc: Proc) -> Thread:

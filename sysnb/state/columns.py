@@ -1,0 +1,221 @@
+"""From replayed events to Arrow columns.
+
+The engine's loop records only what varies per event (number, visibility, rendered
+args, result, latency, fd number, buffer) plus two small integers: an index into a
+table of *thread snapshots* and one into a table of *fd snapshots*. A snapshot is
+taken when a thread or fd is first seen in a batch and again only after it changed,
+so the 14 process columns and 8 fd columns are built once per distinct state with a
+vectorised ``take`` instead of per event. Everything that follows from the raw event
+header (time, cpu, direction, type, category) is computed with numpy after the loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sysnb.format.values import ERRNO
+from sysnb.scap import events as E
+from sysnb.scap.reader import RawEvent
+from sysnb.state import model as M
+from sysnb.state.model import Fd, Thread
+
+_STR = pa.dictionary(pa.int32(), pa.string())
+_GENERATIONS = itertools.count(1)
+
+THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.name", _STR), ("proc.exe", _STR),
+                 ("proc.exepath", _STR), ("proc.args", _STR), ("proc.cwd", _STR), ("proc.pname", _STR),
+                 ("user.uid", pa.uint32()), ("user.name", _STR), ("user.loginuid", pa.int64()),
+                 ("group.gid", pa.uint32()), ("group.name", _STR), ("container.id", _STR))
+FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
+             ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR))
+
+SCHEMA = pa.schema([
+    ("evt.num", pa.int64()), ("evt.rawtime", pa.uint64()), ("evt.cpu", pa.uint16()), ("evt.dir", _STR),
+    ("evt.type", _STR), ("evt.category", _STR), ("evt.rawres", pa.int64()), ("evt.res", _STR),
+    ("evt.failed", pa.bool_()), ("evt.latency", pa.int64()), ("evt.args", pa.string()),
+    ("evt.buffer", pa.binary()), ("evt.buflen", pa.int64()), ("thread.tid", pa.int64()),
+    *THREAD_FIELDS, ("fd.num", pa.int64()), *FD_FIELDS,
+    ("sysnb.type_id", pa.uint16()), ("sysnb.syscall_id", pa.uint16()), ("sysnb.visible", pa.bool_()),
+    ("sysnb.offset", pa.uint64()), ("sysnb.evt_flags", pa.uint32()), ("sysnb.params", pa.list_(pa.binary())),
+])
+
+# per event type, computed once: display name, category, where the result and the data buffer are
+_NAMES = [e.name_2022 if e.known_2022 else e.name for e in E.EVENTS]
+_CATEGORIES = [e.category_2022.lower() for e in E.EVENTS]
+HAS_RES: list[bool] = [bool(e.id & 1 and e.params_2022 and e.params_2022[0][0] in ("res", "fd"))
+                       for e in E.EVENTS]
+DATA_IDX = [next((i for i, p in enumerate(e.params) if p[0] == "data" and p[1] == "BYTEBUF"), -1)
+             for e in E.EVENTS]
+
+
+class BatchRecorder:
+    """Accumulates one batch of events; ``finish()`` returns it as an Arrow record batch."""
+
+    def __init__(self, users: dict[int, str], groups: dict[int, str], threads: dict[int, Thread]) -> None:
+        self.users, self.groups, self.threads = users, groups, threads
+        self.gen = next(_GENERATIONS)  # renewed when thread-level state changed: snapshots are retaken
+        self.tsnaps: list[tuple[Any, ...]] = []
+        self.fsnaps: list[tuple[Any, ...]] = []
+        self.num: list[int | None] = []
+        self.visible: list[bool] = []
+        self.args: list[str | None] = []
+        self.res: list[int | None] = []
+        self.latency: list[int | None] = []
+        self.fdnum: list[int | None] = []
+        self.tsnap: list[int] = []
+        self.fsnap: list[int] = []
+        self.buf: list[bytes | None] = []
+        self.name: list[str | None] = []  # display name override (generic syscalls, opaque rows)
+
+    # -- snapshots --------------------------------------------------------------------------------------------
+
+    def invalidate_threads(self) -> None:
+        self.gen = next(_GENERATIONS)
+
+    def thread_snap(self, t: Thread | None) -> int:
+        if t is None:
+            return -1
+        if t.snap_gen == self.gen and t.snap >= 0:
+            return t.snap
+        main = self.threads.get(t.pid, t) if t.pid != t.tid else t  # proc.* parent fields: the process's
+        parent = self.threads.get(main.ptid) if main.ptid >= 0 else None
+        known = t.uid != 0xFFFFFFFF
+        fake = t.fake
+        row = (t.pid, main.ptid if main.ptid >= 0 else None,
+               None if fake else t.comm, None if fake else t.exe, t.exepath or None,
+               None if fake else " ".join(t.args), t.proc.cwd or None,
+               parent.comm if parent is not None and not parent.fake else None,
+               t.uid, self.users.get(t.uid) if known else None,  # sysdig prints 4294967295 when unknown
+               None if t.loginuid == 0xFFFFFFFF else t.loginuid,
+               t.gid if t.gid != 0xFFFFFFFF else None, self.groups.get(t.gid),
+               None if fake else t.container)
+        t.snap, t.snap_gen = len(self.tsnaps), self.gen
+        self.tsnaps.append(row)
+        return t.snap
+
+    def container_snap(self, cid: str) -> int:
+        self.tsnaps.append((None, None, f"container:{cid}", *([None] * 11)))
+        return len(self.tsnaps) - 1
+
+    def null_fd_snap(self, typechar: str, name: str | None) -> int:
+        """An fd-related event whose fd is not in the table: only a guessed type char and a name."""
+        self.fsnaps.append((None, typechar, name, None, None, None, None, None))
+        return len(self.fsnaps) - 1
+
+    def fd_snap(self, fd: Fd, name: str | None = None) -> int:
+        """Snapshot of an fd; ``name`` overrides fd.name for this event only."""
+        if name is None and fd.snap >= 0 and fd.snap_owner is self:
+            return fd.snap
+        sock = fd.type in M.SOCK_TYPES
+        server = fd.type in (M.FD_IPV4_SERVSOCK, M.FD_IPV6_SERVSOCK)
+        if server:
+            addr: tuple[Any, ...] = (fd.sip, fd.sport, None, None)
+        elif sock:  # libsinsp: source = client, destination = server for a connected tuple
+            addr = (fd.dip, fd.dport, fd.sip, fd.sport)
+        else:
+            addr = (None, None, None, None)
+        row = (M.TYPENAMES.get(fd.type, "unknown"), fd.typechar, M.sanitize(fd.name) if name is None else name,
+               *addr, M.L4_NAMES.get(fd.l4proto) if sock else None)
+        self.fsnaps.append(row)
+        if name is not None:
+            return len(self.fsnaps) - 1
+        fd.snap, fd.snap_owner = len(self.fsnaps) - 1, self
+        return fd.snap
+
+    # -- output -----------------------------------------------------------------------------------------------
+
+    def finish(self, batch: list[RawEvent]) -> pa.RecordBatch:
+        offs, cpus, flags, tss, tids, types, params = zip(*batch, strict=True)
+        t = np.fromiter(types, dtype=np.int64, count=len(batch))
+        known = t < E.TABLE_SIZE
+        tk = np.where(known, t, 0)
+        n = len(batch)
+        res = pa.array(self.res, pa.int64())
+        names = [ov if ov is not None else _NAMES[i] for ov, i in zip(self.name, tk.tolist(), strict=True)]
+        syscall = np.full(n, -1, dtype=np.int64)
+        generic = (t == E.GENERIC_E) | (t == E.GENERIC_X)
+        for i in np.flatnonzero(generic).tolist():
+            p = params[i]
+            if p and len(p[0]) == 2:
+                syscall[i] = int.from_bytes(p[0], "little")
+        cols: dict[str, pa.Array] = {
+            "evt.num": pa.array(self.num, pa.int64()),
+            "evt.rawtime": pa.array(tss, pa.uint64()),
+            "evt.cpu": pa.array(cpus, pa.uint16()),
+            "evt.dir": _dict(np.where(t & 1, 1, 0), [">", "<"]),
+            "evt.type": _safe_array(names, pa.string()).dictionary_encode(),
+            "evt.category": _dict(np.where(known, tk, 0), _CATEGORIES, null_mask=~known),
+            "evt.rawres": res,
+            "evt.res": _res_names(res),
+            "evt.failed": pc.fill_null(pc.less(res, 0), False),  # sysdig: false when there is no error
+            "evt.latency": pa.array(self.latency, pa.int64()),
+            "evt.args": _safe_array(self.args, pa.string()),
+            "evt.buffer": pa.array(self.buf, pa.binary()),
+            "thread.tid": pa.array(tids, pa.int64()),
+            "fd.num": pa.array(self.fdnum, pa.int64()),
+            "sysnb.type_id": pa.array(t, pa.uint16()),
+            "sysnb.syscall_id": pa.array(syscall, pa.uint16(), mask=syscall < 0),
+            "sysnb.visible": pa.array(self.visible, pa.bool_()),
+            "sysnb.offset": pa.array(offs, pa.uint64()),
+            "sysnb.evt_flags": pa.array(flags, pa.uint32()),
+            "sysnb.params": pa.array([list(p) for p in params], pa.list_(pa.binary())),
+        }
+        buf = cols["evt.buffer"]
+        cols["evt.buflen"] = pc.if_else(pc.and_(pc.is_valid(buf), pc.greater_equal(res, 0)), res, None)
+        cols.update(_take(self.tsnaps, THREAD_FIELDS, self.tsnap))
+        cols.update(_take(self.fsnaps, FD_FIELDS, self.fsnap))
+        return pa.RecordBatch.from_arrays([_cast(cols[f.name], f.type) for f in SCHEMA], schema=SCHEMA)
+
+
+def _dict(indices: np.ndarray, values: list[str], null_mask: np.ndarray | None = None) -> pa.Array:
+    idx = pa.array(indices.astype(np.int32), mask=null_mask)
+    return pa.DictionaryArray.from_arrays(idx, pa.array(values, pa.string()))
+
+
+_ERRNO_TABLE = [ERRNO.get(i, "") for i in range(max(ERRNO) + 1)]
+
+
+def _res_names(res: pa.Array) -> pa.Array:
+    """SUCCESS for res >= 0, else the errno name (the number when unknown), null without a result."""
+    vals = [None if r is None else ("SUCCESS" if r >= 0 else (_errno(r))) for r in res.to_pylist()] \
+        if res.null_count < len(res) else [None] * len(res)
+    return pa.array(vals, pa.string()).dictionary_encode()
+
+
+def _errno(r: int) -> str:
+    return (_ERRNO_TABLE[-r] if -r < len(_ERRNO_TABLE) else "") or str(r)
+
+
+def _take(rows: list[tuple[Any, ...]], fields: tuple[tuple[str, pa.DataType], ...],
+          idx: list[int]) -> dict[str, pa.Array]:
+    """Columns of the snapshot rows, gathered by event (-1 = null)."""
+    indices = pa.array(idx, pa.int32(), mask=np.asarray(idx, dtype=np.int64) < 0)
+    out = {}
+    for k, (name, typ) in enumerate(fields):
+        base = typ.value_type if pa.types.is_dictionary(typ) else typ
+        col = _safe_array([r[k] for r in rows], base)
+        out[name] = col.take(indices)
+    return out
+
+
+def _safe_array(values: list[Any], typ: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, typ)
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (kept by surrogateescape): store U+FFFD
+        return pa.array([v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                         if isinstance(v, str) else v for v in values], typ)
+
+
+def _cast(arr: pa.Array, typ: pa.DataType) -> pa.Array:
+    if arr.type == typ:
+        return arr
+    if pa.types.is_dictionary(typ) and not pa.types.is_dictionary(arr.type):
+        if pa.types.is_string(arr.type):
+            return arr.dictionary_encode()
+        return _safe_array(arr.to_pylist(), pa.string()).dictionary_encode()
+    return arr.cast(typ)
