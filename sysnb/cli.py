@@ -155,7 +155,7 @@ def _returned_rows(cap: Capture) -> pa.Table:
 
 def _json_lines(table: pa.Table, f: Formatter) -> Iterator[str]:
     need = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
-            "thread.tid", "sysnb.type_id", "sysnb.params")
+            "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
     for batch in table.to_batches(max_chunksize=65536):
         cols: dict[str, list[Any]] = {c: batch.column(c).to_pylist() for c in need}
         for i in range(batch.num_rows):

@@ -19,6 +19,10 @@ sys.path.insert(0, str(HERE / "tests"))
 from goldens import FORMATS, GOLDEN, argv_for, diff_lines, expected, golden_name, run_cli, summary_groups  # noqa: E402
 
 
+#: captures sysdig 0.29.3 cannot open (pcapng options after the section header): sysnb reads them on purpose
+INTENDED = {"libs__curl_google_comments"}
+
+
 def main() -> int:
     args = sys.argv[1:]
     write = "--write" in args
@@ -27,6 +31,7 @@ def main() -> int:
     known_path = GOLDEN / "KNOWN_DIFFS.json"
     known = json.loads(known_path.read_text()) if known_path.exists() else {}
     totals = {m: [0, 0] for m in modes}
+    readable = {m: [0, 0] for m in modes}
     mismatched_summaries = 0
     for capture in sorted(shared.rglob("*.scap*")):
         name = golden_name(capture)
@@ -42,10 +47,16 @@ def main() -> int:
             mismatched_summaries += bad < 0
             totals[m][0] += n
             totals[m][1] += max(bad, 0)
+            if name not in INTENDED:
+                readable[m][0] += n
+                readable[m][1] += max(bad, 0)
         print(name, {m: row[m] for m in modes}, flush=True)
     for m, (n, bad) in totals.items():
         pct = 100 * (n - bad) / n if n else 100.0
-        print(f"{m:8s} {n - bad:7d}/{n:7d} identical ({pct:.1f} %)")
+        rn, rbad = readable[m]
+        rpct = 100 * (rn - rbad) / rn if rn else 100.0
+        print(f"{m:8s} {n - bad:7d}/{n:7d} identical ({pct:.1f} %); "
+              f"on captures sysdig can open: {rn - rbad}/{rn} ({rpct:.2f} %)")
     if "summary" in modes:
         print(f"summary: {mismatched_summaries} capture(s) whose -S differs from sysdig")
     if write:

@@ -7,10 +7,10 @@ signal names, flag names and relative paths joined to the working directory.
 
 from __future__ import annotations
 
-import posixpath
 import struct
 from typing import TYPE_CHECKING, Any
 
+from sysnb.format.paths import concatenate_paths
 from sysnb.format.values import (
     SIGNALS,
     buffer_ascii,
@@ -130,7 +130,7 @@ class ArgRenderer:
                 base = (sanitize(d.name) + "/") if d is not None and d.name else ""
                 if not base:
                     return s, ""
-        return s, join_path(base, s)
+        return s, concatenate_paths(base, s)
 
     def _bytebuf(self, v: bytes, *a: object) -> tuple[str, str]:
         if not v:
@@ -270,14 +270,6 @@ def socktuple_str(v: bytes) -> str:
 
 def _is_mapped(ip: bytes) -> bool:
     return ip[:10] == b"\0" * 10 and ip[10:12] == b"\xff\xff"
-
-
-def join_path(base: str, rel: str) -> str:
-    """libsinsp's concatenate_paths for a relative path: join then normalise ``.`` and ``..``."""
-    if not rel:
-        return base
-    norm = posixpath.normpath(base + rel)
-    return norm[1:] if norm.startswith("//") else norm
 
 
 _HANDLERS = {

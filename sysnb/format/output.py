@@ -79,7 +79,8 @@ class Formatter:
 
     def lines(self, table: pa.Table) -> Iterator[str]:
         names = {s.field for s in self.segments if s.field}
-        need = {"evt.args", "evt.buffer", "sysnb.type_id", "sysnb.params"} | {_column_of(n) for n in names}
+        need = {"evt.args", "evt.buffer", "sysnb.type_id", "sysnb.params", "sysnb.info"}
+        need |= {_column_of(n) for n in names}
         need |= _DERIVED_NEEDS.get("*", set())
         for batch in table.to_batches(max_chunksize=65536):
             cols = {c: batch.column(c).to_pylist() for c in need if c in batch.schema.names}
@@ -206,7 +207,7 @@ _DERIVED: dict[str, Any] = {
     "evt.rawtime.s": lambda f, c, i: str(_ts(c, i) // 1_000_000_000),
     "evt.rawtime.ns": lambda f, c, i: str(_ts(c, i) % 1_000_000_000),
     "evt.reltime": lambda f, c, i: str(_ts(c, i) - f.first_ts),
-    "evt.info": lambda f, c, i: f.args(c, i),
+    "evt.info": lambda f, c, i: c["sysnb.info"][i] or f.args(c, i),
     "evt.args": lambda f, c, i: f.args(c, i),
     "evt.latency.s": _latency_part(True),
     "evt.latency.ns": _latency_part(False),
@@ -265,7 +266,7 @@ def json_line(cols: dict[str, list[Any]], i: int, f: Formatter) -> str:
     obj = {
         "evt.cpu": cols["evt.cpu"][i],
         "evt.dir": cols["evt.dir"][i],
-        "evt.info": f.args(cols, i),
+        "evt.info": cols["sysnb.info"][i] or f.args(cols, i),
         "evt.num": cols["evt.num"][i],
         "evt.outputtime": cols["evt.rawtime"][i],
         "evt.type": cols["evt.type"][i],

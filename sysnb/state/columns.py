@@ -42,6 +42,7 @@ SCHEMA = pa.schema([
     *THREAD_FIELDS, ("fd.num", pa.int64()), *FD_FIELDS,
     ("sysnb.type_id", pa.uint16()), ("sysnb.syscall_id", pa.uint16()), ("sysnb.visible", pa.bool_()),
     ("sysnb.offset", pa.uint64()), ("sysnb.evt_flags", pa.uint32()), ("sysnb.params", pa.list_(pa.binary())),
+    ("sysnb.info", pa.string()),
 ])
 
 # per event type, computed once: display name, category, where the result and the data buffer are
@@ -49,6 +50,8 @@ _NAMES = [e.name_2022 if e.known_2022 else e.name for e in E.EVENTS]
 _CATEGORIES = [e.category_2022.lower() for e in E.EVENTS]
 HAS_RES: list[bool] = [bool(e.id & 1 and e.params_2022 and e.params_2022[0][0] in ("res", "fd"))
                        for e in E.EVENTS]
+WRITES_TO_FD: list[bool] = [e.id & 1 == 1 and "WRITES_TO_FD" in (e.flags_2022 if e.known_2022 else e.flags)
+                            for e in E.EVENTS]
 DATA_IDX = [next((i for i, p in enumerate(e.params) if p[0] == "data" and p[1] == "BYTEBUF"), -1)
              for e in E.EVENTS]
 
@@ -71,6 +74,7 @@ class BatchRecorder:
         self.fsnap: list[int] = []
         self.buf: list[bytes | None] = []
         self.name: list[str | None] = []  # display name override (generic syscalls, opaque rows)
+        self.info: list[str | None] = []  # evt.info when a protocol decoder replaces evt.args
 
     # -- snapshots --------------------------------------------------------------------------------------------
 
@@ -155,6 +159,7 @@ class BatchRecorder:
             "evt.failed": pc.fill_null(pc.less(res, 0), False),  # sysdig: false when there is no error
             "evt.latency": pa.array(self.latency, pa.int64()),
             "evt.args": _safe_array(self.args, pa.string()),
+            "sysnb.info": _safe_array(self.info, pa.string()),
             "evt.buffer": pa.array(self.buf, pa.binary()),
             "thread.tid": pa.array(tids, pa.int64()),
             "fd.num": pa.array(self.fdnum, pa.int64()),

@@ -17,9 +17,10 @@ from typing import Any
 import pyarrow as pa
 
 from sysnb.format.args import ArgRenderer
+from sysnb.format.paths import as_cwd, concatenate_paths
 from sysnb.scap import events as E
 from sysnb.scap.reader import RawEvent, Section
-from sysnb.state.columns import DATA_IDX, HAS_RES, SCHEMA, BatchRecorder
+from sysnb.state.columns import DATA_IDX, HAS_RES, SCHEMA, WRITES_TO_FD, BatchRecorder
 from sysnb.state.fdfields import (
     CONNECT_X,
     FD_FAMILY,
@@ -31,6 +32,7 @@ from sysnb.state.fdfields import (
 )
 from sysnb.state.model import Fd, Proc, Thread, sanitize
 from sysnb.state.parsers import CLONES, PARSERS, THREAD_MUTATORS, cstr, parse_clone, resolve_at
+from sysnb.state.syslog import info_line as syslog_info
 
 _Q = struct.Struct("<q")
 #: events that do not touch pairing or fd state: skip-reset ones, container metadata, sched switch (libsinsp)
@@ -62,11 +64,11 @@ class Engine:
         procs: dict[int, Proc] = {}
         for e in s.threads:
             if e.tid == e.pid or e.pid not in procs:
-                procs.setdefault(e.pid, Proc(e.cwd))
+                procs.setdefault(e.pid, Proc(as_cwd(concatenate_paths("", e.cwd))))
         for e in s.threads:
             proc = procs[e.pid]
             if e.tid == e.pid:
-                proc.cwd = e.cwd
+                proc.cwd = as_cwd(concatenate_paths("", e.cwd))
             self.threads[e.tid] = Thread.from_entry(e, proc)
         for tid, fds in s.fds.items():
             t = self.threads.get(tid)
@@ -190,7 +192,11 @@ class Engine:
                        and len(params[0]) == 8 else None)
         rec.latency.append(t.latency if (t is not None and is_exit and t.pair_ok) else (0 if t is not None else None))
         di = DATA_IDX[etype]
-        rec.buf.append(params[di] if 0 <= di < len(params) else None)
+        data = params[di] if 0 <= di < len(params) else None
+        rec.buf.append(data)
+        res = rec.res[-1]
+        decoded = fd is not None and fd.syslog and WRITES_TO_FD[etype] and res is not None and res >= 0
+        rec.info.append(syslog_info(data) if decoded and data else None)
         rec.tsnap.append(rec.container_snap(container) if container is not None else rec.thread_snap(t))
         if t is None or not FD_FAMILY[etype]:
             rec.fdnum.append(None)
@@ -249,6 +255,7 @@ def _record_opaque(rec: BatchRecorder, etype: int) -> None:
     rec.visible.append(False)
     rec.args.append("")
     rec.name.append(f"unknown({etype})")
+    rec.info.append(None)
     rec.res.append(None)
     rec.latency.append(None)
     rec.buf.append(None)

@@ -46,6 +46,7 @@ class Fd:
         "snap_owner",
         "sport",
         "src_ep",
+        "syslog",
         "type",
     )
 
@@ -65,6 +66,7 @@ class Fd:
         self.role = ROLE_NONE
         self.snap = -1  # index of this fd's row in the current batch's fd snapshots
         self.snap_owner: object = None
+        self.syslog = False  # writes are decoded as syslog messages (libsinsp's syslog decoder)
 
     @property
     def typechar(self) -> str:

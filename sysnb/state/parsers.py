@@ -12,11 +12,13 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sysnb.format.args import PPM_AT_FDCWD, join_path, socktuple_str
+from sysnb.format.args import PPM_AT_FDCWD, socktuple_str
+from sysnb.format.paths import as_cwd, concatenate_paths
 from sysnb.format.values import ip_from_bytes
 from sysnb.scap import events as E
 from sysnb.state import model as M
 from sysnb.state.model import Fd, Thread
+from sysnb.state.syslog import is_syslog_name
 
 if TYPE_CHECKING:
     from sysnb.state.engine import Engine
@@ -75,14 +77,10 @@ def _add_fd(e: Engine, t: Thread, n: int, fd: Fd) -> tuple[Fd, int]:
 
 def resolve_at(t: Thread, dirfd: int, name: str) -> str:
     """Absolute, normalised path of ``name`` opened relative to ``dirfd`` (AT_FDCWD: the cwd)."""
-    if name.startswith("/"):
-        return join_path("", name)
-    if dirfd == PPM_AT_FDCWD:
-        base = t.proc.cwd
-    else:
-        d = t.proc.fds.get(dirfd)
-        base = (d.name + "/") if d is not None else ""
-    return join_path(base, name)
+    if name.startswith("/") or dirfd == PPM_AT_FDCWD:
+        return concatenate_paths(t.proc.cwd, name)
+    d = t.proc.fds.get(dirfd)
+    return concatenate_paths((d.name + "/") if d is not None else "", name)
 
 
 def parse_open(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
@@ -115,6 +113,7 @@ def parse_open(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...
     full = resolve_at(t, dirfd, _cstr(name_b))
     f = Fd(M.FD_DIRECTORY if flags & PPM_O_DIRECTORY else M.FD_FILE_V2, full)
     f.openflags = flags
+    f.syslog = is_syslog_name(full)
     return _add_fd(e, t, n, f)
 
 
@@ -202,6 +201,7 @@ def parse_connect(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, 
     if res < 0 and res != -115:  # EINPROGRESS still connects
         return fd, fdnum
     _apply_tuple(fd, params[1])
+    fd.syslog = is_syslog_name(fd.name)
     return fd, fdnum
 
 
@@ -241,24 +241,24 @@ def parse_accept(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
 
 def parse_bind(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
                fdnum: int | None) -> tuple[Fd | None, int | None]:
-    if not info.id & 1 or fd is None or len(params) < 2 or _i64(params[0]) < 0:
+    """libsinsp parse_bind_exit: a non-zero port makes a server socket; the name is the address."""
+    if not info.id & 1 or fd is None or len(params) < 2 or _i64(params[0]) < 0 or not params[1]:
         return fd, fdnum
     a = params[1]
     fd.snap = -1
-    if a[:1] == b"\x02" and len(a) == 7:
-        fd.type = M.FD_IPV4_SERVSOCK
-        fd.sip, fd.sport = ip_from_bytes(a[1:5]), struct.unpack_from("<H", a, 5)[0]
-        fd.name = f"{fd.sip}:{fd.sport}"
-        fd.server = True
-        fd.role = M.ROLE_SERVER
-    elif a[:1] == b"\x0a" and len(a) == 19:
-        fd.type = M.FD_IPV6_SERVSOCK
-        fd.sip, fd.sport = ip_from_bytes(a[1:17]), struct.unpack_from("<H", a, 17)[0]
-        fd.name = f"{fd.sip}:{fd.sport}"
-        fd.server = True
-        fd.role = M.ROLE_SERVER
-    elif a[:1] == b"\x01":
-        fd.name = _cstr(a[1:])
+    ip: bytes | None = None
+    if a[0] == 2 and len(a) == 7:
+        ip, port, ftype = a[1:5], struct.unpack_from("<H", a, 5)[0], M.FD_IPV4_SERVSOCK
+    elif a[0] == 10 and len(a) == 19:
+        ip, port, ftype = a[1:17], struct.unpack_from("<H", a, 17)[0], M.FD_IPV6_SERVSOCK
+        if ip[:12] == b"\0" * 10 + b"\xff\xff":
+            ip, ftype = ip[12:], M.FD_IPV4_SERVSOCK
+    if ip is not None and port > 0:
+        fd.type, fd.sip, fd.sport = ftype, ip_from_bytes(ip), port
+        fd.server, fd.role = True, M.ROLE_SERVER
+    sockaddr = next((p for p in info.params_2022 if p[1] == "SOCKADDR"), None)
+    if sockaddr is not None:
+        fd.name = e.renderer.render(sockaddr, a, params, info.params_2022, t, fd)[0]
     return fd, fdnum
 
 
@@ -342,14 +342,10 @@ def parse_chdir(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ..
         return fd, fdnum
     if info.name == "chdir" and len(params) > 1:
         path = _cstr(params[1])
-        t.proc.cwd = _dir(path if path.startswith("/") else join_path(t.proc.cwd, path))
+        t.proc.cwd = as_cwd(concatenate_paths(t.proc.cwd, path))
     elif info.name == "fchdir" and fd is not None:
-        t.proc.cwd = _dir(fd.name)
+        t.proc.cwd = as_cwd(concatenate_paths(t.proc.cwd, fd.name))
     return fd, fdnum
-
-
-def _dir(p: str) -> str:
-    return p if p.endswith("/") else p + "/"
 
 
 CLONE_CHILD_IN_PIDNS = 0x20000000
