@@ -18,7 +18,6 @@ sys.path.insert(0, str(HERE / "tests"))
 
 from goldens import FORMATS, GOLDEN, argv_for, diff_lines, expected, golden_name, run_cli, summary_groups  # noqa: E402
 
-
 #: captures sysdig 0.29.3 cannot open (pcapng options after the section header): sysnb reads them on purpose
 INTENDED = {"libs__curl_google_comments"}
 
