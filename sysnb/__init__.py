@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from sysnb.capture import Capture, Provenance, cache_dir, clear_cache, open_capture
+from sysnb.cache import cache_dir, clear_cache
+from sysnb.capture import Capture, Provenance, open_capture
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 
 __all__ = [

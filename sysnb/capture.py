@@ -5,24 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from sysnb import __version__
+from sysnb.cache import StreamWriter, cache_dir, cache_enabled, warn
+from sysnb.cache import load as load_cached
 from sysnb.errors import CaptureFormatError, SysnbError
 from sysnb.scap.reader import Section, read_scap
 from sysnb.state.columns import SCHEMA
 from sysnb.state.engine import Engine
 
-#: bump when the table layout or the engine's semantics change, so old cache entries are not reused
-CACHE_FORMAT = 2
 
 @dataclass
 class Provenance:
@@ -72,33 +68,9 @@ class Capture:
         return self.table.drop_columns(["sysnb.params"]).to_pandas()
 
 
-# -- cache -------------------------------------------------------------------------------------------------------
+# -- building ----------------------------------------------------------------------------------------------------
 
-def cache_dir() -> Path:
-    """``$SYSNB_CACHE_DIR``, else ``$XDG_CACHE_HOME/sysnb``, else ``~/.cache/sysnb``."""
-    env = os.environ.get("SYSNB_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "sysnb"
-
-
-def cache_enabled() -> bool:
-    return os.environ.get("SYSNB_CACHE", "1").lower() not in ("0", "no", "off", "false")
-
-
-def clear_cache() -> int:
-    """Delete every cached table; returns the number of bytes freed."""
-    d = cache_dir()
-    if not d.is_dir():
-        return 0
-    size = sum(p.stat().st_size for p in d.rglob("*") if p.is_file())
-    shutil.rmtree(d)
-    return size
-
-
-def _cache_path(sha: str) -> Path:
-    return cache_dir() / f"{sha}.v{CACHE_FORMAT}.arrow"
+ProgressFn = Callable[[int, int], None]
 
 
 def sha256_file(path: str) -> str:
@@ -109,41 +81,15 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _load_cached(p: Path) -> Capture | None:
-    try:
-        with pa.memory_map(str(p), "r") as src:
-            table = ipc.open_file(src).read_all()
-        meta = json.loads((table.schema.metadata or {})[b"sysnb.provenance"])
-        return Capture(table, Provenance(**meta))
-    except (OSError, KeyError, ValueError, TypeError, pa.ArrowInvalid):
-        return None
-
-
-def _store_cached(p: Path, cap: Capture) -> None:
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(f".tmp{os.getpid()}")
-        table = cap.table.replace_schema_metadata({"sysnb.provenance": cap.provenance.to_json()})
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as w:
-            w.write_table(table)
-        os.replace(tmp, p)
-    except OSError as e:
-        print(f"sysnb: warning: could not write the table cache at {p}: {e}", file=sys.stderr)
-
-
-# -- building ----------------------------------------------------------------------------------------------------
-
-ProgressFn = Callable[[int, int], None]
-
-
 def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
                  progress: ProgressFn | None = None, strict: bool = False) -> Capture:
     """Read a .scap/.scap.gz file into a :class:`Capture`.
 
-    The built table is cached under :func:`cache_dir` keyed by the file's sha256
-    (never next to the evidence). ``cache=False`` or ``SYSNB_CACHE=0`` disables it.
-    A damaged file yields every event before the damage; ``capture.provenance.error``
-    says where. With ``strict=True`` the damage raises :class:`CaptureFormatError` instead.
+    The built table is cached under :func:`sysnb.cache_dir` keyed by the file's sha256
+    (never next to the evidence) and memory-mapped from there; ``cache=False`` or
+    ``SYSNB_CACHE=0`` disables it. A damaged file yields every event before the damage;
+    ``capture.provenance.error`` says where. With ``strict=True`` the damage raises
+    :class:`CaptureFormatError` instead.
     """
     spath = os.fspath(path)
     if not os.path.exists(spath):
@@ -153,24 +99,51 @@ def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
     sha = sha256_file(spath)
     use_cache = cache_enabled() if cache is None else cache
     if use_cache:
-        cached = _load_cached(_cache_path(sha))
-        if cached is not None:
-            cached.provenance.source = os.path.abspath(spath)
-            return cached
-    cap = build_capture(spath, sha, progress=progress)
+        hit = load_cached(sha)
+        if hit is not None:
+            table, meta = hit
+            prov = Provenance(**meta)
+            prov.source = os.path.abspath(spath)
+            return Capture(table, prov)
+    cap = _build_cached(spath, sha, progress) if use_cache else build_capture(spath, sha, progress=progress)
     if cap.provenance.error and strict:
         raise CaptureFormatError(cap.provenance.error, path=spath, offset=cap.provenance.error_offset)
-    if use_cache and not cap.provenance.error:
-        _store_cached(_cache_path(sha), cap)
     return cap
 
 
+def _build_cached(path: str, sha: str, progress: ProgressFn | None) -> Capture:
+    """Build while streaming batches into the cache (bounded memory), then map the result."""
+    try:
+        writer = StreamWriter(sha, SCHEMA)
+    except OSError as e:
+        warn(f"cannot write the table cache in {cache_dir()}: {e}; building in memory")
+        return build_capture(path, sha, progress=progress)
+    with writer:
+        prov = _build(path, sha, writer.write, progress)
+        writer.close()
+        table = writer.read_back()
+        if prov.error:
+            writer.discard()  # damaged evidence is not cached; the mapping stays valid
+        else:
+            _fill_span(table, prov)
+            writer.commit(asdict(prov))
+    if prov.error:
+        _fill_span(table, prov)
+    return Capture(table, prov)
+
+
 def build_capture(path: str, sha: str, progress: ProgressFn | None = None) -> Capture:
-    size = os.path.getsize(path)
-    prov = Provenance(source=os.path.abspath(path), sha256=sha, size=size)
-    engine = Engine()
+    """Build the table in memory (no cache)."""
     batches: list[pa.RecordBatch] = []
-    done = 0
+    prov = _build(path, sha, batches.append, progress)
+    table = pa.Table.from_batches(batches, schema=SCHEMA)
+    _fill_span(table, prov)
+    return Capture(table, prov)
+
+
+def _build(path: str, sha: str, sink: Callable[[pa.RecordBatch], None], progress: ProgressFn | None) -> Provenance:
+    prov = Provenance(source=os.path.abspath(path), sha256=sha, size=os.path.getsize(path))
+    engine = Engine()
     try:
         for item in read_scap(path):
             if isinstance(item, Section):
@@ -180,21 +153,18 @@ def build_capture(path: str, sha: str, progress: ProgressFn | None = None) -> Ca
                     prov.hostname = prov.hostname or item.machine.hostname
                     prov.num_cpus = prov.num_cpus or item.machine.num_cpus
                 continue
-            batches.append(engine.process(item))
-            done = item[-1][0]
+            batch = engine.process(item)
+            sink(batch)
+            prov.events += batch.num_rows
             if progress is not None:
-                progress(done, size)
+                progress(item[-1][0], prov.size)
     except CaptureFormatError as e:
         if prov.sections == 0:
             raise  # nothing readable at all: not a capture, or its header is damaged
         prov.error = str(e)
         prov.error_offset = e.offset
-    table = pa.Table.from_batches(batches, schema=SCHEMA) if batches else SCHEMA.empty_table()
-    table = table.combine_chunks().unify_dictionaries() if batches else table
-    _fill_span(table, prov)
-    prov.events = table.num_rows
     prov.extra["containers"] = engine.containers
-    return Capture(table, prov)
+    return prov
 
 
 def _fill_span(table: pa.Table, prov: Provenance) -> None:

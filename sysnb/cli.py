@@ -15,7 +15,6 @@ import argparse
 import os
 import signal
 import sys
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,12 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb import __version__
-from sysnb.capture import Capture, clear_cache, open_capture
+from sysnb.cache import clear_cache
+from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError, UsageError
 from sysnb.fields import FIELDS
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
-from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
+from sysnb.scap.events import CONTAINER_IDS, EVENTS, GENERIC_E, GENERIC_X, syscall_name
 
 EPILOG = """examples:
   sysnb -r capture.scap                            print every event like `sysdig -r`
@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or DEFAULT_FORMAT
     formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
     cap = _open(args)
-    rows = _returned_rows(cap)
+    needed = set(JSON_COLUMNS if args.json else formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"}
+    rows = _returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
     if args.numevents is not None:
         rows = rows.slice(0, max(args.numevents, 0))
     formatter.first_ts = int(rows["evt.rawtime"][0].as_py()) if rows.num_rows else 0
@@ -144,40 +145,42 @@ def _open(args: argparse.Namespace) -> Capture:
     return cap
 
 
-def _returned_rows(cap: Capture) -> pa.Table:
-    """The events sysdig's inspector returns: numbered ones, minus container state consumed at open."""
-    t = cap.table
+_CONTAINER_IDS = pa.array(sorted(CONTAINER_IDS), pa.uint16())
+_SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}
+JSON_COLUMNS = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
+                "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
+
+
+def _returned_rows(t: pa.Table, columns: list[str]) -> pa.Table:
+    """The events sysdig's inspector returns (numbered ones, minus container state consumed at open),
+    restricted to ``columns`` before filtering so unneeded columns are never copied."""
     numbered = pc.is_valid(t["evt.num"])
-    is_container = pc.equal(t["evt.type"].cast(pa.string()), "container")
-    consumed = pc.and_(is_container, pc.invert(t["sysnb.visible"]))
-    return t.filter(pc.and_(numbered, pc.invert(consumed)))
+    container = pc.is_in(t["sysnb.type_id"], value_set=_CONTAINER_IDS)
+    consumed = pc.and_(container, pc.invert(t["sysnb.visible"]))
+    return t.select(columns).filter(pc.and_(numbered, pc.invert(consumed)))
 
 
 def _json_lines(table: pa.Table, f: Formatter) -> Iterator[str]:
-    need = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
-            "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
     for batch in table.to_batches(max_chunksize=65536):
-        cols: dict[str, list[Any]] = {c: batch.column(c).to_pylist() for c in need}
+        cols: dict[str, list[Any]] = {c: batch.column(c).to_pylist() for c in JSON_COLUMNS}
         for i in range(batch.num_rows):
             yield json_line(cols, i, f)
 
 
 def summary_counts(rows: pa.Table) -> list[tuple[str, int]]:
-    """(``> name``, count) per event type as sysdig -S counts them, most frequent first."""
-    ids = rows["sysnb.type_id"].to_numpy()
-    counts: Counter[tuple[int, str]] = Counter()
-    generic = (ids == GENERIC_E) | (ids == GENERIC_X)
-    for tid, n in Counter(ids[~generic].tolist()).items():
-        ev = EVENTS[tid]
-        counts[(tid, f"{ev.direction} {ev.name_2022}")] += n
-    if generic.any():
-        params = rows["sysnb.params"].filter(pa.array(generic)).to_pylist()
-        gids = ids[generic].tolist()
-        for tid, p in zip(gids, params, strict=True):
-            code = int.from_bytes(p[0][:2], "little") if p else 0
-            counts[(10_000 + code * 2 + (tid & 1), f"{'<' if tid & 1 else '>'} {syscall_name(code)}")] += 1
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))
-    return [(name, n) for (_, name), n in ordered[:100]]
+    """(``> name``, count) per event type as sysdig -S counts them, most frequent first, top 100.
+
+    Generic syscall events count under their syscall's name and direction, as sysdig does."""
+    keys = pa.table({"t": rows["sysnb.type_id"], "s": pc.fill_null(rows["sysnb.syscall_id"], 0)})
+    grouped = keys.group_by(["t", "s"]).aggregate([("t", "count")])
+    counts = []
+    for tid, code, n in zip(*(grouped[c].to_pylist() for c in ("t", "s", "t_count")), strict=True):
+        direction = "<" if tid & 1 else ">"
+        if tid in (GENERIC_E, GENERIC_X):
+            counts.append((-n, 10_000 + code * 2 + (tid & 1), f"{direction} {syscall_name(code)}"))
+        else:
+            counts.append((-n, tid, f"{direction} {EVENTS[tid].name_2022}"))
+    return [(name, -neg) for neg, _, name in sorted(counts)[:100]]
 
 
 def print_summary(rows: pa.Table) -> None:

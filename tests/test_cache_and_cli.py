@@ -21,7 +21,7 @@ def test_second_open_comes_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> No
     def boom(*a: object, **k: object) -> None:
         raise AssertionError("rebuilt instead of using the cache")
 
-    monkeypatch.setattr(capmod, "build_capture", boom)
+    monkeypatch.setattr(capmod, "_build", boom)
     second = sysnb.open_capture(CAT)
     assert second.table.equals(first.table)
     assert second.provenance.sha256 == first.provenance.sha256

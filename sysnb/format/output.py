@@ -76,12 +76,13 @@ class Formatter:
         self.bufmode = bufmode
         self.max_buf = max_buf
         self.first_ts = first_ts
-
-    def lines(self, table: pa.Table) -> Iterator[str]:
         names = {s.field for s in self.segments if s.field}
         need = {"evt.args", "evt.buffer", "sysnb.type_id", "sysnb.params", "sysnb.info"}
-        need |= {_column_of(n) for n in names}
-        need |= _DERIVED_NEEDS.get("*", set())
+        need |= {_column_of(n) for n in names} | _DERIVED_NEEDS
+        self.columns = frozenset(need)
+
+    def lines(self, table: pa.Table) -> Iterator[str]:
+        need = self.columns
         for batch in table.to_batches(max_chunksize=65536):
             cols = {c: batch.column(c).to_pylist() for c in need if c in batch.schema.names}
             for i in range(batch.num_rows):
@@ -215,8 +216,7 @@ _DERIVED: dict[str, Any] = {
     "fd.directory": _fd_dir,
     "fd.filename": _fd_file,
 }
-_DERIVED_NEEDS: dict[str, set[str]] = {"*": {"evt.rawtime", "proc.name", "proc.args", "fd.name", "fd.type",
-                                               "evt.latency"}}
+_DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "fd.name", "fd.type", "evt.latency"}
 
 
 def _split_args(args: str, type_id: int) -> dict[str, str]:

@@ -8,8 +8,17 @@ trailing separator is removed. Resolved paths in sysdig's output depend on these
 from __future__ import annotations
 
 
+def _clean(path: str) -> bool:
+    """True when sanitising cannot change ``path``: libsinsp rewrites any ``./``, ``..``, ``//``, a trailing
+    ``.`` or ``/`` and control characters, wherever they appear (even inside a name)."""
+    return (path.isprintable() and "./" not in path and ".." not in path and "//" not in path
+            and not path.endswith(("/", ".")))
+
+
 def concatenate_paths(base: str, path: str) -> str:
     """``base`` (a working directory ending in ``/``) joined with ``path``; absolute paths ignore base."""
+    if path and _clean(path) and (path.startswith("/") or (base.endswith("/") and "//" not in base)):
+        return path if path.startswith("/") else base + path
     if path and not path.startswith("/"):
         return _sanitize_into(list(base), path)
     return _sanitize_into([], path)
