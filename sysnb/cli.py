@@ -26,7 +26,7 @@ from sysnb.cache import clear_cache
 from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError, UsageError
 from sysnb.fields import FIELDS
-from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_NORMAL
+from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
 from sysnb.scap.events import CONTAINER_IDS, EVENTS, GENERIC_E, GENERIC_X, syscall_name
 
@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"filters are not supported yet (got: {' '.join(args.filter)!r}); "
                          "print with -p and filter with grep for now")
     bufmode = _bufmode(args)
+    if args.json and bufmode == BUF_NORMAL:
+        bufmode = BUF_JSON
     fmt = args.format or DEFAULT_FORMAT
     formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
     cap = _open(args)
@@ -148,7 +150,7 @@ def _open(args: argparse.Namespace) -> Capture:
 _CONTAINER_IDS = pa.array(sorted(CONTAINER_IDS), pa.uint16())
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}
 JSON_COLUMNS = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
-                "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
+                "proc.pid", "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
 
 
 def _returned_rows(t: pa.Table, columns: list[str]) -> pa.Table:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 PPM_AT_FDCWD = -100
 BUF_NORMAL, BUF_ASCII, BUF_HEX, BUF_HEXASCII = "normal", "ascii", "hex", "hexascii"
+BUF_JSON = "json"  # -j: buffers as dots like normal output, but never cut at 80 characters
 
 
 def _num(raw: bytes, fmt_char: str, pf: str) -> str:

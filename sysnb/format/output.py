@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
-from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_NORMAL
-from sysnb.format.values import buffer_ascii, buffer_hex
+from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
+from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex
 from sysnb.scap.events import event_info
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
@@ -115,7 +115,7 @@ class Formatter:
             return _rawarg_value(cols, i, name[len("evt.rawarg."):])
         v = cols.get(name, [None] * (i + 1))[i]
         if v is None:
-            return None
+            return placeholder(name, cols, i)
         if isinstance(v, bool):
             return "true" if v else "false"
         return str(v)
@@ -140,6 +140,8 @@ class Formatter:
         return "".join(out)
 
     def _buffer(self, data: bytes) -> str:
+        if self.bufmode == BUF_JSON:
+            return buffer_dots(data)
         if self.bufmode == BUF_ASCII:
             return buffer_ascii(data)
         return buffer_hex(data, self.bufmode == BUF_HEXASCII)
@@ -152,6 +154,18 @@ def _bytebuf_params(type_id: int) -> dict[str, int]:
     if info is None:
         return {}
     return {p[0]: k for k, p in enumerate(info.params_2022) if p[1] == "BYTEBUF"}
+
+
+#: text fields that libsinsp sets to "<NA>" on the placeholder threads it invents for unknown tids
+_PLACEHOLDER_FIELDS = frozenset({"proc.name", "proc.exe", "proc.args"})
+
+
+def placeholder(name: str, cols: dict[str, list[Any]], i: int) -> str | None:
+    """The table keeps unknown values null; sysdig prints "<NA>" as the *value* for placeholder threads
+    (they have a pid), and treats the field as missing only when there is no thread at all."""
+    if name in _PLACEHOLDER_FIELDS and cols.get("proc.pid", [None] * (i + 1))[i] is not None:
+        return NA
+    return None
 
 
 def _column_of(name: str) -> str:
@@ -216,7 +230,7 @@ _DERIVED: dict[str, Any] = {
     "fd.directory": _fd_dir,
     "fd.filename": _fd_file,
 }
-_DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "fd.name", "fd.type", "evt.latency"}
+_DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "proc.pid", "fd.name", "fd.type", "evt.latency"}
 
 
 def _split_args(args: str, type_id: int) -> dict[str, str]:
@@ -270,7 +284,7 @@ def json_line(cols: dict[str, list[Any]], i: int, f: Formatter) -> str:
         "evt.num": cols["evt.num"][i],
         "evt.outputtime": cols["evt.rawtime"][i],
         "evt.type": cols["evt.type"][i],
-        "proc.name": cols["proc.name"][i] if cols["proc.name"][i] is not None else NA,
+        "proc.name": cols["proc.name"][i] or placeholder("proc.name", cols, i),
         "thread.tid": cols["thread.tid"][i],
     }
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

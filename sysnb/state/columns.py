@@ -90,7 +90,7 @@ class BatchRecorder:
         parent = self.threads.get(main.ptid) if main.ptid >= 0 else None
         known = t.uid != 0xFFFFFFFF
         fake = t.fake
-        row = (t.pid, main.ptid if main.ptid >= 0 else None,
+        row = (t.pid, main.ptid,  # -1 when unknown, as sysdig prints it
                None if fake else t.comm, None if fake else t.exe, t.exepath or None,
                None if fake else " ".join(t.args), t.proc.cwd or None,
                parent.comm if parent is not None and not parent.fake else None,

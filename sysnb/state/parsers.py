@@ -332,8 +332,7 @@ def parse_dup(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...]
         cmd = enter[1][0] if enter is not None and len(enter) > 1 and enter[1] else 0
         if cmd not in (1, 26):  # F_DUPFD, F_DUPFD_CLOEXEC
             return fd, fdnum
-    t.proc.fds[n] = src.copy()
-    return fd, fdnum
+    return _add_fd(e, t, n, src.copy())  # like libsinsp's add_fd: the new fd becomes the event's fd
 
 
 def parse_chdir(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
@@ -442,10 +441,14 @@ def parse_setuid(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
                  fdnum: int | None) -> tuple[Fd | None, int | None]:
     if not info.id & 1 or not params or _i64(params[0]) < 0:
         return fd, fdnum
+    # setuid/setgid take the id from the enter's first parameter, setresuid/setresgid the effective one (2nd)
+    k = 1 if info.name.startswith("setres") else 0
     enter = e.enter_params(t)
-    if enter and len(enter[0]) == 4:
-        val = _I.unpack(enter[0])[0]
-        if info.name == "setuid":
+    if enter and len(enter) > k and len(enter[k]) == 4:
+        val = _I.unpack(enter[k])[0]
+        if val == 0xFFFFFFFF:
+            return fd, fdnum  # -1: unchanged
+        if info.name.endswith("uid"):
             t.uid = val
         else:
             t.gid = val
@@ -455,7 +458,7 @@ def parse_setuid(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
 #: parsers after which thread-level snapshots (names, cwd, users, parents) may be stale
 CLONES = frozenset({"clone", "fork", "vfork", "clone3"})
 THREAD_MUTATORS = frozenset({"clone", "fork", "vfork", "clone3", "execve", "execveat", "chdir", "fchdir",
-                             "setuid", "setgid", "procexit"})
+                             "setuid", "setgid", "setresuid", "setresgid", "procexit"})
 
 PARSERS: dict[str, Parser] = {
     "open": parse_open, "openat": parse_open, "openat2": parse_open, "creat": parse_open,
@@ -469,5 +472,5 @@ PARSERS: dict[str, Parser] = {
     "epoll_create": _simple_fd_parser(M.FD_EVENTPOLL), "epoll_create1": _simple_fd_parser(M.FD_EVENTPOLL),
     "dup": parse_dup, "dup2": parse_dup, "dup3": parse_dup, "fcntl": parse_dup, "chdir": parse_chdir,
     "fchdir": parse_chdir, "execve": parse_execve, "execveat": parse_execve, "procexit": parse_procexit,
-    "setuid": parse_setuid, "setgid": parse_setuid,
+    "setuid": parse_setuid, "setgid": parse_setuid, "setresuid": parse_setuid, "setresgid": parse_setuid,
 }
