@@ -165,6 +165,8 @@ def placeholder(name: str, cols: dict[str, list[Any]], i: int) -> str | None:
     (they have a pid), and treats the field as missing only when there is no thread at all."""
     if name in _PLACEHOLDER_FIELDS and cols.get("proc.pid", [None] * (i + 1))[i] is not None:
         return NA
+    if name == "fd.l4proto" and cols.get("fd.type", [None] * (i + 1))[i] is not None:
+        return NA  # libsinsp's value for a known fd without a protocol
     return None
 
 

@@ -119,12 +119,12 @@ class BatchRecorder:
         server = fd.type in (M.FD_IPV4_SERVSOCK, M.FD_IPV6_SERVSOCK)
         if server:
             addr: tuple[Any, ...] = (fd.sip, fd.sport, None, None)
-        elif sock:  # libsinsp: source = client, destination = server for a connected tuple
+        elif sock and fd.role != M.ROLE_NONE:  # source = client, destination = server once a role is known
             addr = (fd.dip, fd.dport, fd.sip, fd.sport)
         else:
             addr = (None, None, None, None)
         row = (M.TYPENAMES.get(fd.type, "unknown"), fd.typechar, M.sanitize(fd.name) if name is None else name,
-               *addr, M.L4_NAMES.get(fd.l4proto) if sock else None)
+               *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None)
         self.fsnaps.append(row)
         if name is not None:
             return len(self.fsnaps) - 1

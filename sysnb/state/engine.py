@@ -38,6 +38,7 @@ _Q = struct.Struct("<q")
 #: events that do not touch pairing or fd state: skip-reset ones, container metadata, sched switch (libsinsp)
 _NO_RESET = frozenset(e.id for e in E.EVENTS if "SKIPPARSERESET" in (e.flags | e.flags_2022)) \
     | E.CONTAINER_IDS | {152}
+_SCHED_SWITCH = 152
 COLUMNS = tuple(SCHEMA.names)
 
 
@@ -160,7 +161,8 @@ class Engine:
             t.last_ts = ts
             t.pair_ok = False
             return t, fd, (t.last_fd if uses_fd else None)
-        t.latency = ts - t.last_ts if t.last_ts else 0
+        if t.last_ts:
+            t.latency = ts - t.last_ts
         t.pair_ok = etype == t.last_type + 1 or (etype == 293 and t.last_type == 330)
         if not t.pair_ok:
             return t, None, None
@@ -190,7 +192,7 @@ class Engine:
         rec.name.append(name)
         rec.res.append(_Q.unpack(params[0])[0] if is_exit and params and HAS_RES[etype]
                        and len(params[0]) == 8 else None)
-        rec.latency.append(t.latency if (t is not None and is_exit and t.pair_ok) else (0 if t is not None else None))
+        rec.latency.append(_latency(info, t))
         di = DATA_IDX[etype]
         data = params[di] if 0 <= di < len(params) else None
         rec.buf.append(data)
@@ -247,6 +249,16 @@ class Engine:
                 self.containers[c["id"]] = c
                 return str(c["id"])
         return None
+
+
+def _latency(info: E.EventInfo, t: Thread | None) -> int | None:
+    """libsinsp's evt.latency: the thread's current latency when the event carries its thread (skip-reset
+    and container events do not, except sched switch), 0 otherwise; nothing for internal events."""
+    if info.category_2022 == "INTERNAL":
+        return None
+    if t is None or (info.id in _NO_RESET and info.id != _SCHED_SWITCH):
+        return 0
+    return t.latency
 
 
 def _record_opaque(rec: BatchRecorder, etype: int) -> None:
