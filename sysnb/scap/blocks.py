@@ -153,6 +153,7 @@ class InterfaceEntry:
     name: str
     family: int
     addr: str
+    netmask: str = ""
 
 
 def _nul_list(raw: bytes) -> list[str]:
@@ -280,15 +281,17 @@ def parse_interface_list(body: bytes | memoryview, version: int) -> list[Interfa
         itype, nlen = sub.unpack("<HH")
         if itype in (1, 3):
             addr = _ip(sub.take(4))
-            sub.take(8)
+            netmask = _ip(sub.take(4))
+            sub.take(4)
         elif itype in (2, 4):
             addr = _ip(sub.take(16))
-            sub.take(32)
+            netmask = _ip(sub.take(16))
+            sub.take(16)
         else:
             raise ValueError(f"unknown interface type {itype}")
         if itype in (1, 2):
             sub.u64()
-        out.append(InterfaceEntry(sub.take(nlen).decode("utf-8", "replace"), itype, addr))
+        out.append(InterfaceEntry(sub.take(nlen).decode("utf-8", "replace"), itype, addr, netmask))
     return out
 
 

@@ -103,7 +103,8 @@ class BatchRecorder:
         return t.snap
 
     def container_snap(self, cid: str) -> int:
-        self.tsnaps.append((None, None, f"container:{cid}", *([None] * 11)))
+        """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0."""
+        self.tsnaps.append((-1, 0, f"container:{cid}", None, None, None, None, None, 0, *([None] * 5)))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:
@@ -123,6 +124,8 @@ class BatchRecorder:
             addr = (fd.dip, fd.dport, fd.sip, fd.sport)
         else:
             addr = (None, None, None, None)
+        if fd.role != M.ROLE_NONE and fd.type not in (M.FD_IPV4_SOCK, M.FD_IPV6_SOCK):
+            addr = (*addr[:3], 0)  # sysdig 0.29.3: fd.cport falls through to fd.cproto and reads as 0
         row = (M.TYPENAMES.get(fd.type, "unknown"), fd.typechar, M.sanitize(fd.name) if name is None else name,
                *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None)
         self.fsnaps.append(row)

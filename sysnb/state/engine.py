@@ -31,6 +31,7 @@ from sysnb.state.fdfields import (
     openat_dirfd_name,
 )
 from sysnb.state.model import Fd, Proc, Thread, sanitize
+from sysnb.state.network import Interfaces
 from sysnb.state.parsers import CLONES, PARSERS, THREAD_MUTATORS, cstr, parse_clone, resolve_at
 from sysnb.state.syslog import info_line as syslog_info
 
@@ -54,6 +55,7 @@ class Engine:
         self._to_remove_tid: int | None = None
         self._to_remove_fd: tuple[Proc, int] | None = None
         self.containers: dict[str, dict[str, Any]] = {}
+        self.interfaces = Interfaces()
         self.hostname = ""
         self._seen_syscall = False
 
@@ -79,6 +81,10 @@ class Engine:
                 if fe.type > 16:
                     continue
                 t.proc.fds[fe.fd] = Fd.from_entry(fe)
+        self.interfaces = Interfaces(s.interfaces)
+        for t in self.threads.values():
+            for fd in t.proc.fds.values():
+                self.interfaces.update_fd(fd)  # as libsinsp's add_fd_from_scap does
         self.users = {u.uid: u.name for u in s.users}
         self.groups = dict(s.groups)
         if s.machine is not None:

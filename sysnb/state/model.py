@@ -110,11 +110,11 @@ class Fd:
         elif t in (FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK):
             fd.sip, fd.sport, fd.l4proto = e.sip, e.sport, e.l4proto
             fd.name = f"{e.sip}:{e.sport}"
-            fd.server = True
-            fd.role = ROLE_SERVER
+            fd.server = True  # libsinsp gives server sockets from the fd table no role
         elif t == FD_UNIX_SOCK:
             fd.src_ep, fd.dst_ep = e.src_endpoint, e.dst_endpoint
             fd.server = bool(e.name)
+            fd.role = ROLE_SERVER if e.name else ROLE_CLIENT
         elif t == FD_FILE_V2:
             fd.openflags = e.flags
         return fd

@@ -18,6 +18,7 @@ from sysnb.format.values import ip_from_bytes
 from sysnb.scap import events as E
 from sysnb.state import model as M
 from sysnb.state.model import Fd, Thread
+from sysnb.state.network import guess_role
 from sysnb.state.syslog import is_syslog_name
 
 if TYPE_CHECKING:
@@ -262,17 +263,49 @@ def parse_bind(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...
     return fd, fdnum
 
 
+_TUPLE_SOURCES = {"sendto": "enter", "sendmsg": "enter", "recvfrom": "exit", "recvmsg": "exit"}
+
+
 def parse_io_tuple(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
                    fdnum: int | None) -> tuple[Fd | None, int | None]:
-    """sendto/recvfrom/sendmsg/recvmsg: a socket without addresses learns them from the tuple."""
-    if fd is None or fd.type not in (M.FD_IPV4_SOCK, M.FD_IPV6_SOCK, M.FD_UNIX_SOCK) or fd.name:
+    """sendto/sendmsg/recvfrom/recvmsg exits, as libsinsp parse_rw_exit: a socket with no name yet, or any
+    non-TCP socket, takes its addresses from the call's tuple (writes: the enter's, reads: the exit's)."""
+    if not info.id & 1 or fd is None or not params or _i64(params[0]) < 0:
         return fd, fdnum
-    tup = _param(info, params, "tuple")
-    if tup is None and not info.id & 1:
+    if fd.name and fd.effective_l4proto() == 2:
         return fd, fdnum
+    if _TUPLE_SOURCES[info.name] == "enter":
+        enter = e.enter_params(t)
+        einfo = E.event_info(info.id - 1)
+        tup = _param(einfo, enter, "tuple") if enter is not None and einfo is not None else None
+    else:
+        tup = _param(info, params, "tuple")
     if tup:
-        _apply_tuple(fd, tup)
+        _update_from_io(e, t, fd, tup, incoming=_TUPLE_SOURCES[info.name] == "exit")
     return fd, fdnum
+
+
+def _update_from_io(e: Engine, t: Thread, fd: Fd, tup: bytes, incoming: bool) -> None:
+    """libsinsp's update_fd, role guess and swap for a send/receive with a tuple. A server socket becomes a
+    connected one (sysdig 0.29.3 reinterprets the server address through a C union here and shows addresses
+    that never existed, e.g. the port bytes as an IP; sysnb keeps the real ones)."""
+    if tup[0] == 1:
+        _apply_tuple(fd, tup)
+        return
+    if fd.type in (M.FD_IPV4_SERVSOCK, M.FD_IPV6_SERVSOCK):
+        fd.dip, fd.dport = None, None
+    before = (fd.type, fd.sip, fd.sport, fd.dip, fd.dport)
+    role = fd.role
+    _apply_tuple(fd, tup)
+    fd.role = role
+    if (fd.type, fd.sip, fd.sport, fd.dip, fd.dport) == before:
+        return
+    e.interfaces.update_fd(fd)
+    if fd.role == M.ROLE_NONE:
+        fd.role = guess_role(t.proc, fd)
+    if (incoming and fd.role == M.ROLE_CLIENT) or (not incoming and fd.role == M.ROLE_SERVER):
+        fd.sip, fd.dip, fd.sport, fd.dport = fd.dip, fd.sip, fd.dport, fd.sport
+    fd.name = M.tuple_name(fd.sip, fd.sport, fd.dip, fd.dport)
 
 
 def parse_close(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
@@ -339,7 +372,7 @@ def parse_chdir(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ..
                 fdnum: int | None) -> tuple[Fd | None, int | None]:
     if not info.id & 1 or not params or _i64(params[0]) < 0:
         return fd, fdnum
-    if info.name == "chdir" and len(params) > 1:
+    if info.name in ("chdir", "getcwd") and len(params) > 1:  # libsinsp also learns the cwd from getcwd()
         path = _cstr(params[1])
         t.proc.cwd = as_cwd(concatenate_paths(t.proc.cwd, path))
     elif info.name == "fchdir" and fd is not None:
@@ -457,7 +490,7 @@ def parse_setuid(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
 
 #: parsers after which thread-level snapshots (names, cwd, users, parents) may be stale
 CLONES = frozenset({"clone", "fork", "vfork", "clone3"})
-THREAD_MUTATORS = frozenset({"clone", "fork", "vfork", "clone3", "execve", "execveat", "chdir", "fchdir",
+THREAD_MUTATORS = frozenset({"clone", "fork", "vfork", "clone3", "execve", "execveat", "chdir", "fchdir", "getcwd",
                              "setuid", "setgid", "setresuid", "setresgid", "procexit"})
 
 PARSERS: dict[str, Parser] = {
@@ -471,6 +504,7 @@ PARSERS: dict[str, Parser] = {
     "inotify_init": _simple_fd_parser(M.FD_INOTIFY), "inotify_init1": _simple_fd_parser(M.FD_INOTIFY),
     "epoll_create": _simple_fd_parser(M.FD_EVENTPOLL), "epoll_create1": _simple_fd_parser(M.FD_EVENTPOLL),
     "dup": parse_dup, "dup2": parse_dup, "dup3": parse_dup, "fcntl": parse_dup, "chdir": parse_chdir,
-    "fchdir": parse_chdir, "execve": parse_execve, "execveat": parse_execve, "procexit": parse_procexit,
+    "fchdir": parse_chdir, "getcwd": parse_chdir,
+    "execve": parse_execve, "execveat": parse_execve, "procexit": parse_procexit,
     "setuid": parse_setuid, "setgid": parse_setuid, "setresuid": parse_setuid, "setresgid": parse_setuid,
 }
