@@ -180,6 +180,13 @@ def ppm_sc_names_2022(header: str, defs: dict[str, int]) -> list[str]:
     return [names.get(i, "NA") for i in range(top)]
 
 
+def syscall_info_2022(src: str) -> list[tuple[str, str]]:
+    """(category, name) per PPM_SC code from the 2022 g_syscall_info_table (what sysdig 0.29.3 prints)."""
+    body = src[src.index("g_syscall_info_table"):]
+    rows = re.findall(r"\{\s*(EC_\w+)\s*,[^,]*,\s*\"([^\"]*)\"\s*\}", body)
+    return [(cat[3:], name) for cat, name in rows]
+
+
 def main() -> None:
     repo = sys.argv[1]
     hdr_head = show(repo, HEAD, "driver/ppm_events_public.h")
@@ -245,6 +252,10 @@ def main() -> None:
     print(f"PPM_SC_NAMES = {pformat(tuple(ppm_sc_names(hdr_head)), width=120, compact=True)}")
     print()
     print(f"PPM_SC_NAMES_2022 = {pformat(tuple(ppm_sc_names_2022(hdr_22, defs_22)), width=120, compact=True)}")
+    print()
+    sc_info = syscall_info_2022(show(repo, LIBS_2022, "userspace/libscap/syscall_info_table.c"))
+    print("# (category, name) per PPM_SC code, from the 2022 userspace/libscap/syscall_info_table.c")
+    print(f"SYSCALL_INFO_2022 = {pformat(tuple(sc_info), width=120, compact=True)}")
     print("# fmt: on")
 
 

@@ -17,6 +17,9 @@ FORMATS=(
   "p2|*%evt.num %proc.pid %proc.ppid %proc.name %user.uid %fd.num %fd.type %fd.typechar"
   "p3|*%evt.num %evt.rawtime %evt.cpu %evt.res %evt.rawres %evt.failed %evt.latency"
   "p4|*%evt.num %fd.sip %fd.sport %fd.cip %fd.cport %fd.l4proto"
+  "p5|*%evt.num %evt.time %evt.datetime %evt.rawtime.s %evt.rawtime.ns %evt.reltime %evt.latency.s %evt.latency.ns %evt.buflen %evt.category %evt.arg[0]"
+  "p6|*%evt.num %proc.cmdline %proc.exe %proc.exepath %proc.cwd %proc.pname %user.name %user.loginuid %group.name %container.id %fd.directory %fd.filename %evt.arg.fd %evt.buffer"
+  "p7|*%evt.num %group.gid"
 )
 oracle() { TZ=UTC sysdig "$@" 2>/dev/null || true; }  # sysdig 0.29.3 cannot open some files
 cd "$src"

@@ -20,7 +20,7 @@ from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex
-from sysnb.scap.events import event_info
+from sysnb.scap.events import GENERIC_E, GENERIC_X, event_info, syscall_name
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
 _TOKEN = re.compile(r"%(\*?)([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*(?:\[[^\]]*\])?)")
@@ -139,6 +139,13 @@ class Formatter:
             out.append(f"{name}={value} ")
         return "".join(out)
 
+    def render_buffer(self, data: bytes) -> str:
+        """A byte buffer as the data argument shows it (dots, cut at 80 characters in normal output)."""
+        if self.bufmode == BUF_NORMAL:
+            s = buffer_dots(data)
+            return s[:77] + "..." if len(s) > 80 else s
+        return self._buffer(data)
+
     def _buffer(self, data: bytes) -> str:
         if self.bufmode == BUF_JSON:
             return buffer_dots(data)
@@ -194,17 +201,25 @@ def _cmdline(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
 
 
 def _fd_dir(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
+    """libsinsp: the directory of a file, a directory's own name; for an unknown fd, of its creator's name."""
     n, t = cols["fd.name"][i], cols.get("fd.type", [None] * (i + 1))[i]
-    if n is None or t not in ("file", "directory"):
+    if n is None:
         return None
-    return str(n) if t == "directory" else (str(n).rsplit("/", 1)[0] or "/")
+    if t is None or t == "file":  # t None: an fd-creating exit whose fd is unknown (name from the creator)
+        pos = str(n).rfind("/")
+        return str(n)[:pos] if pos > 0 and pos < len(n) - 1 else ("/" if pos <= 0 else str(n))
+    return str(n) if t == "directory" else None
 
 
 def _fd_file(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
+    """libsinsp: the last path component of a file ("/" when there is no separator)."""
     n, t = cols["fd.name"][i], cols.get("fd.type", [None] * (i + 1))[i]
     if n is None or t != "file":
         return None
-    return str(n).rsplit("/", 1)[-1]
+    pos = str(n).rfind("/")
+    if pos < 0:
+        return "/"
+    return str(n)[pos + 1:] if pos < len(n) - 1 else str(n)
 
 
 def _latency_part(div: bool) -> Any:
@@ -212,7 +227,7 @@ def _latency_part(div: bool) -> Any:
         v: int | None = cols["evt.latency"][i]
         if v is None:
             return None
-        return str(v // 1_000_000_000 if div else v % 1_000_000_000)
+        return str(v // 1_000_000_000) if div else f"{v % 1_000_000_000:09d}"
     return fn
 
 
@@ -222,9 +237,10 @@ _DERIVED: dict[str, Any] = {
     "evt.time.s": lambda f, c, i: _clock(_ts(c, i))[:8],
     "evt.datetime": lambda f, c, i: _date(_ts(c, i)),
     "evt.rawtime.s": lambda f, c, i: str(_ts(c, i) // 1_000_000_000),
-    "evt.rawtime.ns": lambda f, c, i: str(_ts(c, i) % 1_000_000_000),
-    "evt.reltime": lambda f, c, i: str(_ts(c, i) - f.first_ts),
+    "evt.rawtime.ns": lambda f, c, i: f"{_ts(c, i) % 1_000_000_000:09d}",  # sysdig pads these to 9 digits
+    "evt.reltime": lambda f, c, i: f"{_ts(c, i) - f.first_ts:09d}",
     "evt.info": lambda f, c, i: c["sysnb.info"][i] or f.args(c, i),
+    "evt.buffer": lambda f, c, i: None if c["evt.buffer"][i] is None else f.render_buffer(c["evt.buffer"][i]),
     "evt.args": lambda f, c, i: f.args(c, i),
     "evt.latency.s": _latency_part(True),
     "evt.latency.ns": _latency_part(False),
@@ -257,16 +273,46 @@ def _split_args(args: str, type_id: int) -> dict[str, str]:
     return out
 
 
+#: parameter types whose rendering may carry a "(resolved)" part
+_RESOLVABLE = frozenset({"FD", "PID", "ERRNO", "FSPATH", "FSRELPATH", "FLAGS8", "FLAGS16", "FLAGS32", "MODE",
+                         "UID", "GID", "SYSCALLID", "SIGTYPE", "RELTIME"})
+
+
 def _arg_value(cols: dict[str, list[Any]], i: int, name: str, f: Formatter) -> str | None:
-    parsed = _split_args(f.args(cols, i), cols["sysnb.type_id"][i])
+    """evt.arg.NAME / evt.arg[N]: the resolved value when the argument has one, else its value (libsinsp)."""
+    type_id = cols["sysnb.type_id"][i]
+    if type_id in (GENERIC_E, GENERIC_X):
+        return _generic_arg(cols, i, name)
+    parsed = _split_args(f.args(cols, i), type_id)
+    info = event_info(type_id)
+    types = {p[0]: p[1] for p in info.params_2022} if info is not None else {}
     if name.startswith("evt.arg["):
         try:
             k = int(name[len("evt.arg["):-1])
         except ValueError:
             return None
-        vals = list(parsed.values())
-        return vals[k] if k < len(vals) else None
-    return parsed.get(name[len("evt.arg."):])
+        keys = list(parsed)
+        if k >= len(keys):
+            return None
+        arg = keys[k]
+    else:
+        arg = name[len("evt.arg."):]
+    v = parsed.get(arg)
+    if v is None or types.get(arg) not in _RESOLVABLE or not v.endswith(")"):
+        return v
+    open_at = v.find("(")
+    return v[open_at + 1:-1] if open_at > 0 and v[open_at + 1:-1] else v
+
+
+def _generic_arg(cols: dict[str, list[Any]], i: int, name: str) -> str | None:
+    """Generic syscall events print no arguments, but evt.arg.ID is the syscall's name, nativeID its number."""
+    raw = cols["sysnb.params"][i] or []
+    arg = {"evt.arg[0]": "ID", "evt.arg[1]": "nativeID"}.get(name, name[len("evt.arg."):])
+    if arg == "ID" and raw and len(raw[0]) == 2:
+        return syscall_name(int.from_bytes(raw[0], "little"))
+    if arg == "nativeID" and len(raw) > 1 and len(raw[1]) == 2:
+        return str(int.from_bytes(raw[1], "little"))
+    return None
 
 
 def _rawarg_value(cols: dict[str, list[Any]], i: int, arg: str) -> str | None:

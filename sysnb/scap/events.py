@@ -65,18 +65,21 @@ PPM_SC_NAMES: tuple[str, ...] = _t.PPM_SC_NAMES
 PPM_SC_NAMES_2022: tuple[str, ...] = _t.PPM_SC_NAMES_2022
 
 
-_SC_2022_FIXES = {0: "<unknown>", 300: "newfstatat"}  # syscall_info_table spellings in 2022
+SYSCALL_INFO_2022: tuple[tuple[str, str], ...] = _t.SYSCALL_INFO_2022
 
 
 def syscall_name(code: int) -> str:
-    """Lower-case syscall name of a PPM_SC code, as sysdig 0.29.3 prints it."""
-    if code in _SC_2022_FIXES:
-        return _SC_2022_FIXES[code]
-    if 0 <= code < len(PPM_SC_NAMES_2022):
-        return PPM_SC_NAMES_2022[code].lower()
+    """Syscall name of a PPM_SC code as sysdig 0.29.3 prints it (its syscall info table)."""
+    if 0 <= code < len(SYSCALL_INFO_2022):
+        return SYSCALL_INFO_2022[code][1]
     if 0 <= code < len(PPM_SC_NAMES):
         return PPM_SC_NAMES[code].lower()
     return "<unknown syscall>"
+
+
+def syscall_category(code: int) -> str:
+    """The event category of a syscall recorded as a generic event (2022 syscall info table)."""
+    return SYSCALL_INFO_2022[code][0] if 0 <= code < len(SYSCALL_INFO_2022) else "OTHER"
 
 
 # Ids used by the reader and the state engine.

@@ -47,7 +47,18 @@ SCHEMA = pa.schema([
 
 # per event type, computed once: display name, category, where the result and the data buffer are
 _NAMES = [e.name_2022 if e.known_2022 else e.name for e in E.EVENTS]
-_CATEGORIES = [e.category_2022.lower() for e in E.EVENTS]
+_CATEGORY_NAMES = {"IPC": "IPC"}  # sysdig spells every category in lower case except this one
+_IO = ("IO_READ", "IO_WRITE", "IO_OTHER")
+_IO_SUBCATEGORY = {M.FD_FILE: "file", M.FD_FILE_V2: "file", M.FD_DIRECTORY: "file", M.FD_IPV4_SOCK: "net",
+                   M.FD_IPV6_SOCK: "net", M.FD_IPV4_SERVSOCK: "net", M.FD_IPV6_SERVSOCK: "net", M.FD_FIFO: "ipc",
+                   M.FD_UNIX_SOCK: "ipc", M.FD_EVENT: "ipc", M.FD_SIGNALFD: "ipc", M.FD_INOTIFY: "ipc"}
+
+
+def category(cat: str, fd: Fd | None) -> str:
+    """evt.category as sysdig names it: I/O events are named after the kind of fd they use."""
+    if cat in _IO:
+        return "unknown" if fd is None else _IO_SUBCATEGORY.get(fd.type, "unknown")
+    return _CATEGORY_NAMES.get(cat, cat.lower())
 HAS_RES: list[bool] = [bool(e.id & 1 and e.params_2022 and e.params_2022[0][0] in ("res", "fd"))
                        for e in E.EVENTS]
 WRITES_TO_FD: list[bool] = [e.id & 1 == 1 and "WRITES_TO_FD" in (e.flags_2022 if e.known_2022 else e.flags)
@@ -75,6 +86,8 @@ class BatchRecorder:
         self.buf: list[bytes | None] = []
         self.name: list[str | None] = []  # display name override (generic syscalls, opaque rows)
         self.info: list[str | None] = []  # evt.info when a protocol decoder replaces evt.args
+        self.category: list[str | None] = []
+        self.buflen: list[int | None] = []
 
     # -- snapshots --------------------------------------------------------------------------------------------
 
@@ -86,25 +99,26 @@ class BatchRecorder:
             return -1
         if t.snap_gen == self.gen and t.snap >= 0:
             return t.snap
-        main = self.threads.get(t.pid, t) if t.pid != t.tid else t  # proc.* parent fields: the process's
-        parent = self.threads.get(main.ptid) if main.ptid >= 0 else None
+        main = self.threads.get(t.pid, t) if t.pid != t.tid else t  # proc.ppid: the process's parent
+        parent = self.threads.get(t.ptid) if t.ptid >= 0 else None  # proc.pname: the thread's own parent
         known = t.uid != 0xFFFFFFFF
         fake = t.fake
         row = (t.pid, main.ptid,  # -1 when unknown, as sysdig prints it
-               None if fake else t.comm, None if fake else t.exe, t.exepath or None,
-               None if fake else " ".join(t.args), t.proc.cwd or None,
-               parent.comm if parent is not None and not parent.fake else None,
+               None if fake else t.comm, None if fake else t.exe, t.exepath,
+               None if fake else " ".join(t.args), t.proc.cwd,
+               parent.comm if parent is not None else None,  # "<NA>" for a placeholder parent, as sysdig
                t.uid, self.users.get(t.uid) if known else None,  # sysdig prints 4294967295 when unknown
-               None if t.loginuid == 0xFFFFFFFF else t.loginuid,
-               t.gid if t.gid != 0xFFFFFFFF else None, self.groups.get(t.gid),
-               None if fake else t.container)
+               t.loginuid - (1 << 32) if t.loginuid >= 1 << 31 else t.loginuid,  # sysdig prints it signed
+               t.gid, self.groups.get(t.gid),
+               t.container)  # placeholder threads are on the "host" for sysdig too
         t.snap, t.snap_gen = len(self.tsnaps), self.gen
         self.tsnaps.append(row)
         return t.snap
 
     def container_snap(self, cid: str) -> int:
         """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0."""
-        self.tsnaps.append((-1, 0, f"container:{cid}", None, None, None, None, None, 0, *([None] * 5)))
+        self.tsnaps.append((-1, 0, f"container:{cid}", "", "", "", "", None, 0, self.users.get(0), 0, 0,
+                            self.groups.get(0), cid))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:
@@ -156,7 +170,7 @@ class BatchRecorder:
             "evt.cpu": pa.array(cpus, pa.uint16()),
             "evt.dir": _dict(np.where(t & 1, 1, 0), [">", "<"]),
             "evt.type": _safe_array(names, pa.string()).dictionary_encode(),
-            "evt.category": _dict(np.where(known, tk, 0), _CATEGORIES, null_mask=~known),
+            "evt.category": pa.array(self.category, pa.string()).dictionary_encode(),
             "evt.rawres": res,
             "evt.res": _res_names(res),
             "evt.failed": pc.fill_null(pc.less(res, 0), False),  # sysdig: false when there is no error
@@ -173,8 +187,7 @@ class BatchRecorder:
             "sysnb.evt_flags": pa.array(flags, pa.uint32()),
             "sysnb.params": pa.array([list(p) for p in params], pa.list_(pa.binary())),
         }
-        buf = cols["evt.buffer"]
-        cols["evt.buflen"] = pc.if_else(pc.and_(pc.is_valid(buf), pc.greater_equal(res, 0)), res, None)
+        cols["evt.buflen"] = pa.array(self.buflen, pa.int64())
         cols.update(_take(self.tsnaps, THREAD_FIELDS, self.tsnap))
         cols.update(_take(self.fsnaps, FD_FIELDS, self.fsnap))
         return pa.RecordBatch.from_arrays([_cast(cols[f.name], f.type) for f in SCHEMA], schema=SCHEMA)

@@ -20,7 +20,7 @@ from sysnb.format.args import ArgRenderer
 from sysnb.format.paths import as_cwd, concatenate_paths
 from sysnb.scap import events as E
 from sysnb.scap.reader import RawEvent, Section
-from sysnb.state.columns import DATA_IDX, HAS_RES, SCHEMA, WRITES_TO_FD, BatchRecorder
+from sysnb.state.columns import DATA_IDX, HAS_RES, SCHEMA, WRITES_TO_FD, BatchRecorder, category
 from sysnb.state.fdfields import (
     CONNECT_X,
     FD_FAMILY,
@@ -183,9 +183,11 @@ class Engine:
                 fdnum: int | None, numbered: bool, visible: bool, container: str | None) -> None:
         etype, params = ev[5], ev[6]
         name = None
+        cat = info.category_2022
         if etype == E.GENERIC_E or etype == E.GENERIC_X:
             if params and len(params[0]) == 2:
-                name = E.syscall_name(struct.unpack("<H", params[0])[0])
+                code = struct.unpack("<H", params[0])[0]
+                name, cat = E.syscall_name(code), E.syscall_category(code)
             args = ""
         elif visible or not numbered:
             args = self.renderer.render_all(info.params_2022, params, t, fd)
@@ -196,13 +198,15 @@ class Engine:
         rec.visible.append(visible)
         rec.args.append(args)
         rec.name.append(name)
-        rec.res.append(_Q.unpack(params[0])[0] if is_exit and params and HAS_RES[etype]
-                       and len(params[0]) == 8 else None)
+        rec.category.append(category(cat, fd))
+        res = _Q.unpack(params[0])[0] if is_exit and params and HAS_RES[etype] and len(params[0]) == 8 else None
+        rec.res.append(res)
+        # evt.buflen: the result of an I/O exit that has its fd (libsinsp extract_buflen)
+        rec.buflen.append(res if fd is not None and cat.startswith("IO_") and res is not None and res >= 0 else None)
         rec.latency.append(_latency(info, t))
         di = DATA_IDX[etype]
         data = params[di] if 0 <= di < len(params) else None
         rec.buf.append(data)
-        res = rec.res[-1]
         decoded = fd is not None and fd.syslog and WRITES_TO_FD[etype] and res is not None and res >= 0
         rec.info.append(syslog_info(data) if decoded and data else None)
         rec.tsnap.append(rec.container_snap(container) if container is not None else rec.thread_snap(t))
@@ -274,6 +278,8 @@ def _record_opaque(rec: BatchRecorder, etype: int) -> None:
     rec.args.append("")
     rec.name.append(f"unknown({etype})")
     rec.info.append(None)
+    rec.category.append(None)
+    rec.buflen.append(None)
     rec.res.append(None)
     rec.latency.append(None)
     rec.buf.append(None)

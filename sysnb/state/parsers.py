@@ -421,6 +421,7 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
     args = _nul_list(params[2])
     proc = parent.proc if threaded else parent.proc.fork()
     c = Thread(childtid, _i64(params[4]) if threaded else childtid, caller, proc)
+    c.loginuid = 0  # libsinsp's default for a new thread; copied from a known parent below
     if parent.comm == "<NA>" and parent.uid == 0xFFFFFFFF:  # parent unknown: name it after the child
         parent.comm, parent.exe, parent.args, parent.fake = comm, exe, args, False
     else:
@@ -454,6 +455,9 @@ def parse_execve(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
     env = _param(info, params, "env")
     if env is not None:
         t.env = _nul_list(env)
+    loginuid = _param(info, params, "loginuid")
+    if loginuid is not None and len(loginuid) == 4:
+        t.loginuid = _I.unpack(loginuid)[0]
     cg = _param(info, params, "cgroups")
     if cg:
         t.container = M.container_id(_nul_list(cg))
