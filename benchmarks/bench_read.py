@@ -7,6 +7,7 @@ Builds ``benchmarks/data/mpm-event-x50.scap`` by concatenating
 * ``sysdig -r FILE -S -q``                  (reference)
 * ``sysnb -r FILE -S -q`` cold              (table built, cache empty)
 * ``sysnb -r FILE -S -q`` warm              (table from the cache)
+* ``sysdig -r FILE`` and ``sysnb -r FILE``     (every line printed, to /dev/null; sysnb warm)
 
 and prints ratios (sysnb / sysdig). Timings are reported, never asserted.
 Usage: python benchmarks/bench_read.py [--copies N]
@@ -69,11 +70,14 @@ def main() -> int:
     rows.append(("sysdig -S -q", *timed(["sysdig", "-r", str(f), "-S", "-q"], env)))
     rows.append(("sysnb -S -q (cold)", *timed([*sysnb, "-r", str(f), "-S", "-q"], env)))
     rows.append(("sysnb -S -q (warm)", *timed([*sysnb, "-r", str(f), "-S", "-q"], env)))
+    rows.append(("sysdig -r (print all)", *timed(["sysdig", "-r", str(f)], env)))
+    rows.append(("sysnb -r (print, warm)", *timed([*sysnb, "-r", str(f)], env)))
     shutil.rmtree(cache, ignore_errors=True)
-    ref = rows[0][1]
+    refs = {"-S": rows[0][1], "-r": rows[3][1]}
     print(f"input: {f} ({size:.0f} MiB)")
     print(f"{'command':24s} {'wall s':>8s} {'ratio':>7s} {'peak RSS MiB':>13s}")
     for name, wall, rss in rows:
+        ref = refs["-S"] if "-S" in name else refs["-r"]
         print(f"{name:24s} {wall:8.2f} {wall / ref:7.2f} {rss:13.0f}")
     return 0
 

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
@@ -77,11 +79,17 @@ class Formatter:
         self.max_buf = max_buf
         self.first_ts = first_ts
         names = {s.field for s in self.segments if s.field}
-        need = {"evt.args", "evt.buffer", "sysnb.type_id", "sysnb.params", "sysnb.info"}
-        need |= {_column_of(n) for n in names} | _DERIVED_NEEDS
+        need = {"evt.args", "sysnb.type_id", "sysnb.info"} | {_column_of(n) for n in names} | _DERIVED_NEEDS
+        raw_args = any(n.startswith(("evt.arg", "evt.rawarg")) for n in names)
+        if bufmode != BUF_NORMAL or raw_args or "evt.buffer" in names:
+            need |= {"evt.buffer", "sysnb.params"}  # re-rendering buffers / generic arguments needs raw values
         self.columns = frozenset(need)
+        self.vectorised = fmt == DEFAULT_FORMAT and bufmode == BUF_NORMAL
 
     def lines(self, table: pa.Table) -> Iterator[str]:
+        if self.vectorised:
+            yield from default_lines(table)
+            return
         need = self.columns
         for batch in table.to_batches(max_chunksize=65536):
             cols = {c: batch.column(c).to_pylist() for c in need if c in batch.schema.names}
@@ -113,7 +121,7 @@ class Formatter:
             return _arg_value(cols, i, name, self)
         if name.startswith("evt.rawarg."):
             return _rawarg_value(cols, i, name[len("evt.rawarg."):])
-        v = cols.get(name, [None] * (i + 1))[i]
+        v = _col(cols, name, i)
         if v is None:
             return placeholder(name, cols, i)
         if isinstance(v, bool):
@@ -170,11 +178,17 @@ _PLACEHOLDER_FIELDS = frozenset({"proc.name", "proc.exe", "proc.args"})
 def placeholder(name: str, cols: dict[str, list[Any]], i: int) -> str | None:
     """The table keeps unknown values null; sysdig prints "<NA>" as the *value* for placeholder threads
     (they have a pid), and treats the field as missing only when there is no thread at all."""
-    if name in _PLACEHOLDER_FIELDS and cols.get("proc.pid", [None] * (i + 1))[i] is not None:
+    if name in _PLACEHOLDER_FIELDS and _col(cols, "proc.pid", i) is not None:
         return NA
-    if name == "fd.l4proto" and cols.get("fd.type", [None] * (i + 1))[i] is not None:
+    if name == "fd.l4proto" and _col(cols, "fd.type", i) is not None:
         return NA  # libsinsp's value for a known fd without a protocol
     return None
+
+
+def _col(cols: dict[str, list[Any]], name: str, i: int) -> Any:
+    """Row ``i`` of a column, None when the column was not loaded."""
+    c = cols.get(name)
+    return None if c is None else c[i]
 
 
 def _column_of(name: str) -> str:
@@ -182,11 +196,34 @@ def _column_of(name: str) -> str:
 
 
 def _clock(ts: int) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
+    """Local time of day with nanoseconds, as sysdig prints it (set TZ=UTC for UTC)."""
+    return time.strftime("%H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
 
 
 def _date(ts: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
+
+
+def default_lines(table: pa.Table) -> Iterator[str]:
+    """sysdig's default line for every row, built column-wise:
+    ``%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info``."""
+    for batch in table.to_batches(max_chunksize=65536):
+        if batch.num_rows == 0:
+            continue
+        ts = batch.column("evt.rawtime").to_numpy(zero_copy_only=False).astype(np.int64)
+        secs = ts // 1_000_000_000
+        offset = time.localtime(int(secs[0])).tm_gmtoff  # the capture's span rarely crosses a DST change
+        sod = (secs + offset) % 86400
+        clock = [f"{h:02d}:{m:02d}:{s:02d}.{n:09d}" for h, m, s, n in
+                 zip((sod // 3600).tolist(), (sod // 60 % 60).tolist(), (sod % 60).tolist(),
+                     (ts % 1_000_000_000).tolist(), strict=True)]
+        name = pc.fill_null(batch.column("proc.name").cast(pa.string()), NA)
+        info = pc.coalesce(batch.column("sysnb.info"), batch.column("evt.args"), pa.scalar("", pa.string()))
+        parts = [batch.column("evt.num").cast(pa.string()), pa.array(clock, pa.string()),
+                 batch.column("evt.cpu").cast(pa.string()), name,
+                 pc.binary_join_element_wise("(", batch.column("thread.tid").cast(pa.string()), ")", ""),
+                 batch.column("evt.dir").cast(pa.string()), batch.column("evt.type").cast(pa.string()), info]
+        yield from pc.binary_join_element_wise(*parts, " ").to_pylist()
 
 
 def _ts(cols: dict[str, list[Any]], i: int) -> int:
@@ -194,7 +231,7 @@ def _ts(cols: dict[str, list[Any]], i: int) -> int:
 
 
 def _cmdline(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
-    name, args = cols["proc.name"][i], cols.get("proc.args", [None] * (i + 1))[i]
+    name, args = cols["proc.name"][i], _col(cols, "proc.args", i)
     if name is None:
         return None
     return f"{name} {args}" if args else name
@@ -202,7 +239,7 @@ def _cmdline(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
 
 def _fd_dir(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
     """libsinsp: the directory of a file, a directory's own name; for an unknown fd, of its creator's name."""
-    n, t = cols["fd.name"][i], cols.get("fd.type", [None] * (i + 1))[i]
+    n, t = cols["fd.name"][i], _col(cols, "fd.type", i)
     if n is None:
         return None
     if t is None or t == "file":  # t None: an fd-creating exit whose fd is unknown (name from the creator)
@@ -213,7 +250,7 @@ def _fd_dir(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
 
 def _fd_file(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
     """libsinsp: the last path component of a file ("/" when there is no separator)."""
-    n, t = cols["fd.name"][i], cols.get("fd.type", [None] * (i + 1))[i]
+    n, t = cols["fd.name"][i], _col(cols, "fd.type", i)
     if n is None or t != "file":
         return None
     pos = str(n).rfind("/")
@@ -248,7 +285,8 @@ _DERIVED: dict[str, Any] = {
     "fd.directory": _fd_dir,
     "fd.filename": _fd_file,
 }
-_DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "proc.pid", "fd.name", "fd.type", "evt.latency"}
+_DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "proc.pid", "fd.name", "fd.type", "evt.latency",
+                  "evt.num", "evt.cpu", "thread.tid", "evt.dir", "evt.type"}
 
 
 def _split_args(args: str, type_id: int) -> dict[str, str]:
