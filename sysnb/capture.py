@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,9 +35,6 @@ class Provenance:
     error_offset: int | None = None
     sysnb_version: str = __version__
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, sort_keys=True)
 
 
 class Capture:

@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sysnb.format.paths import concatenate_paths
 from sysnb.format.values import (
     SIGNALS,
-    buffer_ascii,
-    buffer_dots,
-    buffer_hex,
+    buffer_normal,
     errno_name,
     flags_to_str,
     ip_from_bytes,
@@ -51,10 +49,8 @@ _FLAG_FMT = {"FLAGS8": "B", "FLAGS16": "H", "FLAGS32": "I"}
 class ArgRenderer:
     """Renders parameters with access to the engine's state at the time of the event."""
 
-    def __init__(self, engine: Engine, bufmode: str = BUF_NORMAL, max_buf: int = 80) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.bufmode = bufmode
-        self.max_buf = max_buf
 
     def render_all(self, params: tuple[Param, ...], raw: tuple[bytes, ...], thread: Thread | None,
                    fd: Fd | None) -> str:
@@ -134,16 +130,8 @@ class ArgRenderer:
         return s, concatenate_paths(base, s)
 
     def _bytebuf(self, v: bytes, *a: object) -> tuple[str, str]:
-        if not v:
-            return "", ""
-        if self.bufmode == BUF_HEX or self.bufmode == BUF_HEXASCII:
-            return buffer_hex(v, self.bufmode == BUF_HEXASCII), ""
-        if self.bufmode == BUF_ASCII:
-            return buffer_ascii(v), ""
-        s = buffer_dots(v)
-        if self.max_buf and len(s) > self.max_buf:
-            s = s[:self.max_buf - 3] + "..."
-        return s, ""
+        # normal mode only: -A/-X/-x/-j re-render buffers from the raw values at output time
+        return buffer_normal(v), ""
 
     def _sockaddr(self, v: bytes, pf: str, info: object, raw: tuple[bytes, ...], params: tuple[Param, ...],
                   thread: Thread | None, fd: Fd | None) -> tuple[str, str]:

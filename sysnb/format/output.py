@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
-from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
-from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex
+from sysnb.format.args import BUF_ASCII, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
+from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex, buffer_normal
 from sysnb.scap.events import GENERIC_E, GENERIC_X, event_info, syscall_name
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
@@ -72,11 +72,9 @@ def _check_field(name: str, fmt: str, col: int) -> None:
 class Formatter:
     """Formats rows of a capture table as text lines."""
 
-    def __init__(self, fmt: str = DEFAULT_FORMAT, bufmode: str = BUF_NORMAL, max_buf: int = 80,
-                 first_ts: int = 0) -> None:
+    def __init__(self, fmt: str = DEFAULT_FORMAT, bufmode: str = BUF_NORMAL, first_ts: int = 0) -> None:
         self.print_all, self.segments = parse_format(fmt)
         self.bufmode = bufmode
-        self.max_buf = max_buf
         self.first_ts = first_ts
         names = {s.field for s in self.segments if s.field}
         need = {"evt.args", "sysnb.type_id", "sysnb.info"} | {_column_of(n) for n in names} | _DERIVED_NEEDS
@@ -149,10 +147,7 @@ class Formatter:
 
     def render_buffer(self, data: bytes) -> str:
         """A byte buffer as the data argument shows it (dots, cut at 80 characters in normal output)."""
-        if self.bufmode == BUF_NORMAL:
-            s = buffer_dots(data)
-            return s[:77] + "..." if len(s) > 80 else s
-        return self._buffer(data)
+        return buffer_normal(data) if self.bufmode == BUF_NORMAL else self._buffer(data)
 
     def _buffer(self, data: bytes) -> str:
         if self.bufmode == BUF_JSON:
@@ -375,5 +370,3 @@ def json_line(cols: dict[str, list[Any]], i: int, f: Formatter) -> str:
     }
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
-
-BUFMODES = (BUF_NORMAL, BUF_ASCII, BUF_HEX, BUF_HEXASCII)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno as _errno
 import socket
-import struct
 
 from sysnb.scap.events import FLAG_TABLES
 
@@ -58,9 +57,19 @@ def flags_to_str(val: int, table: str | None) -> str:
 _DOTS = bytes(c if 0x20 <= c < 0x7F else 0x2E for c in range(256))
 
 
+#: sysdig's m_max_evt_output_len: buffers in normal output are cut to this many characters
+MAX_BUFFER_OUTPUT = 80
+
+
 def buffer_dots(data: bytes) -> str:
-    """Non-printable bytes as ``.`` (sysdig's default buffer rendering)."""
+    """Non-printable bytes as ``.``."""
     return data.translate(_DOTS).decode("ascii")
+
+
+def buffer_normal(data: bytes) -> str:
+    """A byte buffer in sysdig's normal output: dots, cut to 80 characters ending in ``...``."""
+    s = buffer_dots(data)
+    return s[:MAX_BUFFER_OUTPUT - 3] + "..." if len(s) > MAX_BUFFER_OUTPUT else s
 
 
 def buffer_ascii(data: bytes) -> str:
@@ -94,6 +103,3 @@ def buffer_hex(data: bytes, with_ascii: bool) -> str:
 def ip_from_bytes(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
-
-def u16(raw: bytes, off: int = 0) -> int:
-    return int(struct.unpack_from("<H", raw, off)[0])

@@ -16,10 +16,7 @@ Param = tuple[str, str, str, "str | int | None"]
 """(name, PT type without ``PT_``, print format without ``PF_``, info)."""
 
 TABLE_SIZE = len(_t.EVENTS)
-TABLE_SIZE_2022 = sum(1 for e in _t.EVENTS if e[6] is not None)
 
-#: Event types flagged EF_LARGE_PAYLOAD use 32-bit parameter lengths.
-LARGE_PAYLOAD = frozenset(e[0] for e in _t.EVENTS if "LARGE_PAYLOAD" in e[4])
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +59,6 @@ def event_info(etype: int) -> EventInfo | None:
 FLAG_TABLES: dict[str, tuple[tuple[str, int], ...]] = _t.FLAG_TABLES
 DYN_TABLES: dict[str, tuple[tuple[str, str], ...]] = _t.DYN_TABLES
 PPM_SC_NAMES: tuple[str, ...] = _t.PPM_SC_NAMES
-PPM_SC_NAMES_2022: tuple[str, ...] = _t.PPM_SC_NAMES_2022
 
 
 SYSCALL_INFO_2022: tuple[tuple[str, str], ...] = _t.SYSCALL_INFO_2022
@@ -85,6 +81,4 @@ def syscall_category(code: int) -> str:
 # Ids used by the reader and the state engine.
 GENERIC_E, GENERIC_X = 0, 1
 CONTAINER_IDS = frozenset(e.id for e in EVENTS if e.name == "container")
-PROCINFO_E = 234
 NOTIFICATION_E, INFRASTRUCTURE_EVENT_E = 280, 286
-SKIP_PARSE_RESET = frozenset(e.id for e in EVENTS if "SKIPPARSERESET" in e.flags)
