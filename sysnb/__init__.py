@@ -14,15 +14,18 @@ __version__ = "0.1.0"
 from sysnb.cache import cache_dir, clear_cache
 from sysnb.capture import Capture, Provenance, open_capture
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
+from sysnb.filter import CompiledFilter, compile_filter
 
 __all__ = [
     "Capture",
     "CaptureFormatError",
+    "CompiledFilter",
     "Provenance",
     "SysnbError",
     "UsageError",
     "__version__",
     "cache_dir",
     "clear_cache",
+    "compile_filter",
     "open_capture",
 ]

@@ -60,6 +60,12 @@ class Capture:
         """The rows sysdig prints (no internal or state-only events)."""
         return self.table.filter(self.table["sysnb.visible"])
 
+    def filter(self, expr: str) -> Capture:
+        """The events matching a sysdig filter, e.g. ``cap.filter("proc.name=cat and evt.type=read")``."""
+        from sysnb.filter import compile_filter
+
+        return Capture(compile_filter(expr).apply(self.table), self.provenance)
+
     def to_pandas(self) -> Any:
         return self.table.drop_columns(["sysnb.params"]).to_pandas()
 

@@ -26,6 +26,7 @@ from sysnb.cache import clear_cache
 from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError, UsageError
 from sysnb.fields import FIELDS
+from sysnb.filter import compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
 from sysnb.scap.events import CONTAINER_IDS, EVENTS, GENERIC_E, GENERIC_X, syscall_name
@@ -36,6 +37,7 @@ EPILOG = """examples:
   sysnb -r capture.scap -S -q                      summary of event types only
   sysnb -r capture.scap -X -n 50                   first 50 events, buffers in hex and ASCII
   sysnb -r capture.scap -j                         one JSON object per event
+  sysnb -r capture.scap "proc.name=cat and evt.type in (open, read)"
 environment:
   SYSNB_CACHE_DIR  where built tables are cached (default: $XDG_CACHE_HOME/sysnb)
   SYSNB_CACHE=0    do not read or write the cache
@@ -62,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"sysnb version {__version__}")
     p.add_argument("--no-cache", action="store_true", help="do not use the table cache")
     p.add_argument("--clear-cache", action="store_true", help="delete every cached table and exit")
-    p.add_argument("filter", nargs="*", help="a sysdig filter expression (several words are joined)")
+    p.add_argument("filter", nargs="*", help='a sysdig filter, e.g. "proc.name=cat and evt.type=read" '
+                   "(several words are joined)")
     return p
 
 
@@ -92,9 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.read:
         raise UsageError("live capture is not available in this build; read a file with -r FILE "
                          "(see `sysnb --help`)")
-    if args.filter:
-        raise UsageError(f"filters are not supported yet (got: {' '.join(args.filter)!r}); "
-                         "print with -p and filter with grep for now")
+    flt = compile_filter(" ".join(args.filter)) if args.filter else None  # several words are joined, as sysdig
     bufmode = _bufmode(args)
     if args.json and bufmode == BUF_NORMAL:
         bufmode = BUF_JSON
@@ -102,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
     formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
     cap = _open(args)
     needed = set(JSON_COLUMNS if args.json else formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"}
+    if flt is not None:
+        needed |= flt.columns()
     rows = _returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
+    if flt is not None:
+        rows = flt.apply(rows)  # like sysdig's capture filter: before -n and -S
     if args.numevents is not None:
         rows = rows.slice(0, max(args.numevents, 0))
     formatter.first_ts = int(rows["evt.rawtime"][0].as_py()) if rows.num_rows else 0

@@ -1,0 +1,208 @@
+"""The sysdig/Falco filter language: tokenizer and recursive-descent parser to an AST.
+
+Grammar (EBNF)::
+
+    filter     = or_expr ;
+    or_expr    = and_expr { "or" and_expr } ;
+    and_expr   = not_expr { "and" not_expr } ;
+    not_expr   = "not" not_expr | primary ;
+    primary    = "(" or_expr ")" | check ;
+    check      = field ( unary_op | binary_op value | list_op list ) ;
+    field      = name { "." name } [ "[" argument "]" ] ;
+    unary_op   = "exists" ;
+    binary_op  = "=" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "contains" | "icontains" | "bcontains"
+               | "startswith" | "bstartswith" | "endswith" | "glob" | "iglob" | "regex" ;
+    list_op    = "in" | "intersects" | "pmatch" ;
+    list       = "(" value { "," value } ")" ;
+    value      = quoted | bareword ;
+    quoted     = '"' { char | escape } '"' | "'" { char | escape } "'" ;
+    bareword   = { any character but whitespace, "(", ")" and "," } ;
+
+``and`` binds tighter than ``or``; ``not`` binds tightest. Errors carry the 0-based position in the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BINARY_OPS = ("==", "!=", "<=", ">=", "=", "<", ">")
+WORD_OPS = ("contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith", "glob", "iglob",
+            "regex")
+LIST_OPS = ("in", "intersects", "pmatch")
+UNARY_OPS = ("exists",)
+_FIELD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
+
+
+class FilterSyntaxError(ValueError):
+    def __init__(self, message: str, text: str, pos: int) -> None:
+        self.text, self.pos = text, pos
+        super().__init__(f"{message} at column {pos + 1}\n  {text}\n  {' ' * pos}^")
+
+
+@dataclass(frozen=True)
+class Check:
+    field: str
+    op: str
+    value: str | tuple[str, ...] | None
+    pos: int  # where the field starts
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    operands: tuple[Node, ...]
+
+
+Node = Check | Not | BoolOp
+
+
+def parse(text: str) -> Node:
+    p = _Parser(text)
+    node = p.or_expr()
+    p.skip_ws()
+    if p.pos != len(text):
+        raise FilterSyntaxError(f"unexpected {text[p.pos:p.pos + 12]!r}", text, p.pos)
+    return node
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def skip_ws(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def keyword(self, word: str) -> bool:
+        """Consume ``word`` if it is next as a whole word."""
+        self.skip_ws()
+        end = self.pos + len(word)
+        if self.text[self.pos:end] == word and (end == len(self.text) or not
+                                                (self.text[end].isalnum() or self.text[end] in "._")):
+            self.pos = end
+            return True
+        return False
+
+    def or_expr(self) -> Node:
+        ops = [self.and_expr()]
+        while self.keyword("or"):
+            ops.append(self.and_expr())
+        return ops[0] if len(ops) == 1 else BoolOp("or", tuple(ops))
+
+    def and_expr(self) -> Node:
+        ops = [self.not_expr()]
+        while self.keyword("and"):
+            ops.append(self.not_expr())
+        return ops[0] if len(ops) == 1 else BoolOp("and", tuple(ops))
+
+    def not_expr(self) -> Node:
+        if self.keyword("not"):
+            return Not(self.not_expr())
+        return self.primary()
+
+    def primary(self) -> Node:
+        self.skip_ws()
+        if self.pos < len(self.text) and self.text[self.pos] == "(":
+            self.pos += 1
+            node = self.or_expr()
+            self.skip_ws()
+            if self.pos >= len(self.text) or self.text[self.pos] != ")":
+                raise FilterSyntaxError("missing ')'", self.text, self.pos)
+            self.pos += 1
+            return node
+        return self.check()
+
+    def check(self) -> Check:
+        start = self.pos
+        name = self.field()
+        self.skip_ws()
+        for op in UNARY_OPS:
+            if self.keyword(op):
+                return Check(name, op, None, start)
+        for op in LIST_OPS:
+            if self.keyword(op):
+                return Check(name, op, self.value_list(), start)
+        for op in WORD_OPS:
+            if self.keyword(op):
+                return Check(name, op, self.value(), start)
+        for op in BINARY_OPS:
+            if self.text.startswith(op, self.pos):
+                self.pos += len(op)
+                return Check(name, "=" if op == "==" else op, self.value(), start)
+        raise FilterSyntaxError(f"expected an operator after '{name}'", self.text, self.pos)
+
+    def field(self) -> str:
+        self.skip_ws()
+        start = self.pos
+        while self.pos < len(self.text) and self.text[self.pos] in _FIELD_CHARS:
+            self.pos += 1
+        if self.pos < len(self.text) and self.text[self.pos] == "[":
+            end = self.text.find("]", self.pos)
+            if end < 0:
+                raise FilterSyntaxError("missing ']'", self.text, self.pos)
+            self.pos = end + 1
+        if self.pos == start:
+            raise FilterSyntaxError("expected a field name", self.text, start)
+        return self.text[start:self.pos]
+
+    def value(self, allow_empty: bool = True) -> str:
+        """A quoted or bare value; like sysdig, a missing value at the end of a check is the empty string."""
+        self.skip_ws()
+        if self.pos >= len(self.text) or self.text[self.pos] in "),":
+            if allow_empty:
+                return ""
+            raise FilterSyntaxError("expected a value", self.text, self.pos)
+        q = self.text[self.pos]
+        if q in "\"'":
+            return self.quoted(q)
+        start = self.pos
+        while self.pos < len(self.text) and not self.text[self.pos].isspace() and self.text[self.pos] not in "(),":
+            self.pos += 1
+        if self.pos == start:
+            raise FilterSyntaxError("expected a value", self.text, start)
+        value = self.text[start:self.pos]
+        if value in ("and", "or"):  # "proc.name= and ..." is an empty value followed by the operator
+            self.pos = start
+            return ""
+        return value
+
+    def quoted(self, q: str) -> str:
+        start = self.pos
+        self.pos += 1
+        out = []
+        while self.pos < len(self.text):
+            c = self.text[self.pos]
+            if c == "\\" and self.pos + 1 < len(self.text):
+                out.append(_ESCAPES.get(self.text[self.pos + 1], "\\" + self.text[self.pos + 1]))
+                self.pos += 2
+            elif c == q:
+                self.pos += 1
+                return "".join(out)
+            else:
+                out.append(c)
+                self.pos += 1
+        raise FilterSyntaxError("unterminated string", self.text, start)
+
+    def value_list(self) -> tuple[str, ...]:
+        self.skip_ws()
+        if self.pos >= len(self.text) or self.text[self.pos] != "(":
+            raise FilterSyntaxError("expected '(' to start a list", self.text, self.pos)
+        self.pos += 1
+        values = [self.value(allow_empty=False)]
+        while True:
+            self.skip_ws()
+            if self.pos < len(self.text) and self.text[self.pos] == ",":
+                self.pos += 1
+                values.append(self.value(allow_empty=False))
+            elif self.pos < len(self.text) and self.text[self.pos] == ")":
+                self.pos += 1
+                return tuple(values)
+            else:
+                raise FilterSyntaxError("expected ',' or ')' in the list", self.text, self.pos)
