@@ -66,6 +66,23 @@ class Capture:
 
         return Capture(compile_filter(expr).apply(self.table), self.provenance)
 
+    def sql(self, query: str) -> pa.Table:
+        """Run DuckDB SQL over the events, available as the table ``evt`` (columns are sysdig field names,
+        quoted: ``SELECT "proc.name", count(*) FROM evt GROUP BY 1``). A query that does not start with
+        SELECT/WITH is taken as a sysdig filter and rendered to SQL."""
+        import duckdb
+
+        if not query.lstrip().lower().startswith(("select", "with")):
+            from sysnb.filter import compile_filter
+
+            query = f"SELECT * FROM evt WHERE {compile_filter(query).sql}"
+        evt = self.table.drop_columns(["sysnb.params"])
+        con = duckdb.connect()
+        con.register("evt", evt)
+        result: pa.Table = con.sql(query).to_arrow_table()
+        con.close()
+        return result
+
     def to_pandas(self) -> Any:
         return self.table.drop_columns(["sysnb.params"]).to_pandas()
 

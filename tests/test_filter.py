@@ -93,3 +93,29 @@ def test_regex_extension() -> None:
 def test_library_filter_and_repr() -> None:
     f = sysnb.compile_filter("proc.name=cat and evt.type=read")
     assert "proc.name" in repr(f) and f.columns() == {"proc.name", "evt.type"}
+
+
+@pytest.mark.parametrize("capture", capture_params())
+def test_duckdb_sql_selects_the_same_rows(capture: Path) -> None:
+    """The pyarrow expression and its DuckDB SQL rendering must agree on every filter and capture."""
+    import duckdb
+
+    name = golden_name(capture)
+    with (GOLDEN / "filters.txt").open() as fh:
+        filters = [f for f in fh.read().splitlines() if f]
+    table = sysnb.open_capture(capture).table.drop_columns(["sysnb.params"])
+    con = duckdb.connect()
+    con.register("evt", table)
+    for flt in filters:
+        compiled = compile_filter(flt)
+        by_arrow = compiled.apply(table)["evt.num"].to_pylist()
+        query = f'SELECT "evt.num" FROM evt WHERE {compiled.sql} ORDER BY "sysnb.offset"'
+        assert con.sql(query).to_arrow_table()["evt.num"].to_pylist() == by_arrow, f"{name}: {flt!r}"
+    con.close()
+
+
+def test_capture_sql_takes_sql_or_a_filter() -> None:
+    cap = sysnb.open_capture(Path(__file__).parent / "fixtures" / "falco" / "cat_write.scap.gz")
+    counts = cap.sql('SELECT "evt.type", count(*) AS n FROM evt WHERE "sysnb.visible" GROUP BY 1 ORDER BY 2 DESC')
+    assert counts["evt.type"][0].as_py() == "mmap" and counts["n"][0].as_py() == 20
+    assert cap.sql("fd.name glob /etc/*").num_rows == 5

@@ -18,6 +18,7 @@ from sysnb.filter.parser import BoolOp, Check, FilterSyntaxError, Node, Not, par
 from sysnb.state.columns import SCHEMA
 
 _TYPES = {f.name: f.type for f in SCHEMA}
+NUMERIC_COLUMNS = frozenset(n for n, t in _TYPES.items() if pa.types.is_integer(t) or pa.types.is_boolean(t))
 _STRING_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith",
                          "glob", "iglob", "regex", "in", "exists"})
 _NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "exists"})
@@ -37,6 +38,13 @@ class CompiledFilter:
 
     def columns(self) -> set[str]:
         return set(_fields(self.node))
+
+    @property
+    def sql(self) -> str:
+        """The same filter as a DuckDB WHERE condition (columns quoted by their field names)."""
+        from sysnb.filter.sql import to_sql
+
+        return to_sql(self.node, NUMERIC_COLUMNS)
 
     def __repr__(self) -> str:
         return f"<sysnb filter {self.text!r} -> {self.expression}>"

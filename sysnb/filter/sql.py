@@ -1,0 +1,55 @@
+"""Render a checked filter AST as a DuckDB SQL condition (same semantics as the pyarrow compiler).
+
+Columns are quoted identifiers named by their sysdig fields (``"proc.name"``); a check on a missing value
+is false (``COALESCE(..., FALSE)``), so ``NOT`` of it is true, as in sysdig and in ``compile.py``.
+"""
+
+from __future__ import annotations
+
+from sysnb.errors import UsageError
+from sysnb.filter.compile import glob_regex
+from sysnb.filter.parser import BoolOp, Check, Node, Not
+
+_CMP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def to_sql(node: Node, numeric: frozenset[str]) -> str:
+    """The WHERE condition of ``node``; ``numeric`` names the integer/boolean columns (values unquoted)."""
+    if isinstance(node, Not):
+        return f"NOT ({to_sql(node.operand, numeric)})"
+    if isinstance(node, BoolOp):
+        return "(" + f" {node.op.upper()} ".join(to_sql(op, numeric) for op in node.operands) + ")"
+    return f"COALESCE({_check(node, numeric)}, FALSE)"
+
+
+def _lit(value: str, numeric: bool) -> str:
+    if numeric:
+        return value.lower() if value.lower() in ("true", "false") else str(int(value, 0))
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _check(c: Check, numeric: frozenset[str]) -> str:
+    col = '"' + c.field.replace('"', '""') + '"'
+    num = c.field in numeric
+    if c.op == "exists":
+        return f"({col} IS NOT NULL)"
+    if c.op == "in":
+        values = c.value if isinstance(c.value, tuple) else (str(c.value),)
+        return f"({col} IN ({', '.join(_lit(v, num) for v in values)}))"
+    v = str(c.value)
+    if c.op in _CMP:
+        return f"({col} {_CMP[c.op]} {_lit(v, num)})"
+    if c.op == "contains":
+        return f"contains({col}, {_lit(v, False)})"
+    if c.op == "icontains":
+        return f"contains(lower({col}), lower({_lit(v, False)}))"
+    if c.op == "startswith":
+        return f"starts_with({col}, {_lit(v, False)})"
+    if c.op == "endswith":
+        return f"ends_with({col}, {_lit(v, False)})"
+    if c.op in ("glob", "iglob"):
+        flags = ", 'i'" if c.op == "iglob" else ""
+        return f"regexp_full_match({col}, {_lit(glob_regex(v), False)}{flags})"
+    if c.op == "regex":
+        return f"regexp_matches({col}, {_lit(v, False)})"
+    raise UsageError(f"operator '{c.op}' has no SQL rendering yet")
