@@ -11,6 +11,16 @@ from sysnb.filter.compile import glob_regex
 from sysnb.filter.parser import BoolOp, Check, Node, Not
 
 _CMP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+#: derived fields as SQL expressions (the same rules as compile.DERIVED and the formatter)
+_DERIVED = {
+    "proc.cmdline": """(CASE WHEN "proc.args" = '' THEN "proc.name" ELSE "proc.name" || ' ' || "proc.args" END)""",
+    "fd.directory": (
+        """(CASE WHEN "fd.type" = 'file' OR "fd.type" IS NULL """
+        """THEN COALESCE(NULLIF(regexp_replace("fd.name", '/[^/]*$', ''), ''), '/') """
+        """WHEN "fd.type" = 'directory' THEN "fd.name" END)"""
+    ),
+    "fd.filename": """(CASE WHEN "fd.type" = 'file' THEN regexp_replace("fd.name", '^.*/', '') END)""",
+}
 
 
 def to_sql(node: Node, numeric: frozenset[str]) -> str:
@@ -29,7 +39,7 @@ def _lit(value: str, numeric: bool) -> str:
 
 
 def _check(c: Check, numeric: frozenset[str]) -> str:
-    col = '"' + c.field.replace('"', '""') + '"'
+    col = _DERIVED.get(c.field) or '"' + c.field.replace('"', '""') + '"'
     num = c.field in numeric
     if c.op == "exists":
         return f"({col} IS NOT NULL)"
