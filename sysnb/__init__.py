@@ -16,6 +16,14 @@ from sysnb.capture import Capture, Provenance, open_capture
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 from sysnb.filter import CompiledFilter, compile_filter
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext sysnb``: registers %sysopen and %sysfilter (see sysnb.magics)."""
+    from sysnb.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 __all__ = [
     "Capture",
     "CaptureFormatError",
@@ -27,5 +35,6 @@ __all__ = [
     "cache_dir",
     "clear_cache",
     "compile_filter",
+    "load_ipython_extension",
     "open_capture",
 ]
