@@ -35,6 +35,7 @@ REJECTED = [  # the same ones sysdig 0.29.3 rejects (its messages differ)
     ("proc.nmae=cat", "did you mean proc.name"),
     ("proc.name intersects (cat)", "not supported"),
     ("'unterminated", "expected a field name"),
+    ("thread.tid=proc.pid", "is not a number"),  # sysdig 0.29.3: "proc.pid is not a valid number" (no val())
 ]
 
 

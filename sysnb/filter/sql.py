@@ -10,6 +10,7 @@ from sysnb.errors import UsageError
 from sysnb.filter.compile import glob_regex
 from sysnb.filter.parser import BoolOp, Check, Node, Not
 
+BINARY_COLUMNS = frozenset({"evt.buffer"})
 _CMP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 #: derived fields as SQL expressions (the same rules as compile.DERIVED and the formatter)
 _DERIVED = {
@@ -47,6 +48,11 @@ def _check(c: Check, numeric: frozenset[str]) -> str:
         values = c.value if isinstance(c.value, tuple) else (str(c.value),)
         return f"({col} IN ({', '.join(_lit(v, num) for v in values)}))"
     v = str(c.value)
+    if c.field in BINARY_COLUMNS and c.op in ("contains", "bcontains", "startswith", "bstartswith"):
+        needle = bytes.fromhex(v).hex().upper() if c.op.startswith("b") else v.encode().hex().upper()
+        if c.op.endswith("contains"):  # on the hex text, anchored to whole bytes: no match across a byte
+            return f"regexp_matches(hex({col}), '^(..)*{needle}')"
+        return f"starts_with(hex({col}), '{needle}')"
     if c.op in _CMP:
         return f"({col} {_CMP[c.op]} {_lit(v, num)})"
     if c.op == "contains":
