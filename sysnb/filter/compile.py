@@ -12,6 +12,7 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sysnb.derived import DERIVED
 from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
 from sysnb.filter.parser import BoolOp, Check, FilterSyntaxError, Node, Not, parse
@@ -81,46 +82,6 @@ def _compile(node: Node, text: str) -> pc.Expression:
 
 def _error(msg: str, text: str, pos: int) -> UsageError:
     return UsageError(f"{msg} at column {pos + 1}\n  {text}\n  {' ' * pos}^")
-
-
-def _call(fn: str, *args: pc.Expression, options: object = None) -> pc.Expression:
-    return pc.Expression._call(fn, list(args), options)
-
-
-def _str(name: str) -> pc.Expression:
-    return pc.field(name).cast(pa.string())
-
-
-def _cmdline() -> pc.Expression:
-    """proc.cmdline = proc.name, then " " and proc.args when there are arguments."""
-    name, args = _str("proc.name"), _str("proc.args")
-    joined = _call("binary_join_element_wise", name, args, pc.scalar(" "))
-    return _call("if_else", _call("equal", args, pc.scalar("")), name, joined)
-
-
-def _fd_directory() -> pc.Expression:
-    """fd.directory: a file's directory ("/" at the root), a directory's own name, nothing for other fds."""
-    name, ftype = _str("fd.name"), _str("fd.type")
-    parent = _call("replace_substring_regex", name, options=pc.ReplaceSubstringOptions("/[^/]*$", ""))
-    parent = _call("if_else", _call("equal", parent, pc.scalar("")), pc.scalar("/"), parent)
-    null = pc.scalar(pa.scalar(None, pa.string()))
-    dirs = _call("if_else", _call("equal", ftype, pc.scalar("directory")), name, null)
-    # no fd type: an fd-creating exit whose fd is unknown; the name is the syscall's path (libsinsp)
-    is_file = _call("or_kleene", _call("equal", ftype, pc.scalar("file")), _call("is_null", ftype))
-    return _call("if_else", _call("coalesce", is_file, pc.scalar(False)), parent, dirs)
-
-
-def _fd_filename() -> pc.Expression:
-    """fd.filename: the last component of a file's path."""
-    name, ftype = _str("fd.name"), _str("fd.type")
-    base = _call("replace_substring_regex", name, options=pc.ReplaceSubstringOptions("^.*/", ""))
-    return _call("if_else", _call("equal", ftype, pc.scalar("file")), base, pc.scalar(pa.scalar(None, pa.string())))
-
-
-#: fields computed from stored columns (the same rules the formatter prints with)
-DERIVED = {"proc.cmdline": (_cmdline, ("proc.name", "proc.args")),
-           "fd.directory": (_fd_directory, ("fd.name", "fd.type")),
-           "fd.filename": (_fd_filename, ("fd.name", "fd.type"))}
 
 
 def _check(c: Check, text: str) -> pc.Expression:

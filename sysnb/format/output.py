@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
+from sysnb.derived import DERIVED
 from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
 from sysnb.format.args import BUF_ASCII, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
@@ -89,8 +91,12 @@ class Formatter:
             yield from default_lines(table)
             return
         need = self.columns
+        derived = {n: DERIVED[n][0]() for s in self.segments if (n := s.field or "") in DERIVED}
         for batch in table.to_batches(max_chunksize=65536):
             cols = {c: batch.column(c).to_pylist() for c in need if c in batch.schema.names}
+            if derived:  # computed column-wise with the same expressions filters use
+                projected = ds.dataset(pa.Table.from_batches([batch])).to_table(columns=derived)
+                cols.update({n: projected.column(n).to_pylist() for n in derived})
             for i in range(batch.num_rows):
                 line = self._line(cols, i)
                 if line is not None:
@@ -225,35 +231,6 @@ def _ts(cols: dict[str, list[Any]], i: int) -> int:
     return int(cols["evt.rawtime"][i])
 
 
-def _cmdline(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
-    name, args = cols["proc.name"][i], _col(cols, "proc.args", i)
-    if name is None:
-        return None
-    return f"{name} {args}" if args else name
-
-
-def _fd_dir(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
-    """libsinsp: the directory of a file, a directory's own name; for an unknown fd, of its creator's name."""
-    n, t = cols["fd.name"][i], _col(cols, "fd.type", i)
-    if n is None:
-        return None
-    if t is None or t == "file":  # t None: an fd-creating exit whose fd is unknown (name from the creator)
-        pos = str(n).rfind("/")
-        return str(n)[:pos] if pos > 0 and pos < len(n) - 1 else ("/" if pos <= 0 else str(n))
-    return str(n) if t == "directory" else None
-
-
-def _fd_file(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
-    """libsinsp: the last path component of a file ("/" when there is no separator)."""
-    n, t = cols["fd.name"][i], _col(cols, "fd.type", i)
-    if n is None or t != "file":
-        return None
-    pos = str(n).rfind("/")
-    if pos < 0:
-        return "/"
-    return str(n)[pos + 1:] if pos < len(n) - 1 else str(n)
-
-
 def _latency_part(div: bool) -> Any:
     def fn(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
         v: int | None = cols["evt.latency"][i]
@@ -276,9 +253,6 @@ _DERIVED: dict[str, Any] = {
     "evt.args": lambda f, c, i: f.args(c, i),
     "evt.latency.s": _latency_part(True),
     "evt.latency.ns": _latency_part(False),
-    "proc.cmdline": _cmdline,
-    "fd.directory": _fd_dir,
-    "fd.filename": _fd_file,
 }
 _DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "proc.pid", "fd.name", "fd.type", "evt.latency",
                   "evt.num", "evt.cpu", "thread.tid", "evt.dir", "evt.type"}
