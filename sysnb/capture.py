@@ -83,6 +83,26 @@ class Capture:
         con.close()
         return result
 
+    def save(self, path: str | os.PathLike[str], *, compress: bool | None = None, state: bool = True) -> int:
+        """Write these events as a .scap file that sysdig reads (gzip when the name ends in .gz, or
+        ``compress=True``), with the process/fd/user state of the source capture. Returns the number of
+        events written. ``cap.filter("proc.name=nmap").save("nmap.scap")`` keeps a subset as evidence;
+        with ``state=True`` the subset also carries the source's state-changing events (clone, execve,
+        open, connect, close, ...) flagged state-only, so sysdig still names processes and fds but
+        shows only the chosen events."""
+        from sysnb.scap.writer import save_events, with_state_events
+
+        out = os.fspath(path)
+        src = self.provenance.source
+        if os.path.exists(out) and os.path.samefile(out, src):
+            raise SysnbError(f"{out}: refusing to overwrite the source capture (evidence is never modified)")
+        rows = self.table
+        if state:
+            full = open_capture(src).table
+            if full.num_rows != rows.num_rows:
+                rows = with_state_events(full, rows)
+        return save_events(src, rows, out, compress)
+
     def to_pandas(self) -> Any:
         return self.table.drop_columns(["sysnb.params"]).to_pandas()
 

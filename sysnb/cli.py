@@ -26,7 +26,7 @@ from sysnb.cache import clear_cache
 from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError, UsageError
 from sysnb.fields import FIELDS
-from sysnb.filter import compile_filter
+from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
 from sysnb.scap.events import CONTAINER_IDS, EVENTS, GENERIC_E, GENERIC_X, syscall_name
@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--print", dest="format", metavar="FORMAT",
                    help='output format, e.g. "%%evt.num %%proc.name %%fd.name"; a leading * prints events '
                         "whose fields are missing (as <NA>)")
+    p.add_argument("-w", "--write", metavar="FILE",
+                   help="write the (filtered) events to a .scap file that sysdig reads instead of printing them")
+    p.add_argument("-z", "--compress", action="store_true", help="gzip the file written with -w")
     p.add_argument("-S", "--summary", action="store_true", help="print the event summary (the top event types)")
     p.add_argument("-q", "--quiet", action="store_true", help="print no events (useful with -S)")
     p.add_argument("-A", "--print-ascii", action="store_true", help="print buffers as printable ASCII only")
@@ -102,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or DEFAULT_FORMAT
     formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
     cap = _open(args)
+    if args.write:
+        return write_file(cap, args, flt)
     needed = set(JSON_COLUMNS if args.json else formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"}
     if flt is not None:
         needed |= flt.columns()
@@ -125,6 +130,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"sysnb: {cap.provenance.error}", file=sys.stderr)
         status = 1
     return status
+
+
+def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | None) -> int:
+    """``-w FILE``: the events (after the filter and -n) as a new capture; nothing is printed."""
+    rows = cap.table if flt is None else flt.apply(cap.table)
+    if args.numevents is not None:
+        rows = rows.slice(0, max(args.numevents, 0))
+    written = Capture(rows, cap.provenance).save(args.write, compress=True if args.compress else None)
+    if args.verbose:
+        print(f"sysnb: wrote {written} events to {args.write}", file=sys.stderr)
+    return 1 if cap.provenance.error else 0
 
 
 def _bufmode(args: argparse.Namespace) -> str:

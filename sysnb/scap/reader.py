@@ -111,15 +111,17 @@ class _Window:
         return not self.ensure(offset, 1)
 
 
-def read_scap(path: str, batch_size: int = 65536) -> Iterator[Section | list[RawEvent]]:
+def read_scap(path: str, batch_size: int = 65536, events: bool = True) -> Iterator[Section | list[RawEvent]]:
+    """Sections and batches of raw events, in file order. ``events=False`` yields only the sections
+    (event blocks are framed and checked but not decoded)."""
     stream = open_stream(path)
     try:
-        yield from _read_blocks(path, _Window(stream), batch_size)
+        yield from _read_blocks(path, _Window(stream), batch_size, events)
     finally:
         stream.close()
 
 
-def _read_blocks(path: str, win: _Window, batch_size: int) -> Iterator[Section | list[RawEvent]]:
+def _read_blocks(path: str, win: _Window, batch_size: int, events: bool) -> Iterator[Section | list[RawEvent]]:
     pos = 0
     section: Section | None = None
     in_events = False
@@ -158,6 +160,9 @@ def _read_blocks(path: str, win: _Window, batch_size: int) -> Iterator[Section |
                                              block=B.block_name(btype))
                 in_events = True
                 yield section
+            if not events:
+                pos += blen
+                continue
             try:
                 batch.append(_event(buf, rel + 8, rel + blen - 4, pos, ev))
             except (ValueError, struct.error) as e:
