@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := tests/fixtures/falco/cat_write.scap.gz
 
-.PHONY: setup run test lint goldens bench clean
+BPF_OBJ := sysnb/record/sysnb.bpf.o
+
+.PHONY: setup run test lint goldens bench clean bpf
 
 $(BIN)/sysnb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,7 +16,22 @@ $(BIN)/sysnb: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-setup: $(BIN)/sysnb
+setup: $(BIN)/sysnb bpf
+
+# The live recorder's CO-RE object, built against this kernel's BTF. Skipped (with a note) where the
+# toolchain or BTF is missing: everything except live capture works without it.
+bpf:
+	@if command -v clang >/dev/null && command -v bpftool >/dev/null && [ -r /sys/kernel/btf/vmlinux ] \
+	    && [ -r /usr/include/bpf/bpf_helpers.h ]; then $(MAKE) --no-print-directory $(BPF_OBJ); \
+	else echo "note: live capture disabled (needs clang, bpftool, libbpf-dev and /sys/kernel/btf/vmlinux)"; fi
+
+build/vmlinux.h:
+	mkdir -p build
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BPF_OBJ): bpf/sysnb.bpf.c bpf/record.h build/vmlinux.h
+	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild -Ibpf -c bpf/sysnb.bpf.c -o build/sysnb.bpf.o
+	llvm-strip -g build/sysnb.bpf.o -o $@ 2>/dev/null || cp build/sysnb.bpf.o $@
 
 run: setup
 	$(BIN)/sysnb -r $(SAMPLE)

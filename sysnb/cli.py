@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-w", "--write", metavar="FILE",
                    help="write the (filtered) events to a .scap file that sysdig reads instead of printing them")
     p.add_argument("-z", "--compress", action="store_true", help="gzip the file written with -w")
+    p.add_argument("-M", "--seconds", type=float, metavar="SECONDS",
+                   help="live capture: stop after SECONDS (default: until Ctrl-C / SIGTERM)")
+    p.add_argument("-s", "--snaplen", type=int, default=80, metavar="LEN",
+                   help="live capture: bytes of each I/O buffer to keep (default 80, max 1024)")
     p.add_argument("-S", "--summary", action="store_true", help="print the event summary (the top event types)")
     p.add_argument("-q", "--quiet", action="store_true", help="print no events (useful with -S)")
     p.add_argument("-A", "--print-ascii", action="store_true", help="print buffers as printable ASCII only")
@@ -95,15 +99,16 @@ def run(args: argparse.Namespace) -> int:
     if args.list_events:
         print_events()
         return 0
-    if not args.read:
-        raise UsageError("live capture is not available in this build; read a file with -r FILE "
-                         "(see `sysnb --help`)")
     flt = compile_filter(" ".join(args.filter)) if args.filter else None  # several words are joined, as sysdig
     bufmode = _bufmode(args)
     if args.json and bufmode == BUF_NORMAL:
         bufmode = BUF_JSON
     fmt = args.format or DEFAULT_FORMAT
     formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
+    if not args.read:
+        args.read = live(args, flt)
+        if args.write and flt is None:
+            return 0
     cap = _open(args)
     if args.write:
         return write_file(cap, args, flt)
@@ -130,6 +135,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"sysnb: {cap.provenance.error}", file=sys.stderr)
         status = 1
     return status
+
+
+def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
+    """Record live (root + BPF) until -M SECONDS, -n N events, Ctrl-C or SIGTERM; return the recorded file.
+    With -w and no filter the recording *is* the output file; otherwise it is a temporary evidence file
+    in the cache that is then filtered/printed like any capture."""
+    from sysnb.record import default_path
+    from sysnb.record.recorder import Recording, record
+
+    path = args.write if args.write and flt is None else default_path()
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    limit = args.numevents
+
+    def tick(rec: Recording) -> None:
+        _recorded[0] = rec.stats.events
+        if sys.stderr.isatty():
+            print(f"\rsysnb: recording {rec.elapsed():6.1f} s, {rec.stats.records} syscalls (Ctrl-C stops)",
+                  end="", file=sys.stderr)
+
+    def enough() -> bool:
+        return limit is not None and _recorded[0] >= limit
+
+    _recorded[0] = 0
+    stats = record(path, args.seconds, snaplen=args.snaplen, compress=True if args.compress else None,
+                   until=enough, tick=tick)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.write or args.verbose:
+        print(f"sysnb: {stats.summary()}", file=sys.stderr)
+    return path
+
+
+_recorded = [0]
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | None) -> int:

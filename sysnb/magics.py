@@ -5,12 +5,22 @@
   filter text (never shell-split). The result is bound to ``_sysview``. ``%sysfilter`` alone shows the
   current filter, ``%sysfilter --clear`` removes it.
 
-User mistakes (bad path, unknown field, no capture open) are one-line usage errors without a traceback.
+* ``%%capture 5s [-o NAME] [-s SNAPLEN] [--filter FILTER]`` records every system call on the host while
+  the cell runs, for at least the duration, and binds the capture (default ``_capture``). When the first
+  argument is not a duration the cell goes to IPython's own ``%%capture`` (stdout capture) unchanged.
+  ``%%syscapture`` is the unambiguous spelling; ``%capture 5s`` records for 5 s with a progress bar.
+  The kernel process itself is excluded from the recording (the recorder would otherwise record itself);
+  commands the cell starts (``!curl ...``, subprocesses) are recorded.
+
+User mistakes (bad path, unknown field, no capture open, no root for live capture) are one-line usage
+errors without a traceback.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+import time
 from typing import Any
 
 from sysnb.capture import Capture, open_capture
@@ -67,6 +77,110 @@ def sysfilter(line: str, shell: Any) -> Capture | str | None:
     return view
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|min)?$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, None: 1.0}
+CAPTURE_USAGE = "usage: %%capture DURATION [-o NAME] [-s SNAPLEN] [--filter FILTER], e.g. %%capture 5s -o incident"
+
+
+def duration(text: str) -> float | None:
+    """``5s`` / ``500ms`` / ``2m`` / ``5`` -> seconds; None when the text is not a duration."""
+    m = _DURATION.match(text)
+    return float(m[1]) * _UNIT[m[2]] if m else None
+
+
+def _capture_args(line: str) -> tuple[float, str, int, str | None]:
+    head, _, flt = line.partition("--filter")
+    args = shlex.split(head)
+    if not args or duration(args[0]) is None:
+        raise _usage(CAPTURE_USAGE)
+    seconds, name, snaplen = duration(args[0]) or 0.0, "_capture", 80
+    rest = args[1:]
+    while rest:
+        opt = rest.pop(0)
+        if opt in ("-o", "-s") and rest:
+            if opt == "-o":
+                name = rest.pop(0)
+            elif rest[0].isdigit():
+                snaplen = int(rest.pop(0))
+            else:
+                raise _usage(f"%%capture: -s needs a number of bytes, not {rest[0]!r}")
+        else:
+            raise _usage(f"%%capture: unexpected {opt!r}. {CAPTURE_USAGE}")
+    return seconds, name, snaplen, flt.strip() or None
+
+
+def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
+    """Record while ``cell`` runs (and at least for the duration); bind and return the capture."""
+    from sysnb.record.libbpf import BpfError
+
+    seconds, name, snaplen, flt = _capture_args(line)
+    if flt is not None:
+        _check_filter(flt)
+    try:
+        from sysnb.record import default_path
+        from sysnb.record.recorder import Recording
+
+        rec = Recording(default_path(), snaplen=snaplen)
+    except (BpfError, SysnbError) as e:
+        raise _usage(f"%%capture: {e}") from None
+    try:
+        if cell is not None:
+            shell.run_cell(cell)
+        _wait(rec, seconds)
+    finally:
+        stats = rec.stop()
+    cap = open_capture(stats.path)
+    from sysnb.record import stats_dict
+
+    cap.provenance.extra["recorder"] = stats_dict(stats)
+    print(f"sysnb: {stats.summary()}")
+    _State.capture, _State.filter = cap, None
+    shell.user_ns[name] = cap
+    if flt is not None:
+        shell.user_ns["_sysview"] = cap.filter(flt)
+        _State.filter = flt
+    return cap
+
+
+def _check_filter(text: str) -> None:
+    from sysnb.filter import compile_filter
+
+    try:
+        compile_filter(text)
+    except SysnbError as e:
+        raise _usage(f"%%capture --filter: {e}") from None
+
+
+def _wait(rec: Any, seconds: float) -> None:
+    """Keep recording until ``seconds`` have passed, with a progress bar and a live syscall/drop counter."""
+    left = seconds - rec.elapsed()
+    if left <= 0:
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=round(seconds, 1), desc="recording", unit="s", bar_format="{desc}: {bar} {n:.1f}/{total} s "
+              "{postfix}") as bar:
+        try:
+            while rec.elapsed() < seconds:
+                time.sleep(min(0.1, max(seconds - rec.elapsed(), 0)))
+                bar.n = round(min(rec.elapsed(), seconds), 1)
+                bar.set_postfix_str(f"{rec.stats.records} syscalls", refresh=True)
+        except KeyboardInterrupt:
+            pass  # an interrupted capture keeps what was recorded
+
+
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magic_function(lambda line: sysopen(line, ipython), "line", "sysopen")
     ipython.register_magic_function(lambda line: sysfilter(line, ipython), "line", "sysfilter")
+    original = ipython.magics_manager.magics["cell"].get("capture")
+
+    def capture_cell(line: str, cell: str) -> Any:
+        first = line.split(maxsplit=1)[0] if line.strip() else ""
+        if duration(first) is None and original is not None:
+            return original(line, cell)  # IPython's own %%capture (stdout/stderr capture)
+        return syscapture(line, cell, ipython)
+
+    ipython.register_magic_function(capture_cell, "cell", "capture")
+    ipython.register_magic_function(lambda line, cell: syscapture(line, cell, ipython), "cell", "syscapture")
+    ipython.register_magic_function(lambda line: syscapture(line, None, ipython), "line", "capture")
+    ipython.register_magic_function(lambda line: syscapture(line, None, ipython), "line", "syscapture")

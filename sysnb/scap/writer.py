@@ -138,10 +138,10 @@ def encode_events(events: pa.Table | pa.RecordBatch) -> np.ndarray:
     tkeep = np.arange(7)[None, :] >= (3 - pad)[:, None]
     segments = [(hdr_bytes[keep], hdr_len), (plen.astype("<u2").view(np.uint8), 2 * nparams), (data, vsum),
                 (trailer[tkeep], pad + 4)]
-    return _interleave(segments, blen)
+    return interleave(segments, blen)
 
 
-def _interleave(segments: list[tuple[np.ndarray, np.ndarray]], total: np.ndarray) -> np.ndarray:
+def interleave(segments: list[tuple[np.ndarray, np.ndarray]], total: np.ndarray) -> np.ndarray:
     """Concatenate, event by event, the per-event slices of several flat byte arrays."""
     starts = np.concatenate(([0], np.cumsum(total)[:-1]))
     out = np.empty(int(total.sum()), np.uint8)

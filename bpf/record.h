@@ -1,0 +1,49 @@
+/* Record layout shared by the BPF program (sysnb.bpf.c) and the Python consumer (sysnb/record/layout.py).
+ * Keep both in step: the Python side checks the sizes against SNB_*_SIZE read from the object. */
+#ifndef SYSNB_RECORD_H
+#define SYSNB_RECORD_H
+
+#define SNB_DATA 1024       /* payload, path or argv bytes per record (snaplen is capped here) */
+#define SNB_DATA2 256       /* second string, raw sockaddr, env, openat2 `how` */
+#define SNB_MAX_CPUS 128
+#define SNB_RING_BYTES (8 * 1024 * 1024)
+#define SNB_MAX_EXCLUDED 8
+
+enum snb_kind { SNB_SYSCALL = 0, SNB_PROCEXIT = 1 };
+
+struct snb_base {           /* one per syscall exit (or process exit): 120 bytes */
+	__u64 ts;               /* bpf_ktime_get_boot_ns() at exit */
+	__u64 enter_ts;         /* at the matching sys_enter, 0 when unknown */
+	__s64 ret;
+	__u64 args[6];
+	__u32 tid, pid, ppid, uid, gid;
+	__u16 nr, kind;
+	char comm[16];
+	__u32 lost;             /* records this CPU failed to reserve since its previous record */
+	__u32 cpu;
+};
+
+struct snb_big {            /* syscalls that carry strings, buffers or addresses: 1448 bytes */
+	struct snb_base b;
+	__u16 data_len, data2_len;
+	__u32 data_total;       /* bytes the syscall really moved (data holds the first snaplen) */
+	__u8 family, sock_type, proto, pad;
+	__u16 sport, dport;     /* local, remote (host order) */
+	__u8 saddr[16], daddr[16];  /* AF_UNIX: kernel socket and peer pointers (u64) */
+	__u8 data[SNB_DATA];
+	__u8 data2[SNB_DATA2];
+};
+
+struct snb_config {
+	__u32 enabled;
+	__u32 snaplen;
+	__u32 target_tgid;      /* 0: every process */
+	__u32 excluded[SNB_MAX_EXCLUDED];
+};
+
+struct snb_stats {          /* per CPU */
+	__u64 seen, drops;
+	__u64 pending_lost;
+};
+
+#endif

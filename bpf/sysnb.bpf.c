@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/* sysnb recorder: one record per system call, written at sys_exit (arguments read from pt_regs, as
+ * Falco's modern probe does), into per-CPU ring buffers submitted without wake-ups. Userspace drains
+ * the rings in bulk with numpy (sysnb/record/). Tracepoints only: no kprobes, no fentry (see
+ * ../shared/docs/recorder-study.md). x86-64 syscall numbers; ia32 compat calls are skipped. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "record.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define TS_COMPAT 0x0002
+
+/* x86-64 syscall numbers (asm/unistd_64.h) */
+#define NR_read 0
+#define NR_write 1
+#define NR_open 2
+#define NR_pread64 17
+#define NR_pwrite64 18
+#define NR_readv 19
+#define NR_writev 20
+#define NR_pipe 22
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_bind 49
+#define NR_listen 50
+#define NR_socketpair 53
+#define NR_clone 56
+#define NR_fork 57
+#define NR_vfork 58
+#define NR_execve 59
+#define NR_chdir 80
+#define NR_rename 82
+#define NR_mkdir 83
+#define NR_rmdir 84
+#define NR_creat 85
+#define NR_link 86
+#define NR_unlink 87
+#define NR_symlink 88
+#define NR_openat 257
+#define NR_mkdirat 258
+#define NR_unlinkat 263
+#define NR_renameat 264
+#define NR_linkat 265
+#define NR_symlinkat 266
+#define NR_accept4 288
+#define NR_pipe2 293
+#define NR_preadv 295
+#define NR_pwritev 296
+#define NR_renameat2 316
+#define NR_execveat 322
+#define NR_clone3 435
+#define NR_openat2 437
+
+struct ringbuf_map {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SNB_RING_BYTES);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SNB_MAX_CPUS);
+	__type(key, __u32);
+	__array(values, struct ringbuf_map);
+} small_rings SEC(".maps"), big_rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct snb_config);
+} snb_config_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct snb_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} enter_ts SEC(".maps");
+
+/* sizes of the record structs, for the Python side to check its mirror of record.h */
+const volatile __u32 snb_sizes[2] = {sizeof(struct snb_base), sizeof(struct snb_big)};
+
+static __always_inline struct snb_config *get_config(void)
+{
+	__u32 zero = 0;
+	struct snb_config *cfg = bpf_map_lookup_elem(&snb_config_map, &zero);
+	return cfg && cfg->enabled ? cfg : NULL;
+}
+
+static __always_inline bool skipped(struct snb_config *cfg, __u32 tgid)
+{
+	if (cfg->target_tgid && cfg->target_tgid != tgid)
+		return true;
+#pragma unroll
+	for (int i = 0; i < SNB_MAX_EXCLUDED; i++)
+		if (cfg->excluded[i] == tgid)
+			return true;
+	return false;
+}
+
+static __always_inline bool is_big(long nr)
+{
+	switch (nr) {
+	case NR_read: case NR_write: case NR_open: case NR_pread64: case NR_pwrite64: case NR_readv:
+	case NR_writev: case NR_pipe: case NR_connect: case NR_accept: case NR_sendto: case NR_recvfrom:
+	case NR_sendmsg: case NR_recvmsg: case NR_bind: case NR_listen: case NR_socketpair: case NR_clone:
+	case NR_fork: case NR_vfork: case NR_execve: case NR_chdir: case NR_rename: case NR_mkdir:
+	case NR_rmdir: case NR_creat: case NR_link: case NR_unlink: case NR_symlink: case NR_openat:
+	case NR_mkdirat: case NR_unlinkat: case NR_renameat: case NR_linkat: case NR_symlinkat:
+	case NR_accept4: case NR_pipe2: case NR_preadv: case NR_pwritev: case NR_renameat2:
+	case NR_execveat: case NR_clone3: case NR_openat2:
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void *ring(void *rings, __u32 cpu)
+{
+	return bpf_map_lookup_elem(rings, &cpu);
+}
+
+static __always_inline struct snb_stats *cpu_stats(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void fill_base(struct snb_base *r, struct task_struct *t, struct pt_regs *regs,
+				      long nr, long ret, __u16 kind, __u32 cpu, struct snb_stats *st)
+{
+	__u64 *ets = bpf_task_storage_get(&enter_ts, t, 0, 0);
+	r->ts = bpf_ktime_get_boot_ns();
+	r->enter_ts = ets ? *ets : 0;
+	r->ret = ret;
+	if (regs) {
+		r->args[0] = regs->di;
+		r->args[1] = regs->si;
+		r->args[2] = regs->dx;
+		r->args[3] = regs->r10;
+		r->args[4] = regs->r8;
+		r->args[5] = regs->r9;
+	} else {
+		__builtin_memset(r->args, 0, sizeof(r->args));
+	}
+	r->tid = t->pid;
+	r->pid = t->tgid;
+	r->ppid = t->real_parent->tgid;
+	r->uid = BPF_CORE_READ(t, cred, uid.val);
+	r->gid = BPF_CORE_READ(t, cred, gid.val);
+	r->nr = nr;
+	r->kind = kind;
+	BPF_CORE_READ_STR_INTO(&r->comm, t, comm);
+	r->cpu = cpu;
+	r->lost = st ? st->pending_lost : 0;
+	if (st) {
+		st->pending_lost = 0;
+		st->seen++;
+	}
+}
+
+static __always_inline void lost_one(struct snb_stats *st)
+{
+	if (st) {
+		st->drops++;
+		st->pending_lost++;
+	}
+}
+
+/* A length the verifier can prove is <= max (clang otherwise checks a 32-bit copy of the register). */
+static __always_inline __u64 bounded(__u64 n, __u64 max)
+{
+	if (n > max)
+		n = max;
+	barrier_var(n);
+	return n & 0xFFFF;
+}
+
+/* ---- user memory ---------------------------------------------------------------------------------------- */
+
+static __always_inline void user_buf(struct snb_big *r, __u64 ptr, long len, __u32 snaplen)
+{
+	if (len <= 0 || !ptr)
+		return;
+	r->data_total = len;
+	__u64 n = bounded(len > snaplen ? snaplen : len, SNB_DATA);
+	if (n > SNB_DATA)
+		return;
+	if (bpf_probe_read_user(r->data, n, (void *)ptr) == 0)
+		r->data_len = n;
+}
+
+static __always_inline void user_str(struct snb_big *r, __u64 ptr)
+{
+	if (!ptr)
+		return;
+	long n = bpf_probe_read_user_str(r->data, SNB_DATA, (void *)ptr);
+	if (n > 0)
+		r->data_len = n;
+}
+
+static __always_inline void user_str2(struct snb_big *r, __u64 ptr)
+{
+	if (!ptr)
+		return;
+	long n = bpf_probe_read_user_str(r->data2, SNB_DATA2, (void *)ptr);
+	if (n > 0)
+		r->data2_len = n;
+}
+
+static __always_inline void user_raw2(struct snb_big *r, __u64 ptr, long len)
+{
+	if (!ptr || len <= 0)
+		return;
+	__u64 n = bounded(len, SNB_DATA2);
+	if (n > SNB_DATA2)
+		return;
+	if (bpf_probe_read_user(r->data2, n, (void *)ptr) == 0)
+		r->data2_len = n;
+}
+
+static __always_inline void first_iovec(struct snb_big *r, __u64 iov_ptr, long ret, __u32 snaplen)
+{
+	struct iovec iov = {};
+	if (!iov_ptr || bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
+		return;
+	long len = ret < (long)iov.iov_len ? ret : (long)iov.iov_len;
+	user_buf(r, (__u64)iov.iov_base, len, snaplen);
+	if (ret > 0)
+		r->data_total = ret;
+}
+
+static __always_inline void msghdr(struct snb_big *r, __u64 ptr, long ret, __u32 snaplen)
+{
+	struct user_msghdr m = {};
+	if (!ptr || bpf_probe_read_user(&m, sizeof(m), (void *)ptr))
+		return;
+	user_raw2(r, (__u64)m.msg_name, m.msg_namelen);
+	first_iovec(r, (__u64)m.msg_iov, ret, snaplen);
+}
+
+/* The process command line (argv, NUL-separated) into data, the environment into data2. */
+static __always_inline void mm_args(struct snb_big *r, struct task_struct *t)
+{
+	struct mm_struct *mm = t->mm;
+	if (!mm)
+		return;
+	unsigned long start = mm->arg_start, end = mm->arg_end;
+	if (end > start) {
+		__u64 n = bounded(end - start, SNB_DATA);
+		if (n <= SNB_DATA && bpf_probe_read_user(r->data, n, (void *)start) == 0)
+			r->data_len = n;
+	}
+	start = mm->env_start;
+	end = mm->env_end;
+	if (end > start) {
+		__u64 n = bounded(end - start, SNB_DATA2);
+		if (n <= SNB_DATA2 && bpf_probe_read_user(r->data2, n, (void *)start) == 0)
+			r->data2_len = n;
+	}
+}
+
+/* ---- kernel socket of an fd --------------------------------------------------------------------------------- */
+
+static __always_inline void sock_of_fd(struct snb_big *r, struct task_struct *t, long fd)
+{
+	if (fd < 0)
+		return;
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xFFFFF]);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->family = family;
+	r->sock_type = BPF_CORE_READ(sk, sk_type);
+	r->proto = BPF_CORE_READ(sk, sk_protocol);
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)r->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)r->daddr, sk, __sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO((struct in6_addr *)r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)r->daddr, sk, __sk_common.skc_v6_daddr);
+	} else if (family == AF_UNIX) {
+		struct unix_sock *us = (struct unix_sock *)sk;
+		struct sock *peer = BPF_CORE_READ(us, peer);
+		*(__u64 *)r->saddr = (__u64)sk;
+		*(__u64 *)r->daddr = (__u64)peer;
+		struct unix_address *addr = BPF_CORE_READ(us, addr);
+		if (!addr && peer)
+			addr = BPF_CORE_READ((struct unix_sock *)peer, addr);
+		if (addr && !r->data2_len) {
+			long n = bpf_probe_read_kernel_str(r->data2, sizeof(((struct sockaddr_un *)0)->sun_path),
+							   &addr->name[0].sun_path);
+			if (n > 0)
+				r->data2_len = n;
+		}
+		return;
+	}
+	if (family == AF_INET || family == AF_INET6) {
+		r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	}
+}
+
+/* ---- what each syscall carries ------------------------------------------------------------------------------- */
+
+static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, long nr, long ret, __u32 snaplen)
+{
+	__u64 *a = r->b.args;
+	switch (nr) {
+	case NR_read: case NR_pread64: case NR_write: case NR_pwrite64:
+		user_buf(r, a[1], ret, snaplen);
+		break;
+	case NR_recvfrom:
+		user_buf(r, a[1], ret, snaplen);
+		if (a[4] && a[5]) {
+			int alen = 0;
+			bpf_probe_read_user(&alen, sizeof(alen), (void *)a[5]);
+			user_raw2(r, a[4], alen);
+		}
+		sock_of_fd(r, t, a[0]);
+		break;
+	case NR_sendto:
+		user_buf(r, a[1], ret, snaplen);
+		user_raw2(r, a[4], a[5]);
+		sock_of_fd(r, t, a[0]);
+		break;
+	case NR_readv: case NR_writev: case NR_preadv: case NR_pwritev:
+		first_iovec(r, a[1], ret, snaplen);
+		break;
+	case NR_sendmsg: case NR_recvmsg:
+		msghdr(r, a[1], ret, snaplen);
+		sock_of_fd(r, t, a[0]);
+		break;
+	case NR_connect: case NR_bind:
+		user_raw2(r, a[1], a[2]);
+		sock_of_fd(r, t, a[0]);
+		break;
+	case NR_listen:
+		sock_of_fd(r, t, a[0]);
+		break;
+	case NR_accept: case NR_accept4:
+		sock_of_fd(r, t, ret);
+		break;
+	case NR_open: case NR_creat: case NR_chdir: case NR_mkdir: case NR_rmdir: case NR_unlink:
+		user_str(r, a[0]);
+		break;
+	case NR_openat: case NR_mkdirat: case NR_unlinkat:
+		user_str(r, a[1]);
+		break;
+	case NR_openat2:
+		user_str(r, a[1]);
+		user_raw2(r, a[2], 24);
+		break;
+	case NR_rename: case NR_link: case NR_symlink:
+		user_str(r, a[0]);
+		user_str2(r, a[1]);
+		break;
+	case NR_renameat: case NR_renameat2: case NR_linkat:
+		user_str(r, a[1]);
+		user_str2(r, a[3]);
+		break;
+	case NR_symlinkat:
+		user_str(r, a[0]);
+		user_str2(r, a[2]);
+		break;
+	case NR_pipe: case NR_pipe2:
+		if (ret == 0)
+			user_raw2(r, a[0], 8);
+		break;
+	case NR_socketpair:
+		if (ret == 0)
+			user_raw2(r, a[3], 8);
+		break;
+	case NR_execve: case NR_execveat:
+		if (ret == 0) {
+			mm_args(r, t);
+		} else {
+			user_str(r, nr == NR_execve ? a[0] : a[1]);
+		}
+		break;
+	case NR_clone3:
+		mm_args(r, t);
+		if (a[0]) /* clone_args.flags, the first u64 of the struct */
+			bpf_probe_read_user(&r->data_total, sizeof(r->data_total), (void *)a[0]);
+		break;
+	case NR_clone: case NR_fork: case NR_vfork:
+		mm_args(r, t);
+		break;
+	}
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(snb_enter, struct pt_regs *regs, long id)
+{
+	struct snb_config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (skipped(cfg, t->tgid))
+		return 0;
+	__u64 *ts = bpf_task_storage_get(&enter_ts, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ts)
+		*ts = bpf_ktime_get_boot_ns();
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
+{
+	struct snb_config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (skipped(cfg, t->tgid))
+		return 0;
+	long nr = regs->orig_ax;
+	if (nr < 0 || nr >= 1024 || (t->thread_info.status & TS_COMPAT))
+		return 0;
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct snb_stats *st = cpu_stats();
+	if (is_big(nr)) {
+		void *rb = ring(&big_rings, cpu);
+		if (!rb)
+			return 0;
+		struct snb_big *r = bpf_ringbuf_reserve(rb, sizeof(*r), 0);
+		if (!r) {
+			lost_one(st);
+			return 0;
+		}
+		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st);
+		r->data_len = r->data2_len = 0;
+		r->data_total = 0;
+		r->family = r->sock_type = r->proto = 0;
+		r->sport = r->dport = 0;
+		__builtin_memset(r->saddr, 0, sizeof(r->saddr));
+		__builtin_memset(r->daddr, 0, sizeof(r->daddr));
+		fill_big(r, t, nr, ret, cfg->snaplen);
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	void *rb = ring(&small_rings, cpu);
+	if (!rb)
+		return 0;
+	struct snb_base *r = bpf_ringbuf_reserve(rb, sizeof(*r), 0);
+	if (!r) {
+		lost_one(st);
+		return 0;
+	}
+	fill_base(r, t, regs, nr, ret, SNB_SYSCALL, cpu, st);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(snb_procexit, struct task_struct *p)
+{
+	struct snb_config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (skipped(cfg, t->tgid))
+		return 0;
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct snb_stats *st = cpu_stats();
+	void *rb = ring(&small_rings, cpu);
+	if (!rb)
+		return 0;
+	struct snb_base *r = bpf_ringbuf_reserve(rb, sizeof(*r), 0);
+	if (!r) {
+		lost_one(st);
+		return 0;
+	}
+	fill_base(r, t, NULL, 0xFFFF, t->exit_code, SNB_PROCEXIT, cpu, st);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}

@@ -1,0 +1,43 @@
+"""Live capture with the CO-RE eBPF recorder (``bpf/sysnb.bpf.c``): ``capture(seconds=5) -> Capture``."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sysnb.capture import Capture
+    from sysnb.record.recorder import Recording, RecordStats
+
+
+def default_path() -> str:
+    """Where recordings go when no path is given: ``$SYSNB_CACHE_DIR/captures/live-<time>.scap.gz``."""
+    from sysnb.cache import cache_dir
+
+    folder = os.path.join(cache_dir(), "captures")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, time.strftime("live-%Y%m%d-%H%M%S.scap.gz"))
+
+
+def capture(seconds: float | None = 5.0, *, path: str | None = None, snaplen: int = 80,
+            exclude: list[int] | None = None, target_pid: int = 0, until: Callable[[], bool] | None = None,
+            tick: Callable[[Recording], None] | None = None) -> Capture:
+    """Record every system call on this host for ``seconds`` (or until ``until()``), write the .scap
+    evidence file (``path``, gzip when it ends in .gz) and open it. Needs root and a BTF kernel; the
+    calling process is excluded from the recording."""
+    from sysnb.capture import open_capture
+    from sysnb.record.recorder import record
+
+    out = path or default_path()
+    stats = record(out, seconds, snaplen=snaplen, exclude=exclude, target_pid=target_pid, until=until, tick=tick)
+    cap = open_capture(out)
+    cap.provenance.extra["recorder"] = stats_dict(stats)
+    return cap
+
+
+def stats_dict(stats: RecordStats) -> dict[str, object]:
+    return {"engine": "core", "seconds": round(stats.seconds, 3), "syscalls": stats.records,
+            "events": stats.events, "drops": stats.drops, "drops_per_cpu": stats.drops_per_cpu,
+            "snaplen": stats.snaplen}

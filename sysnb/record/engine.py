@@ -1,0 +1,135 @@
+"""The CO-RE engine: loads ``sysnb.bpf.o`` through libbpf, creates one ring pair per CPU, attaches the
+tracepoint programs, and hands out drained records. Only tracepoints are used (tp_btf sys_enter,
+sys_exit, sched_process_exit)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from sysnb.record import layout as L
+from sysnb.record.libbpf import BPF_MAP_TYPE_RINGBUF, BpfError, check, check_ptr, lib
+from sysnb.record.rings import Ring
+
+PROGRAMS = ("snb_enter", "snb_exit", "snb_procexit")
+SMALL_RING_BYTES = 8 << 20
+BIG_RING_BYTES = 32 << 20
+
+
+def bpf_object_path() -> Path:
+    """The built BPF object shipped in the package (``make bpf`` builds it)."""
+    return Path(str(resources.files("sysnb.record").joinpath("sysnb.bpf.o")))
+
+
+def preflight() -> None:
+    """Raise :class:`BpfError` naming what is missing for live capture on this machine."""
+    if os.geteuid() != 0:
+        raise BpfError("live capture needs root (or CAP_BPF + CAP_PERFMON): run it with sudo; "
+                       "reading .scap files needs no privilege")
+    if not Path("/sys/kernel/btf/vmlinux").exists():
+        raise BpfError("this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): the CO-RE recorder "
+                       "needs CONFIG_DEBUG_INFO_BTF=y")
+    if not bpf_object_path().exists():
+        raise BpfError(f"the BPF object is not built ({bpf_object_path()} is missing): run `make bpf` "
+                       "(needs clang, llvm, bpftool and libbpf-dev: apt-get install clang llvm bpftool libbpf-dev)")
+    lib()
+
+
+def possible_cpus() -> list[int]:
+    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
+    cpus: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+class CoreEngine:
+    """A loaded, attached recorder. ``drain()`` returns (small records, big records) copied out of the rings."""
+
+    def __init__(self, snaplen: int = 80, exclude: list[int] | None = None, target_tgid: int = 0) -> None:
+        preflight()
+        if not 0 < snaplen <= L.SNB_DATA:
+            raise BpfError(f"snaplen {snaplen} is out of range: 1..{L.SNB_DATA} bytes")
+        self._lib = lib()
+        self._obj = check_ptr(self._lib.bpf_object__open_file(str(bpf_object_path()).encode(), None),
+                              "opening the BPF object")
+        self._links: list[int] = []
+        self._fds: list[int] = []
+        self.small: list[Ring] = []
+        self.big: list[Ring] = []
+        try:
+            check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
+            self._configure(snaplen, exclude or [os.getpid()], target_tgid, enabled=0)
+            self._make_rings()
+            for name in PROGRAMS:
+                prog = check_ptr(self._lib.bpf_object__find_program_by_name(self._obj, name.encode()), name)
+                self._links.append(check_ptr(self._lib.bpf_program__attach(prog), f"attaching {name}"))
+            self._configure(snaplen, exclude or [os.getpid()], target_tgid, enabled=1)
+        except BaseException:
+            self.close()
+            raise
+
+    def _map_fd(self, name: str) -> int:
+        m = check_ptr(self._lib.bpf_object__find_map_by_name(self._obj, name.encode()), f"map {name}")
+        return check(self._lib.bpf_map__fd(m), f"map {name}")
+
+    def _configure(self, snaplen: int, exclude: list[int], target: int, enabled: int) -> None:
+        cfg = np.zeros(1, L.CONFIG)
+        cfg["enabled"], cfg["snaplen"], cfg["target_tgid"] = enabled, snaplen, target
+        cfg["excluded"][0, :len(exclude[:L.SNB_MAX_EXCLUDED])] = exclude[:L.SNB_MAX_EXCLUDED]
+        key = ctypes.c_uint32(0)
+        check(self._lib.bpf_map_update_elem(self._map_fd("snb_config_map"), ctypes.byref(key),
+                                            cfg.ctypes.data, 0), "configuring the recorder")
+        self._config = (snaplen, exclude, target)
+
+    def _make_rings(self) -> None:
+        outer = {"small_rings": self._map_fd("small_rings"), "big_rings": self._map_fd("big_rings")}
+        for cpu in possible_cpus():
+            for name, size, dtype, rings in (("small_rings", SMALL_RING_BYTES, L.BASE, self.small),
+                                             ("big_rings", BIG_RING_BYTES, L.BIG, self.big)):
+                fd = check(self._lib.bpf_map_create(BPF_MAP_TYPE_RINGBUF, f"snb_{name[:3]}{cpu}".encode(), 0, 0,
+                                                    size, None), "creating a ring buffer")
+                self._fds.append(fd)
+                key, val = ctypes.c_uint32(cpu), ctypes.c_uint32(fd)
+                check(self._lib.bpf_map_update_elem(outer[name], ctypes.byref(key), ctypes.byref(val), 0),
+                      "installing a ring buffer")
+                rings.append(Ring(fd, size, dtype))
+
+    def drain(self) -> tuple[np.ndarray, np.ndarray]:
+        small = [r.drain() for r in self.small]
+        big = [r.drain() for r in self.big]
+        return np.concatenate(small), np.concatenate(big)
+
+    def pause(self) -> None:
+        """Stop producing records (the programs stay attached until close)."""
+        snaplen, exclude, target = self._config
+        self._configure(snaplen, exclude, target, enabled=0)
+
+    def stats(self) -> dict[str, list[int]]:
+        """Per-CPU counters: records produced (``seen``) and records lost because a ring was full."""
+        ncpu = len(possible_cpus())
+        buf = np.zeros(ncpu, L.STATS)
+        key = ctypes.c_uint32(0)
+        check(self._lib.bpf_map_lookup_elem(self._map_fd("stats"), ctypes.byref(key), buf.ctypes.data),
+              "reading the drop counters")
+        return {"seen": buf["seen"].tolist(), "drops": buf["drops"].tolist()}
+
+    def close(self) -> None:
+        for link in self._links:
+            self._lib.bpf_link__destroy(link)
+        self._links.clear()
+        for r in self.small + self.big:
+            r.close()
+        self.small.clear()
+        self.big.clear()
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
+        if self._obj:
+            self._lib.bpf_object__close(self._obj)
+            self._obj = 0

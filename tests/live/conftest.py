@@ -1,0 +1,22 @@
+"""Live-capture fixtures: skip with the exact reason when this machine cannot record."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def recorder_unavailable() -> str | None:
+    try:
+        from sysnb.record.engine import preflight
+
+        preflight()
+    except Exception as e:  # any reason the recorder cannot run is a skip reason
+        return str(e)
+    return None
+
+
+@pytest.fixture(scope="session")
+def can_record() -> None:
+    reason = recorder_unavailable()
+    if reason:
+        pytest.skip(f"live capture unavailable here: {reason}")
