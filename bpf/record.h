@@ -30,8 +30,8 @@ struct snb_big {            /* syscalls that carry strings, buffers or addresses
 	__u8 family, sock_type, proto, pad;
 	__u16 sport, dport;     /* local, remote (host order) */
 	__u8 saddr[16], daddr[16];  /* AF_UNIX: kernel socket and peer pointers (u64) */
-	__u8 data[SNB_DATA];
 	__u8 data2[SNB_DATA2];
+	__u8 data[SNB_DATA];    /* last, so userspace copies out only the prefix a batch uses */
 };
 
 struct snb_config {

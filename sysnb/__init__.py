@@ -5,6 +5,8 @@ Public API::
     import sysnb
     cap = sysnb.open_capture("capture.scap")   # Arrow table + provenance
     cap.table                                  # every event, columns named by sysdig fields
+    cap.filter("proc.name=cat").save("cat.scap")  # a subset, as a .scap sysdig reads
+    live = sysnb.capture(seconds=5)             # root + BTF kernel: record every syscall on the host
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from sysnb.cache import cache_dir, clear_cache
 from sysnb.capture import Capture, Provenance, open_capture
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 from sysnb.filter import CompiledFilter, compile_filter
+from sysnb.record import capture
 
 
 def load_ipython_extension(ipython: object) -> None:
-    """``%load_ext sysnb``: registers %sysopen and %sysfilter (see sysnb.magics)."""
+    """``%load_ext sysnb``: registers %sysopen, %sysfilter and %%capture (see sysnb.magics)."""
     from sysnb.magics import load_ipython_extension as load
 
     load(ipython)
@@ -33,6 +36,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "cache_dir",
+    "capture",
     "clear_cache",
     "compile_filter",
     "load_ipython_extension",

@@ -71,7 +71,10 @@ class Group:
         self.n = len(base)
 
     def subset(self, mask: np.ndarray) -> Group:
-        return Group(self.base[mask], self.big[mask] if self.big is not None else None)
+        if self.big is not None:
+            big = L.take_rows(self.big, mask)
+            return Group(big["b"], big)
+        return Group(L.take_rows(self.base, mask), None)
 
     def arg(self, i: int) -> np.ndarray:
         return self.base["args"][:, i]
@@ -81,10 +84,14 @@ class Group:
         return self.base["args"][:, i].astype(np.uint32).view(np.int32).astype(np.int64)
 
     def bytes_of(self, field: str, length: str) -> Param:
+        """The first ``length`` bytes of each row of a byte-matrix field, gathered (cost ~ bytes kept)."""
         if self.big is None:
             return np.zeros(self.n, np.int64), np.zeros(0, np.uint8)
-        mat, lens = self.big[field], self.big[length].astype(np.int64)
-        return lens, mat[np.arange(mat.shape[1])[None, :] < lens[:, None]]
+        mat = self.big[field]
+        lens = np.minimum(self.big[length].astype(np.int64), mat.shape[1])
+        starts = np.arange(self.n, dtype=np.int64) * mat.shape[1]
+        idx = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(int(lens.sum()))
+        return lens, np.ascontiguousarray(mat).reshape(-1)[idx]
 
 
 def fixed(values: np.ndarray, width: int) -> Param:
@@ -281,10 +288,12 @@ def _pair_fd(i: int) -> Source:
 
 
 def _how(i: int) -> Source:
+    """A field of openat2's ``struct open_how`` (flags, mode, resolve), read into data2."""
     def get(g: Group) -> np.ndarray:
         if g.big is None:
             return np.zeros(g.n, np.uint64)
-        return g.big["data2"][:, 8 * i:8 * i + 8].copy().view("<u8").ravel()
+        values = g.big["data2"][:, 8 * i:8 * i + 8].copy().view("<u8").ravel()
+        return np.where(g.big["data2_len"] >= 24, values, 0)
     return get
 
 
@@ -444,13 +453,17 @@ def convert(small: np.ndarray, big: np.ndarray, boot_offset: int) -> pa.Table:
     """Records (already drained, any order) -> an events table sorted by time, ready for ScapWriter."""
     ev = Events()
     seq_base = 0
-    for recs_base, recs_big in ((small, None), (big["b"], big)):
-        for nr in np.unique(recs_base["nr"]):
-            idx = np.flatnonzero(recs_base["nr"] == nr)
-            g = Group(recs_base[idx], recs_big[idx] if recs_big is not None else None)
-            seq = (seq_base + idx.astype(np.int64)) * 2
-            _convert_group(ev, g, int(nr), seq)
-        seq_base += len(recs_base)
+    for recs, is_big in ((small, False), (big, True)):
+        nr = recs["b"]["nr"] if is_big else recs["nr"]
+        order = np.argsort(nr, kind="stable")
+        recs_sorted = L.take_rows(recs, order)
+        bounds = np.flatnonzero(np.diff(nr[order].astype(np.int64))) + 1
+        for chunk, idx in zip(np.split(recs_sorted, bounds), np.split(order, bounds), strict=True):
+            if not len(chunk):
+                continue
+            g = Group(chunk["b"], chunk) if is_big else Group(chunk, None)
+            _convert_group(ev, g, int(g.base["nr"][0]), (seq_base + idx.astype(np.int64)) * 2)
+        seq_base += len(recs)
     return ev.table(boot_offset)
 
 

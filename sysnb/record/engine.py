@@ -98,12 +98,12 @@ class CoreEngine:
                 key, val = ctypes.c_uint32(cpu), ctypes.c_uint32(fd)
                 check(self._lib.bpf_map_update_elem(outer[name], ctypes.byref(key), ctypes.byref(val), 0),
                       "installing a ring buffer")
-                rings.append(Ring(fd, size, dtype))
+                rings.append(Ring(fd, size, dtype, L.DATA_LEN_AT if dtype is L.BIG else None))
 
     def drain(self) -> tuple[np.ndarray, np.ndarray]:
         small = [r.drain() for r in self.small]
         big = [r.drain() for r in self.big]
-        return np.concatenate(small), np.concatenate(big)
+        return np.concatenate(small), L.concat_big(big)
 
     def pause(self) -> None:
         """Stop producing records (the programs stay attached until close)."""

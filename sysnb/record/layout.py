@@ -16,12 +16,19 @@ BASE = np.dtype([
     ("nr", "<u2"), ("kind", "<u2"), ("comm", "S16"), ("lost", "<u4"), ("cpu", "<u4"),
 ])
 
-BIG = np.dtype([
-    ("b", BASE), ("data_len", "<u2"), ("data2_len", "<u2"), ("data_total", "<u4"),
-    ("family", "u1"), ("sock_type", "u1"), ("proto", "u1"), ("pad", "u1"), ("sport", "<u2"), ("dport", "<u2"),
-    ("saddr", "u1", (16,)), ("daddr", "u1", (16,)),
-    ("data", "u1", (SNB_DATA,)), ("data2", "u1", (SNB_DATA2,)),
-])
+def big_dtype(data_bytes: int = SNB_DATA) -> np.dtype:
+    """The big record with its payload field cut to ``data_bytes`` (a drained batch keeps only the prefix
+    its longest payload needs; the kernel side always reserves SNB_DATA)."""
+    return np.dtype([
+        ("b", BASE), ("data_len", "<u2"), ("data2_len", "<u2"), ("data_total", "<u4"),
+        ("family", "u1"), ("sock_type", "u1"), ("proto", "u1"), ("pad", "u1"), ("sport", "<u2"), ("dport", "<u2"),
+        ("saddr", "u1", (16,)), ("daddr", "u1", (16,)), ("data2", "u1", (SNB_DATA2,)), ("data", "u1", (data_bytes,)),
+    ])
+
+
+BIG = big_dtype()
+BIG_PREFIX = BIG.fields["data"][1]  # bytes before the payload
+DATA_LEN_AT = BIG.fields["data_len"][1]
 
 CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"),
                    ("excluded", "<u4", (SNB_MAX_EXCLUDED,))])
@@ -29,3 +36,26 @@ CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])
 
 assert BASE.itemsize == 120 and BIG.itemsize == 1448, "bpf/record.h and layout.py disagree"
+
+
+def raw_rows(recs: np.ndarray) -> np.ndarray:
+    """Structured records as a (n, itemsize) byte matrix: numpy moves nested fields slowly, raw rows fast."""
+    return np.ascontiguousarray(recs).view(np.uint8).reshape(len(recs), recs.dtype.itemsize)
+
+
+def take_rows(recs: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """``recs[sel]`` (index array or boolean mask) through the raw byte rows."""
+    return raw_rows(recs)[sel].view(recs.dtype).ravel()
+
+
+def concat_big(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate drained big-record batches whose payload fields were cut to different widths (the payload
+    is the last field, so a narrower batch is widened by zero bytes at the end of each row)."""
+    parts = [p for p in parts if len(p)] or [np.zeros(0, big_dtype(8))]
+    width = max(p.dtype["data"].shape[0] for p in parts)
+    out = np.zeros((sum(len(p) for p in parts), BIG_PREFIX + width), np.uint8)
+    at = 0
+    for p in parts:
+        out[at:at + len(p), :p.dtype.itemsize] = raw_rows(p)
+        at += len(p)
+    return out.view(big_dtype(width)).ravel()

@@ -1,31 +1,28 @@
-"""A live recording into a .scap file: engine -> drain thread -> converter/writer thread -> file.
+"""A live recording into a .scap file: engine -> drain thread -> raw spill file -> (at stop) .scap.
 
 The engine starts producing before the /proc snapshot is taken, so no process can slip between the two.
-A drain thread empties the rings every few milliseconds (bulk numpy copies); a writer thread releases
-records older than a short watermark, in time order, converts them to events and appends them to the
-file, so memory stays bounded however long the recording runs. ``stop()`` (also on SIGINT/SIGTERM in
-the CLI) pauses the programs, drains what is left and closes a valid file.
+A drain thread empties the rings every 2 ms (bulk numpy copies) and appends the raw records to a spill
+file next to the output, so memory stays bounded and no conversion competes with draining while the
+workload runs. ``stop()`` (also on SIGINT/SIGTERM in the CLI) pauses the programs, drains what is left,
+and converts the spill in time order into the .scap (see spill.py).
 """
 
 from __future__ import annotations
 
 import os
-import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from sysnb.record import layout as L
 from sysnb.record.convert import convert
 from sysnb.record.engine import CoreEngine
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
+from sysnb.record.spill import replay, write_frame
 from sysnb.scap.writer import ScapWriter
 
-DRAIN_INTERVAL_S = 0.005
-WATERMARK_NS = 100_000_000  # records younger than this wait for stragglers from other CPUs
+DRAIN_INTERVAL_S = 0.002
 
 
 @dataclass
@@ -52,22 +49,21 @@ class Recording:
     def __init__(self, path: str, *, snaplen: int = 80, compress: bool | None = None,
                  exclude: list[int] | None = None, target_pid: int = 0) -> None:
         self.stats = RecordStats(path, snaplen=snaplen)
+        self._compress = compress
         self._engine = CoreEngine(snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])], target_tgid=target_pid)
         self._t0 = time.monotonic()
         self._offset = boot_offset_ns()
         try:
-            self._writer = ScapWriter(path, compress)
-            self._writer.write_section(take_snapshot())
+            self._section = take_snapshot()
+            self._spill = tempfile.TemporaryFile(  # noqa: SIM115 - lives until stop()
+                prefix="sysnb-spill-", dir=os.path.dirname(os.path.abspath(path)))
         except BaseException:
             self._engine.close()
             raise
-        self._queue: queue.Queue[tuple[np.ndarray, np.ndarray] | None] = queue.Queue()
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._drainer = threading.Thread(target=self._drain_loop, name="sysnb-drain", daemon=True)
-        self._converter = threading.Thread(target=self._write_loop, name="sysnb-write", daemon=True)
         self._drainer.start()
-        self._converter.start()
 
     def _drain_loop(self) -> None:
         try:
@@ -77,62 +73,47 @@ class Recording:
             self._drain_once()
         except BaseException as e:  # surfaced by stop()
             self._error = e
-        finally:
-            self._queue.put(None)
 
     def _drain_once(self) -> None:
         small, big = self._engine.drain()
         if len(small) or len(big):
-            self._queue.put((small, big))
+            write_frame(self._spill, time.clock_gettime_ns(time.CLOCK_BOOTTIME), small, big)
+            self.stats.records += len(small) + len(big)
 
-    def _write_loop(self) -> None:
-        pending_small: list[np.ndarray] = []
-        pending_big: list[np.ndarray] = []
-        done = False
-        try:
-            while not done:
-                item = self._queue.get()
-                if item is None:
-                    done = True
-                else:
-                    pending_small.append(item[0])
-                    pending_big.append(item[1])
-                    if not self._queue.empty():
-                        continue
-                small, big = np.concatenate(pending_small or [np.zeros(0, L.BASE)]), \
-                    np.concatenate(pending_big or [np.zeros(0, L.BIG)])
-                cut = np.iinfo(np.uint64).max if done else time.clock_gettime_ns(time.CLOCK_BOOTTIME) - WATERMARK_NS
-                ready_s, ready_b = small["ts"] <= cut, big["b"]["ts"] <= cut
-                pending_small, pending_big = [small[~ready_s]], [big[~ready_b]]
-                self._write(small[ready_s], big[ready_b])
-        except BaseException as e:
-            self._error = e
-
-    def _write(self, small: np.ndarray, big: np.ndarray) -> None:
-        if not len(small) and not len(big):
-            return
-        table = convert(small, big, self._offset)
-        self._writer.write_events(table)
-        self.stats.records += len(small) + len(big)
-        self.stats.events += table.num_rows
-
-    def stop(self) -> RecordStats:
-        """Stop recording, write what is left, close the file. Safe to call twice."""
+    def stop(self, progress: Callable[[int], None] | None = None) -> RecordStats:
+        """Stop recording and write the .scap (converting the spilled records in time order). Safe to call
+        twice; ``progress(records_done)`` is called while the file is written."""
         if self._stop.is_set():
             return self.stats
         self._engine.pause()
         self._stop.set()
         self._drainer.join()
-        self._converter.join()
         counters = self._engine.stats()
         self._engine.close()
-        self._writer.close()
         self.stats.seconds = time.monotonic() - self._t0
         self.stats.drops_per_cpu = counters["drops"]
         self.stats.seen_per_cpu = counters["seen"]
+        try:
+            self._write_scap(progress)
+        finally:
+            self._spill.close()
         if self._error is not None:
             raise self._error
         return self.stats
+
+    def _write_scap(self, progress: Callable[[int], None] | None) -> None:
+        self._spill.flush()
+        self._spill.seek(0)
+        done = 0
+        with ScapWriter(self.stats.path, self._compress) as w:
+            w.write_section(self._section)
+            for small, big in replay(self._spill):  # type: ignore[arg-type]
+                table = convert(small, big, self._offset)
+                w.write_events(table)
+                self.stats.events += table.num_rows
+                done += len(small) + len(big)
+                if progress is not None:
+                    progress(done)
 
     def elapsed(self) -> float:
         return time.monotonic() - self._t0

@@ -20,8 +20,12 @@ _DISCARD = 1 << 30
 
 
 class Ring:
-    def __init__(self, fd: int, size: int, record: np.dtype) -> None:
+    """``len_at``: for big records, the offset of the u16 payload length; a drain then copies each record's
+    fixed prefix plus only as many payload bytes as the longest payload of the batch needs."""
+
+    def __init__(self, fd: int, size: int, record: np.dtype, len_at: int | None = None) -> None:
         self.record = record
+        self.len_at = len_at
         self.slot = (8 + record.itemsize + 7) // 8 * 8
         self.mask = size - 1
         self._cons = mmap.mmap(fd, PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
@@ -42,10 +46,22 @@ class Ring:
         if busy.any():
             n = int(np.argmax(busy))
             view, headers = view[:n], headers[:n]
-        keep = (headers & _DISCARD) == 0
-        out = view[keep, 8:8 + self.record.itemsize].copy().view(self.record).ravel()
+        recs = view[:, 8:8 + self.record.itemsize]
+        discarded = (headers & _DISCARD) != 0
+        if discarded.any():
+            recs = recs[~discarded]
+        out = self._copy_out(recs)
         struct.pack_into("<Q", self._cons, 0, cons + n * self.slot)
         return out
+
+    def _copy_out(self, recs: np.ndarray) -> np.ndarray:
+        if self.len_at is None:
+            return recs.copy().view(self.record).ravel()
+        from sysnb.record.layout import BIG_PREFIX, big_dtype
+
+        lens = recs[:, self.len_at:self.len_at + 2].copy().view("<u2").ravel()
+        width = max((int(lens.max()) + 7) // 8 * 8 if len(lens) else 8, 8)
+        return np.ascontiguousarray(recs[:, :BIG_PREFIX + width]).view(big_dtype(width)).ravel()
 
     def close(self) -> None:
         del self._data
