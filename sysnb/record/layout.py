@@ -27,8 +27,8 @@ def big_dtype(data_bytes: int = SNB_DATA) -> np.dtype:
 
 
 BIG = big_dtype()
-BIG_PREFIX = BIG.fields["data"][1]  # bytes before the payload
-DATA_LEN_AT = BIG.fields["data_len"][1]
+BIG_PREFIX: int = BIG.itemsize - SNB_DATA  # bytes before the payload (the last field)
+DATA_LEN_AT: int = BASE.itemsize  # the u16 payload length follows the base record
 
 CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"),
                    ("excluded", "<u4", (SNB_MAX_EXCLUDED,))])
@@ -45,7 +45,8 @@ def raw_rows(recs: np.ndarray) -> np.ndarray:
 
 def take_rows(recs: np.ndarray, sel: np.ndarray) -> np.ndarray:
     """``recs[sel]`` (index array or boolean mask) through the raw byte rows."""
-    return raw_rows(recs)[sel].view(recs.dtype).ravel()
+    out: np.ndarray = raw_rows(recs)[sel].view(recs.dtype).ravel()
+    return out
 
 
 def concat_big(parts: list[np.ndarray]) -> np.ndarray:

@@ -107,7 +107,7 @@ class Recording:
         done = 0
         with ScapWriter(self.stats.path, self._compress) as w:
             w.write_section(self._section)
-            for small, big in replay(self._spill):  # type: ignore[arg-type]
+            for small, big in replay(self._spill):
                 table = convert(small, big, self._offset)
                 w.write_events(table)
                 self.stats.events += table.num_rows
