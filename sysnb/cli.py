@@ -105,9 +105,11 @@ def run(args: argparse.Namespace) -> int:
         bufmode = BUF_JSON
     fmt = args.format or DEFAULT_FORMAT
     formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
+    if not args.read and not args.write:
+        return live_print(args, flt, formatter)
     if not args.read:
         args.read = live(args, flt)
-        if args.write and flt is None:
+        if flt is None:
             return 0
     cap = _open(args)
     if args.write:
@@ -168,6 +170,42 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
 
 
 _recorded = [0]
+
+
+def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: Formatter) -> int:
+    """``sysnb [FILTER]``: print events as they happen, like ``sysdig`` without -r. The evidence file is
+    kept in the cache (its path is printed with -v)."""
+    from sysnb.record import default_path
+    from sysnb.record.live import stream
+    from sysnb.record.recorder import Recording
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    rec = Recording(default_path(), snaplen=args.snaplen, tap=True)
+    needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())
+    printed = 0
+    try:
+        for batch in stream(rec):
+            table = pa.Table.from_batches([batch])
+            rows = _returned_rows(table, sorted(needed & set(table.column_names)))
+            if flt is not None:
+                rows = flt.apply(rows)
+            rows = rows.filter(rows["sysnb.visible"])
+            if args.numevents is not None:
+                rows = rows.slice(0, max(args.numevents - printed, 0))
+            for line in formatter.lines(rows):
+                sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+            printed += rows.num_rows
+            if (args.seconds is not None and rec.elapsed() >= args.seconds) or \
+                    (args.numevents is not None and printed >= args.numevents):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stats = rec.stop()
+    if args.verbose:
+        print(f"sysnb: {stats.summary()}", file=sys.stderr)
+    return 0
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

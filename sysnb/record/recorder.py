@@ -10,16 +10,20 @@ and converts the spill in time order into the .scap (see spill.py).
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from sysnb.record.convert import convert
 from sysnb.record.engine import CoreEngine
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
 from sysnb.record.spill import replay, write_frame
+from sysnb.scap.reader import Section
 from sysnb.scap.writer import ScapWriter
 
 DRAIN_INTERVAL_S = 0.002
@@ -47,8 +51,11 @@ class RecordStats:
 
 class Recording:
     def __init__(self, path: str, *, snaplen: int = 80, compress: bool | None = None,
-                 exclude: list[int] | None = None, target_pid: int = 0) -> None:
+                 exclude: list[int] | None = None, target_pid: int = 0, tap: bool = False) -> None:
+        """``tap=True``: drained batches are also queued on ``self.tap`` for live consumers (the spill and
+        the .scap are written all the same)."""
         self.stats = RecordStats(path, snaplen=snaplen)
+        self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
         self._compress = compress
         self._engine = CoreEngine(snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])], target_tgid=target_pid)
         self._t0 = time.monotonic()
@@ -77,8 +84,11 @@ class Recording:
     def _drain_once(self) -> None:
         small, big = self._engine.drain()
         if len(small) or len(big):
-            write_frame(self._spill, time.clock_gettime_ns(time.CLOCK_BOOTTIME), small, big)
+            now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+            write_frame(self._spill, now, small, big)
             self.stats.records += len(small) + len(big)
+            if self.tap is not None:
+                self.tap.put((now, small, big))
 
     def stop(self, progress: Callable[[int], None] | None = None) -> RecordStats:
         """Stop recording and write the .scap (converting the spilled records in time order). Safe to call
@@ -114,6 +124,15 @@ class Recording:
                 done += len(small) + len(big)
                 if progress is not None:
                     progress(done)
+
+    @property
+    def section(self) -> Section:
+        """The /proc snapshot taken at start (the state the first events refer to)."""
+        return self._section
+
+    @property
+    def boot_offset(self) -> int:
+        return self._offset
 
     def elapsed(self) -> float:
         return time.monotonic() - self._t0

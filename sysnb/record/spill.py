@@ -53,12 +53,12 @@ def replay(f: BinaryIO, max_records: int = 65536) -> Iterator[tuple[np.ndarray, 
         pending += len(small) + len(big)
         # release every half watermark (or when a lot is pending): each record is re-examined about twice
         if drained_at - released_at >= WATERMARK_NS // 2 or pending >= 4 * max_records:
-            yield from _release(pend_s, pend_b, drained_at - WATERMARK_NS, max_records)
+            yield from release(pend_s, pend_b, drained_at - WATERMARK_NS, max_records)
             released_at, pending = drained_at, sum(map(len, pend_s)) + sum(map(len, pend_b))
-    yield from _release(pend_s, pend_b, None, max_records)
+    yield from release(pend_s, pend_b, None, max_records)
 
 
-def _release(pend_s: list[np.ndarray], pend_b: list[np.ndarray], cut: int | None,
+def release(pend_s: list[np.ndarray], pend_b: list[np.ndarray], cut: int | None,
              max_records: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     small = np.concatenate(pend_s) if pend_s else np.zeros(0, L.BASE)
     big = L.concat_big(pend_b)

@@ -125,3 +125,33 @@ def test_our_reading_of_our_file_equals_sysdigs(recorded: SimpleNamespace) -> No
     want = subprocess.run([sysdig, "-r", str(path), flt], capture_output=True, text=True, errors="surrogateescape",
                           check=True).stdout
     assert run_cli(["-r", str(path), flt])[1] == want
+
+
+def _sysnb(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "sysnb", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _touch_marker_file(tmp_path: Path) -> Path:
+    marker = tmp_path / f"marker-{os.getpid()}.txt"
+    subprocess.run(["sh", "-c", f"sleep 1.5; echo x > {marker}; cat {marker}"], check=True, capture_output=True)
+    return marker
+
+
+def test_live_printing_streams_matching_events(tmp_path: Path) -> None:
+    proc = _sysnb("-M", "4", "-p", "%proc.name %evt.type %fd.name", "evt.type=openat and evt.dir=< and proc.name=cat")
+    marker = _touch_marker_file(tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"cat openat {marker}" in out.splitlines()
+
+
+def test_sigterm_leaves_a_valid_file(tmp_path: Path) -> None:
+    out = tmp_path / "term.scap.gz"
+    proc = _sysnb("-w", str(out))
+    marker = _touch_marker_file(tmp_path)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert "events written" in err
+    cap = sysnb.open_capture(out, strict=True)
+    assert cap.filter(f"evt.type=openat and fd.name={marker}").events.num_rows >= 2
