@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sysnb import __version__
 from sysnb.cache import StreamWriter, cache_dir, cache_enabled, warn
@@ -54,6 +55,11 @@ class Capture:
             span = f", {(p.end_ns - p.start_ns) / 1e9:.3f} s"
         err = f", DAMAGED at byte {p.error_offset}" if p.error else ""
         return f"<Capture {os.path.basename(p.source)}: {p.events} events from {p.hostname or '?'}{span}{err}>"
+
+    @property
+    def returned(self) -> pa.Table:
+        """The events sysdig's inspector hands to filters and chisels (numbered; -S counts these)."""
+        return returned_rows(self.table)
 
     @property
     def events(self) -> pa.Table:
@@ -103,8 +109,30 @@ class Capture:
                 rows = with_state_events(full, rows)
         return save_events(src, rows, out, compress)
 
+    def chisel(self, name: str, *args: str, filter: str | None = None, **kwargs: Any) -> Any:
+        """Run a chisel (``sysnb -cl`` lists them): ``cap.chisel("topfiles_bytes")``,
+        ``cap.chisel("fdbytes_by", "proc.name")``. Returns a ChiselResult (``.table``, ``.text()``)."""
+        from sysnb.chisels import run
+
+        return run(self, name, kwargs or list(args), filter)
+
     def to_pandas(self) -> Any:
         return self.table.drop_columns(["sysnb.params"]).to_pandas()
+
+
+def returned_rows(t: pa.Table, columns: list[str] | None = None) -> pa.Table:
+    """The events sysdig's inspector returns (numbered ones, minus container state consumed at open),
+    restricted to ``columns`` before filtering so unneeded columns are never copied."""
+    numbered = pc.is_valid(t["evt.num"])
+    container = pc.is_in(t["sysnb.type_id"], value_set=_container_ids())
+    consumed = pc.and_(container, pc.invert(t["sysnb.visible"]))
+    return (t.select(columns) if columns is not None else t).filter(pc.and_(numbered, pc.invert(consumed)))
+
+
+def _container_ids() -> pa.Array:
+    from sysnb.scap.events import CONTAINER_IDS
+
+    return pa.array(sorted(CONTAINER_IDS), pa.uint16())
 
 
 # -- building ----------------------------------------------------------------------------------------------------

@@ -23,13 +23,13 @@ import pyarrow.compute as pc
 
 from sysnb import __version__
 from sysnb.cache import clear_cache
-from sysnb.capture import Capture, open_capture
+from sysnb.capture import Capture, open_capture, returned_rows
 from sysnb.errors import SysnbError, UsageError
 from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
-from sysnb.scap.events import CONTAINER_IDS, EVENTS, GENERIC_E, GENERIC_X, syscall_name
+from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
 
 EPILOG = """examples:
   sysnb -r capture.scap                            print every event like `sysdig -r`
@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-x", "--print-hex", action="store_true", help="print buffers in hex")
     p.add_argument("-j", "--json", action="store_true", help="print events as JSON objects, one per line")
     p.add_argument("-n", "--numevents", type=int, metavar="N", help="stop after N events")
+    p.add_argument("-c", "--chisel", metavar="NAME",
+                   help="run a chisel (its arguments come first among the trailing words, then the filter)")
+    p.add_argument("-cl", "--list-chisels", action="store_true", help="list the chisels by category")
+    p.add_argument("-i", "--chisel-info", metavar="NAME", help="describe a chisel and its arguments")
     p.add_argument("-l", "--list", action="store_true", help="list the fields usable in -p")
     p.add_argument("-L", "--list-events", action="store_true", help="list the event types and their arguments")
     p.add_argument("-v", "--verbose", action="store_true", help="report provenance and progress on stderr")
@@ -96,6 +100,14 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print_fields()
         return 0
+    if args.list_chisels or args.chisel_info:
+        from sysnb.chisels import info_text, list_text
+
+        for line in (list_text() if args.list_chisels else info_text(args.chisel_info)):
+            print(line)
+        return 0
+    if args.chisel:
+        return run_chisel(args)
     if args.list_events:
         print_events()
         return 0
@@ -117,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     needed = set(JSON_COLUMNS if args.json else formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"}
     if flt is not None:
         needed |= flt.columns()
-    rows = _returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
+    rows = returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
     if flt is not None:
         rows = flt.apply(rows)  # like sysdig's capture filter: before -n and -S
     if args.numevents is not None:
@@ -137,6 +149,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"sysnb: {cap.provenance.error}", file=sys.stderr)
         status = 1
     return status
+
+
+def run_chisel(args: argparse.Namespace) -> int:
+    """``-c NAME [ARGS] [FILTER]``: as sysdig, the chisel's arguments are the first trailing words, the rest
+    is the filter."""
+    from sysnb.chisels import get, run
+
+    c = get(args.chisel)
+    words = list(args.filter)
+    nargs = min(len(c.args), len(words)) if any(a.optional for a in c.args) else len(c.args)
+    chisel_args, flt = words[:nargs], " ".join(words[nargs:])
+    if not args.read:
+        raise UsageError("chisels run on a capture: add -r FILE (record one first with sysnb -w FILE)")
+    cap = _open(args)
+    for line in run(cap, c.name, chisel_args, flt or None).text():
+        print(line)
+    return 1 if cap.provenance.error else 0
 
 
 def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
@@ -186,7 +215,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     try:
         for batch in stream(rec):
             table = pa.Table.from_batches([batch])
-            rows = _returned_rows(table, sorted(needed & set(table.column_names)))
+            rows = returned_rows(table, sorted(needed & set(table.column_names)))
             if flt is not None:
                 rows = flt.apply(rows)
             rows = rows.filter(rows["sysnb.visible"])
@@ -248,19 +277,9 @@ def _open(args: argparse.Namespace) -> Capture:
     return cap
 
 
-_CONTAINER_IDS = pa.array(sorted(CONTAINER_IDS), pa.uint16())
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}
 JSON_COLUMNS = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
                 "proc.pid", "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
-
-
-def _returned_rows(t: pa.Table, columns: list[str]) -> pa.Table:
-    """The events sysdig's inspector returns (numbered ones, minus container state consumed at open),
-    restricted to ``columns`` before filtering so unneeded columns are never copied."""
-    numbered = pc.is_valid(t["evt.num"])
-    container = pc.is_in(t["sysnb.type_id"], value_set=_CONTAINER_IDS)
-    consumed = pc.and_(container, pc.invert(t["sysnb.visible"]))
-    return t.select(columns).filter(pc.and_(numbered, pc.invert(consumed)))
 
 
 def _json_lines(table: pa.Table, f: Formatter) -> Iterator[str]:

@@ -1,0 +1,37 @@
+"""Chisels: sysdig's analysis scripts rebuilt as whole-column operations on the capture table.
+
+``capture.chisel("topfiles_bytes")``, ``sysnb -r FILE -c topfiles_bytes``, ``%chisel topfiles_bytes`` all
+run the same function; see :mod:`sysnb.chisels.registry` to write your own with ``@chisel``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from sysnb.chisels.registry import CHISELS, Arg, Chisel, ChiselResult, chisel, get, info_text, list_text
+
+if TYPE_CHECKING:
+    from sysnb.capture import Capture
+
+
+def run(source: Capture | pa.Table, name: str, args: Sequence[str] | dict[str, Any] = (),
+        filter: str | None = None) -> ChiselResult:
+    """Run chisel ``name`` on a capture (or an events table) with positional argument strings (as on the
+    command line) or keyword values, after an optional sysdig filter."""
+    c = get(name)
+    table = source if isinstance(source, pa.Table) else source.returned
+    if filter:
+        from sysnb.filter import compile_filter
+
+        table = compile_filter(filter).apply(table)
+    if isinstance(args, dict):
+        kwargs = {a.name: a.default for a in c.args} | args
+    else:
+        kwargs = c.bind(list(args))
+    return c.fn(table, **kwargs)
+
+
+__all__ = ["CHISELS", "Arg", "Chisel", "ChiselResult", "chisel", "get", "info_text", "list_text", "run"]
