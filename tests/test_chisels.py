@@ -18,6 +18,9 @@ SPECS = [line for line in (GOLDEN / "CHISELS").read_text().splitlines() if line 
 INTENDED = {"libs__curl_google_comments": set(SPECS), "sysdig-inspect__502Error": {"fdtime_by fd.name", "topconns"}}
 
 
+UNORDERED = {"netstat", "lsof", "ps"}  # sysdig prints Lua hash-table order: compare the lines as a multiset
+
+
 def tie_groups(text: str) -> list[tuple[str, list[str]]]:
     """Table chisels sort with Lua's unstable sort and cut at top N: compare the rows as a set per value, and
     for the last value printed (where the cut may fall inside a tie) only how many rows there are."""
@@ -41,6 +44,9 @@ def test_chisel_matches_sysdig(capture: Path, spec: str) -> None:
     chisel, *args = spec.split()
     code, got = run_cli(["-r", str(capture), "-c", chisel, *args])
     assert code == 0
+    if chisel in UNORDERED:
+        assert sorted(got.splitlines()) == sorted(want.splitlines())
+        return
     assert got.splitlines()[:2] == want.splitlines()[:2]
     assert tie_groups(got) == tie_groups(want)
 

@@ -11,7 +11,7 @@ CHISELS=$(grep -v '^#' "$out/CHISELS")
 cd "$src"
 find . -name '*.scap*' | sort | while read -r f; do
   name=$(echo "${f#./}" | sed 's|/|__|; s|\.scap.*$||')
-  while read -r spec; do
+  while read -r spec; do  # (re-run for all specs; cheap)
     [ -n "$spec" ] || continue
     # shellcheck disable=SC2086 - the spec is "chisel [args]"
     TZ=UTC sysdig -r "$f" -c $spec 2>/dev/null | gzip -9n > "$out/$name.$(echo "$spec" | tr ' ' '_').txt.gz" || true

@@ -6,6 +6,7 @@ run the same function; see :mod:`sysnb.chisels.registry` to write your own with 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ def run(source: Capture | pa.Table, name: str, args: Sequence[str] | dict[str, A
         kwargs = {a.name: a.default for a in c.args} | args
     else:
         kwargs = c.bind(list(args))
+    if "source" in inspect.signature(c.fn).parameters and not isinstance(source, pa.Table):
+        kwargs["source"] = source.provenance.source  # chisels reading the capture's start state
     return c.fn(table, **kwargs)
 
 

@@ -114,7 +114,15 @@ def _thread(pid: int, tid: int) -> B.ThreadEntry | None:
         t.loginuid = -1
     if len(stat_fields) > 4:
         t.sid, t.vpgid = int(stat_fields[3]), int(stat_fields[2])
+    if len(stat_fields) > 22:
+        t.pfminor, t.pfmajor = int(stat_fields[7]), int(stat_fields[9])
+    t.vmsize_kb, t.vmrss_kb, t.vmswap_kb = (_kb(st.get(k, "0 kB")) for k in ("VmSize", "VmRSS", "VmSwap"))
     return t
+
+
+def _kb(text: str) -> int:
+    head = text.split()[0] if text.split() else "0"
+    return int(head) if head.isdigit() else 0
 
 
 def _bytes(path: str) -> bytes:

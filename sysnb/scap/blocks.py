@@ -120,6 +120,11 @@ class ThreadEntry:
     root: str = ""
     loginuid: int = -1
     tty: int = 0
+    vmsize_kb: int = 0
+    vmrss_kb: int = 0
+    vmswap_kb: int = 0
+    pfmajor: int = 0
+    pfminor: int = 0
 
 
 @dataclass
@@ -202,7 +207,7 @@ def _thread_entry(c: _Cursor, v: int) -> ThreadEntry:
     t.cwd = c.str16()
     t.fdlimit, t.flags, t.uid, t.gid = c.unpack("<qIII")
     if v >= 2:
-        c.unpack("<IIIQQ")  # vmsize, vmrss, vmswap, pfmajor, pfminor
+        t.vmsize_kb, t.vmrss_kb, t.vmswap_kb, t.pfmajor, t.pfminor = c.unpack("<IIIQQ")
     if v >= 3:
         t.env = _nul_list(c.raw16())
     if v >= 4:

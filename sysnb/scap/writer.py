@@ -215,7 +215,8 @@ def _thread(t: B.ThreadEntry) -> bytes:
     e = b"".join([
         struct.pack("<qqqqq", t.tid, t.pid, t.ptid, t.sid, t.vpgid),
         _str16(t.comm), _str16(t.exe), _str16(t.exepath), _nul_list(t.args), _str16(t.cwd),
-        struct.pack("<qIIIIIIQQ", t.fdlimit, t.flags, t.uid, t.gid, 0, 0, 0, 0, 0),
+        struct.pack("<qIIIIIIQQ", t.fdlimit, t.flags, t.uid, t.gid, t.vmsize_kb, t.vmrss_kb, t.vmswap_kb,
+                    t.pfmajor, t.pfminor),
         _nul_list(t.env), struct.pack("<qq", t.vtid, t.vpid), _nul_list(t.cgroups), _str16(t.root),
         struct.pack("<i", t.loginuid),
     ])

@@ -30,7 +30,18 @@ from sysnb.state.fdfields import (
     null_fd_typechar,
     openat_dirfd_name,
 )
-from sysnb.state.model import Fd, Proc, Thread, sanitize
+from sysnb.state.model import (
+    FD_IPV4_SERVSOCK,
+    FD_IPV4_SOCK,
+    FD_IPV6_SERVSOCK,
+    ROLE_CLIENT,
+    ROLE_SERVER,
+    Fd,
+    Proc,
+    Thread,
+    sanitize,
+    tuple_name,
+)
 from sysnb.state.network import Interfaces
 from sysnb.state.parsers import CLONES, PARSERS, THREAD_MUTATORS, cstr, parse_clone, resolve_at
 from sysnb.state.syslog import info_line as syslog_info
@@ -85,11 +96,28 @@ class Engine:
         for t in self.threads.values():
             for fd in t.proc.fds.values():
                 self.interfaces.update_fd(fd)  # as libsinsp's add_fd_from_scap does
+        self._fix_sockets_from_proc()
         self.users = {u.uid: u.name for u in s.users}
         self.groups = dict(s.groups)
         if s.machine is not None:
             self.hostname = s.machine.hostname
         self._seen_syscall = False
+
+    def _fix_sockets_from_proc(self) -> None:
+        """libsinsp's fix_sockets_coming_from_proc: a connected IPv4 socket whose source port is a port some
+        IPv4 server socket listens on is the server's end: swap it to client->server and make it a server."""
+        procs = {id(t.proc): t.proc for t in self.threads.values()}.values()
+        ports = {fd.sport for p in procs for fd in p.fds.values() if fd.type in (FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK)}
+        for p in procs:
+            for fd in p.fds.values():
+                if fd.type != FD_IPV4_SOCK:
+                    continue
+                if fd.sport in ports:
+                    fd.sip, fd.dip, fd.sport, fd.dport = fd.dip, fd.sip, fd.dport, fd.sport
+                    fd.name = tuple_name(fd.sip, fd.sport, fd.dip, fd.dport)
+                    fd.role = ROLE_SERVER
+                else:
+                    fd.role = ROLE_CLIENT
 
     # -- per event --------------------------------------------------------------------------------------------
 

@@ -175,6 +175,7 @@ class Thread:
         "exe",
         "exepath",
         "fake",
+        "fdlimit",
         "gid",
         "inverted",
         "last_fd",
@@ -191,6 +192,8 @@ class Thread:
         "snap_gen",
         "tid",
         "uid",
+        "vmrss_kb",
+        "vmsize_kb",
         "vpid",
         "vtid",
     )
@@ -217,6 +220,8 @@ class Thread:
         self.pair_ok = False
         self.fake = False
         self.vtid = -1
+        self.fdlimit = -1  # unknown until a process list entry or a clone/execve says
+        self.vmsize_kb = self.vmrss_kb = 0
         self.vpid = -1
         self.snap = -1  # row of this thread in the current batch's thread snapshots, valid for snap_gen
         self.snap_gen = 0
@@ -230,6 +235,7 @@ class Thread:
         t.loginuid = e.loginuid & 0xFFFFFFFF
         t.container = container_id(e.cgroups)
         t.vtid, t.vpid = e.vtid, e.vpid
+        t.fdlimit, t.vmsize_kb, t.vmrss_kb = e.fdlimit, e.vmsize_kb, e.vmrss_kb
         return t
 
     def cmdline(self) -> str:

@@ -437,7 +437,16 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
     cg = _param(info, params, "cgroups")
     if cg:
         c.container = M.container_id(_nul_list(cg))
+    _resources(c, info, params)
     e.threads[childtid] = c
+
+
+def _resources(t: Thread, info: E.EventInfo, params: tuple[bytes, ...]) -> None:
+    """fdlimit and memory sizes carried by clone/execve exits (ps shows them)."""
+    for name, attr in (("fdlimit", "fdlimit"), ("vm_size", "vmsize_kb"), ("vm_rss", "vmrss_kb")):
+        raw = _param(info, params, name)
+        if raw is not None and len(raw) in (4, 8):
+            setattr(t, attr, int.from_bytes(raw, "little", signed=len(raw) == 8))
 
 
 def parse_execve(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
