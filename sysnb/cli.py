@@ -163,6 +163,8 @@ def run_chisel(args: argparse.Namespace) -> int:
     if not args.read:
         raise UsageError("chisels run on a capture: add -r FILE (record one first with sysnb -w FILE)")
     cap = _open(args)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")  # echoed buffers are bytes, printed as they are
     for line in run(cap, c.name, chisel_args, flt or None).text():
         print(line)
     return 1 if cap.provenance.error else 0

@@ -1,1 +1,80 @@
-"""placeholder"""
+"""I/O chisels that echo data: echo_fds, stdin, stdout, stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sysnb.chisels.registry import Arg, ChiselResult, chisel
+from sysnb.chisels.table import format_bytes, is_io
+from sysnb.scap.events import EVENTS
+
+READ_TYPES = pa.array(sorted(e.id for e in EVENTS if "READS_FROM_FD" in (e.flags_2022 if e.known_2022 else e.flags)),
+                      pa.uint16())
+_COLOR = Arg("disable_color", "Set to 'disable_colors' if you want to disable color output", "string", True)
+
+
+def _esc(code: int, on: bool) -> str:
+    return f"\x1b[{code}m" if on else ""
+
+
+@chisel("echo_fds", category="I/O", short="Print the data read and written by processes.", args=[_COLOR],
+        description="Print the data read and written for any FD. Combine this script with a filter to restrict "
+                    "what it shows.")
+def echo_fds(events: pa.Table, disable_color: str | None = None) -> ChiselResult:
+    from sysnb.format.output import Formatter
+
+    color = disable_color != "disable_color"
+    exit_ = pc.equal(events["evt.dir"].cast(pa.string()), "<")
+    mask = pc.and_(pc.and_(is_io(events), exit_), pc.greater(pc.fill_null(events["evt.rawres"], 0), 0))
+    rows = events.filter(pc.fill_null(mask, False))
+    reads = pc.is_in(rows["sysnb.type_id"], value_set=READ_TYPES).to_pylist()
+    data_lines = list(Formatter("%evt.arg.data").lines(rows))
+    meta = rows.select(["evt.num", "evt.rawres", "fd.name", "proc.name"]).to_pylist()
+    table = rows.select(["evt.num", "proc.name", "fd.name", "evt.rawres", "evt.buffer"]).append_column(
+        "direction", pa.array(["read" if r else "write" for r in reads]))
+
+    def text() -> Iterable[str]:
+        for m, is_read, data in zip(meta, reads, data_lines, strict=True):
+            c = _esc(31 if is_read else 34, color)
+            verb, prep = ("Read", "from") if is_read else ("Write", "to")
+            name = m["fd.name"] if m["fd.name"] is not None else "<NA>"
+            pname = m["proc.name"] if m["proc.name"] is not None else "<NA>"  # libsinsp's unseen thread
+            yield f"{c}------ {verb} {format_bytes(m['evt.rawres'])} {prep}  {c} {name} ({pname})"
+            yield data
+        yield _esc(0, color)
+    return ChiselResult(table, text)
+
+
+def _std(events: pa.Table, fd: int) -> ChiselResult:
+    mask = pc.and_(pc.equal(pc.fill_null(events["fd.num"], -1), fd), is_io(events))
+    rows = events.filter(mask).select(["evt.num", "proc.name", "evt.buffer"])
+    rows = rows.filter(pc.is_valid(rows["evt.buffer"]))
+
+    def text() -> Iterable[str]:
+        for b in rows["evt.buffer"].to_pylist():
+            yield b.decode("utf-8", "surrogateescape")
+    return ChiselResult(rows, text)
+
+
+@chisel("stdout", category="I/O", short="Print stdout of processes",
+        description="Print the standard output of any process on screen. Combine this script with a filter "
+                    "to limit the output to a specific process or pid.")
+def stdout(events: pa.Table) -> ChiselResult:
+    return _std(events, 1)
+
+
+@chisel("stdin", category="I/O", short="Print stdin of processes",
+        description="Print the standard input of any process on screen. Combine this script with a filter to "
+                    "limit the output to a specific process or pid.")
+def stdin(events: pa.Table) -> ChiselResult:
+    return _std(events, 0)
+
+
+@chisel("stderr", category="I/O", short="Print stderr of processes",
+        description="Print the standard error of any process on screen. Combine this script with a filter to "
+                    "limit the output to a specific process or pid.")
+def stderr(events: pa.Table) -> ChiselResult:
+    return _std(events, 2)
