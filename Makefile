@@ -1,14 +1,15 @@
 # Fresh Debian/Ubuntu machine, as root or with sudo available:
-#   make run    set up, then print the bundled sample capture exactly as `sysdig -r` does
-#   make test   set up, then run the whole test suite (ruff, mypy --strict, pytest)
+#   make run    set up, then serve JupyterLab on the incident-investigation notebook (prints the URL)
+#   make test   set up, then run the whole test suite (ruff, mypy --strict, pytest, nbval on the notebooks)
+#   make demo   the command-line reader on the bundled sample, as `sysdig -r` prints it
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SAMPLE := tests/fixtures/falco/cat_write.scap.gz
+SAMPLE := sysnb/data/storefront_incident.scap.gz
 
 BPF_OBJ := sysnb/record/sysnb.bpf.o
 
-.PHONY: setup run test lint goldens bench clean bpf
+.PHONY: setup run demo test lint goldens bench clean bpf notebooks report
 
 $(BIN)/sysnb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,17 +34,32 @@ $(BPF_OBJ): bpf/sysnb.bpf.c bpf/record.h build/vmlinux.h
 	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild -Ibpf -c bpf/sysnb.bpf.c -o build/sysnb.bpf.o
 	llvm-strip -g build/sysnb.bpf.o -o $@ 2>/dev/null || cp build/sysnb.bpf.o $@
 
+LAB_PORT ?= 8888
+
 run: setup
-	$(BIN)/sysnb -r $(SAMPLE)
+	@echo "JupyterLab: open the http://127.0.0.1:$(LAB_PORT)/lab/... URL printed below (Ctrl-C stops it)"
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --allow-root \
+	    --ServerApp.root_dir=$(CURDIR)/notebooks 02-incident-investigation.ipynb
+
+demo: setup
+	$(BIN)/sysnb -r $(SAMPLE) -n 20
 	@echo
 	$(BIN)/sysnb -r $(SAMPLE) -S -q
 
+# Re-execute the notebooks and store their outputs (what nbval then checks)
+notebooks: setup
+	$(BIN)/python tools/build_notebooks.py
+
+report: setup
+	$(BIN)/python -m sysnb.report notebooks/02-incident-investigation.ipynb -o build/incident-report.html
+
 lint: setup
-	$(BIN)/ruff check sysnb tests tools
+	$(BIN)/ruff check sysnb tests tools notebooks/conftest.py benchmarks
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval notebooks/
 
 # Needs sysdig 0.29.3 (apt-get install --no-install-recommends sysdig) and ../shared/captures/public
 goldens:

@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 from sysnb.cache import cache_dir, clear_cache
 from sysnb.capture import Capture, Provenance, open_capture
+from sysnb.data import ground_truth, sample_path
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.record import capture
@@ -39,6 +40,8 @@ __all__ = [
     "capture",
     "clear_cache",
     "compile_filter",
+    "ground_truth",
     "load_ipython_extension",
     "open_capture",
+    "sample_path",
 ]

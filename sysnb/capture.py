@@ -54,7 +54,21 @@ class Capture:
         if p.start_ns is not None and p.end_ns is not None:
             span = f", {(p.end_ns - p.start_ns) / 1e9:.3f} s"
         err = f", DAMAGED at byte {p.error_offset}" if p.error else ""
-        return f"<Capture {os.path.basename(p.source)}: {p.events} events from {p.hostname or '?'}{span}{err}>"
+        shown = int(pc.sum(self.table["sysnb.visible"]).as_py() or 0)
+        of = "" if self.table.num_rows == p.events else f" (a view: {self.table.num_rows} of {p.events} rows)"
+        return (f"<Capture {os.path.basename(p.source)}: {shown} events{of} from {p.hostname or '?'}{span}{err}>")
+
+    def _repr_html_(self) -> str:
+        """The overview (Sysdig Inspect's first page): provenance and drill-down tiles."""
+        from sysnb.views.overview import overview_html
+
+        return overview_html(self)
+
+    def overview(self) -> str:
+        """The overview tiles as text: totals and the filter behind each."""
+        from sysnb.views.overview import overview_text
+
+        return overview_text(self)
 
     @property
     def returned(self) -> pa.Table:
@@ -108,6 +122,20 @@ class Capture:
             if full.num_rows != rows.num_rows:
                 rows = with_state_events(full, rows)
         return save_events(src, rows, out, compress)
+
+    def fields(self, *names: str, limit: int | None = None) -> Any:
+        """The events as a pandas DataFrame of sysdig field values rendered as ``-p`` prints them (any field
+        ``sysnb -l`` lists, e.g. ``evt.time``, ``evt.args``, ``fd.name``, ``evt.arg.fd``)."""
+        from sysnb.format.output import Formatter
+
+        rows = returned_rows(self.table)
+        rows = rows.filter(rows["sysnb.visible"])
+        if limit is not None:
+            rows = rows.slice(0, limit)
+        cols = {n: list(Formatter(f"*%{n}").lines(rows)) for n in names}
+        import pandas as pd
+
+        return pd.DataFrame(cols)
 
     def chisel(self, name: str, *args: str, filter: str | None = None, **kwargs: Any) -> Any:
         """Run a chisel (``sysnb -cl`` lists them): ``cap.chisel("topfiles_bytes")``,

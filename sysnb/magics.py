@@ -5,6 +5,8 @@
   filter text (never shell-split). The result is bound to ``_sysview``. ``%sysfilter`` alone shows the
   current filter, ``%sysfilter --clear`` removes it.
 
+* ``%chisel NAME [ARGS] [-- FILTER]`` runs a chisel on the current view (bound to ``_chisel``);
+  ``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]`` prints it as sysdig does.
 * ``%%capture 5s [-o NAME] [-s SNAPLEN] [--filter FILTER]`` records every system call on the host while
   the cell runs, for at least the duration, and binds the capture (default ``_capture``). When the first
   argument is not a duration the cell goes to IPython's own ``%%capture`` (stdout capture) unchanged.
@@ -35,7 +37,8 @@ class _State:
 def _usage(msg: str) -> Exception:
     from IPython.core.error import UsageError
 
-    return UsageError(msg)
+    error: Exception = UsageError(msg)
+    return error
 
 
 def sysopen(line: str, shell: Any) -> Capture:
@@ -169,7 +172,75 @@ def _wait(rec: Any, seconds: float) -> None:
             pass  # an interrupted capture keeps what was recorded
 
 
+def _current() -> Capture:
+    if _State.capture is None:
+        raise _usage("no capture is open; open one with %sysopen PATH (or record one with %%capture 5s)")
+    return _State.capture.filter(_State.filter) if _State.filter else _State.capture
+
+
+def chisel_magic(line: str, shell: Any) -> Any:
+    """``%chisel NAME [ARGS] [-- FILTER]`` on the current view; the result is bound to ``_chisel``."""
+    from sysnb.chisels import get, run
+
+    head, _, flt = line.partition("--")
+    words = shlex.split(head)
+    if not words:
+        raise _usage("usage: %chisel NAME [ARGS] [-- FILTER]   e.g. %chisel topfiles_bytes, "
+                     "%chisel fdbytes_by proc.name -- fd.type=file  (sysnb -cl lists the chisels)")
+    try:
+        get(words[0])
+        result = run(_current(), words[0], words[1:], flt.strip() or None)
+    except SysnbError as e:
+        raise _usage(f"%chisel: {e}") from None
+    shell.user_ns["_chisel"] = result
+    return result
+
+
+_OPT = re.compile(r"""\s*(-[AX]|-n\s+\d+|-p\s+(?:"[^"]*"|'[^']*'|\S+))(?=\s|$)""")
+
+
+def _sysprint_args(line: str) -> tuple[str | None, str, int | None, str]:
+    """Leading options (-p FORMAT, -A, -X, -n N); the rest of the line is the raw filter (quotes kept)."""
+    fmt, mode, n = None, "normal", None
+    rest = line
+    while (m := _OPT.match(rest)) is not None:
+        opt = m.group(1)
+        if opt in ("-A", "-X"):
+            mode = opt
+        elif opt.startswith("-n"):
+            n = int(opt[2:])
+        else:
+            fmt = shlex.split(opt[2:])[0]
+        rest = rest[m.end():]
+    return fmt, mode, n, rest.strip()
+
+
+def sysprint(line: str, shell: Any) -> None:
+    """``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]``: sysdig's text output of the current view."""
+    from sysnb.capture import returned_rows
+    from sysnb.format.args import BUF_ASCII, BUF_HEXASCII, BUF_NORMAL
+    from sysnb.format.output import DEFAULT_FORMAT, Formatter
+
+    fmt, mode, n, flt = _sysprint_args(line)
+    try:
+        view = _current()
+        if flt:
+            view = view.filter(flt)
+        bufmode = {"-A": BUF_ASCII, "-X": BUF_HEXASCII}.get(mode, BUF_NORMAL)
+        formatter = Formatter(fmt or DEFAULT_FORMAT, bufmode=bufmode)
+    except SysnbError as e:
+        raise _usage(f"%sysprint: {e}") from None
+    rows = returned_rows(view.table)
+    rows = rows.filter(rows["sysnb.visible"])
+    if n is not None:
+        rows = rows.slice(0, n)
+    for text in formatter.lines(rows):
+        print(text)
+
+
 def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magic_function(lambda line: chisel_magic(line, ipython), "line", "chisel")
+    ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")
     ipython.register_magic_function(lambda line: sysopen(line, ipython), "line", "sysopen")
     ipython.register_magic_function(lambda line: sysfilter(line, ipython), "line", "sysfilter")
     original = ipython.magics_manager.magics["cell"].get("capture")

@@ -47,6 +47,9 @@ class ChiselResult:
     def __str__(self) -> str:
         return "\n".join(self.text())
 
+    def __repr__(self) -> str:
+        return str(self)
+
 
 @dataclass(frozen=True)
 class Chisel:

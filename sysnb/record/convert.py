@@ -24,6 +24,7 @@ from sysnb.record.syscall_table import SYSCALLS
 from sysnb.scap.events import event_info
 
 GENERIC_E, GENERIC_X, PROCEXIT_E = 0, 1, 186
+SOCK_RAW = 3  # a raw socket's "port" in the kernel socket is its protocol number, not a port
 PPM_AF: dict[int, int] = {int(socket.AF_UNIX): 1, int(socket.AF_INET): 2, int(socket.AF_INET6): 10}
 
 # -- flag conversions (Linux values -> the driver's PPM_* bits) ------------------------------------------------
@@ -159,7 +160,7 @@ def _tuples(g: Group, inbound: bool) -> Param:
         addr2 = bytes(r["data2"][:r["data2_len"]])
         if fam in (socket.AF_INET, socket.AF_INET6):
             n = 4 if fam == socket.AF_INET else 16
-            local, lport = bytes(r["saddr"][:n]), int(r["sport"])
+            local, lport = bytes(r["saddr"][:n]), int(r["sport"]) if int(r["sock_type"]) != SOCK_RAW else 0
             remote, rport = bytes(r["daddr"][:n]), int(r["dport"])
             if rport == 0 and addr2:
                 sa = _sockaddr(addr2)
@@ -362,6 +363,7 @@ SPECS: dict[str, Spec] = {
                   "flags": _map(_a(4), _EXECVEAT_BITS)}, {"res": _ret}),
     "clone": _FORK, "fork": _FORK, "vfork": _FORK, "clone3": _FORK,
     "chdir": ({}, {"res": _ret, "path": _path}), "fchdir": ({"fd": _i(0)}, {"res": _ret}),
+    "setns": ({"fd": _i(0), "nstype": _map(_a(1), _CLONE_BITS)}, {"res": _ret}),
     "unlink": ({}, {"res": _ret, "path": _path}),
     "unlinkat": ({}, {"res": _ret, "dirfd": _i(0), "name": _path, "flags": _a(2)}),
     "rename": ({}, {"res": _ret, "oldpath": _path, "newpath": _path2}),

@@ -1,0 +1,171 @@
+"""Altair charts of a capture: pure functions ``Capture -> alt.Chart``.
+
+Every chart aggregates with pyarrow first and hands Altair a few hundred rows at most, so it works on
+captures of millions of events (no MaxRowsError) and embeds small. ``to_svg(chart)`` renders a chart
+with vl-convert for reports that must open without network access; ``use_static_rendering()`` makes
+notebooks show every chart as inline SVG.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from sysnb.capture import Capture
+
+_IO_READ = ("read", "pread", "readv", "preadv", "recvfrom", "recvmsg")
+_IO_WRITE = ("write", "pwrite", "writev", "pwritev", "sendto", "sendmsg")
+
+
+def _alt() -> Any:
+    try:
+        import altair
+    except ImportError:
+        from sysnb.errors import UsageError
+
+        raise UsageError("charts need altair: pip install 'sysnb[notebook]'") from None
+    return altair
+
+
+def _s(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    return col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
+
+
+def _exits(cap: Capture) -> pa.Table:
+    t = cap.returned
+    return t.filter(pc.equal(_s(t["evt.dir"]), "<"))
+
+
+def syscalls_over_time(cap: Capture, by: str = "evt.category", bins: int = 120) -> alt.Chart:
+    """Stacked counts of system calls (exit events) per time bin, coloured by ``by``."""
+    alt = _alt()
+    t = _exits(cap)
+    ts = t["evt.rawtime"].to_numpy().astype(np.int64)
+    if not len(ts):
+        return alt.Chart(pa.table({"t": []}).to_pandas()).mark_area()
+    lo, width = int(ts.min()), max((int(ts.max()) - int(ts.min())) // bins + 1, 1)
+    binned = pa.table({"bin": pa.array((ts - lo) // width), "key": pc.fill_null(_s(t[by]), "<NA>")})
+    g = binned.group_by(["bin", "key"]).aggregate([("bin", "count")]).rename_columns(["bin", "key", "events"])
+    df = g.to_pandas()
+    df["seconds"] = df["bin"] * width / 1e9
+    return alt.Chart(df, title=f"System calls over time by {by}").mark_bar(width=3).encode(
+        x=alt.X("seconds:Q", title="seconds from start"), y=alt.Y("events:Q", stack=True, title="events"),
+        color=alt.Color("key:N", title=by),
+        tooltip=[alt.Tooltip("key:N", title=by), "events", "seconds"]).properties(width=640, height=220)
+
+
+def top_processes(cap: Capture, measure: str = "syscalls", n: int = 15) -> alt.Chart:
+    """Top processes by ``syscalls`` (exit events), ``bytes`` (I/O) or ``time`` (sum of latency)."""
+    alt = _alt()
+    t = _exits(cap)
+    key = pa.table({"process": pc.binary_join_element_wise(
+        pc.fill_null(_s(t["proc.name"]), "<NA>"), pc.cast(t["proc.pid"], pa.string()), " ")})
+    if measure == "bytes":
+        io = pc.is_in(_s(t["evt.type"]), value_set=pa.array(_IO_READ + _IO_WRITE))
+        value = pc.if_else(io, pc.max_element_wise(pc.fill_null(t["evt.rawres"], 0), 0), 0)
+    elif measure == "time":
+        value = pc.fill_null(t["evt.latency"], 0)
+    else:
+        value = pa.chunked_array([pa.array(np.ones(t.num_rows, np.int64))])
+    g = key.append_column("value", value).group_by("process").aggregate([("value", "sum")])
+    g = g.rename_columns(["process", measure]).sort_by([(measure, "descending"), ("process", "ascending")]).slice(0, n)
+    return alt.Chart(g.to_pandas(), title=f"Top processes by {measure}").mark_bar().encode(
+        x=alt.X(f"{measure}:Q"), y=alt.Y("process:N", sort="-x"), tooltip=["process", measure]
+    ).properties(width=480, height=max(120, 18 * g.num_rows))
+
+
+def io_by(cap: Capture, key: str = "fd.name", fd_types: tuple[str, ...] = ("file",), n: int = 15) -> alt.Chart:
+    """Bytes read and written per ``key`` (fd.name, fd.directory, proc.name, ...) over fds of ``fd_types``."""
+    alt = _alt()
+    t = _exits(cap)
+    t = t.filter(pc.fill_null(pc.is_in(_s(t["fd.type"]), value_set=pa.array(fd_types)), False))
+    etype = _s(t["evt.type"])
+    direction = pc.if_else(pc.is_in(etype, value_set=pa.array(_IO_READ)), "in",
+                           pc.if_else(pc.is_in(etype, value_set=pa.array(_IO_WRITE)), "out", None))
+    col = derived_column(t, key) if key in ("fd.directory", "fd.filename", "proc.cmdline") else _s(t[key])
+    g = pa.table({"key": col, "direction": direction,
+                  "bytes": pc.max_element_wise(pc.fill_null(t["evt.rawres"], 0), 0)})
+    g = g.filter(pc.is_valid(g["direction"])).group_by(["key", "direction"]).aggregate([("bytes", "sum")])
+    g = g.rename_columns(["key", "direction", "bytes"])
+    top = g.group_by("key").aggregate([("bytes", "sum")]).sort_by([("bytes_sum", "descending")]).slice(0, n)["key"]
+    g = g.filter(pc.is_in(g["key"], value_set=top))
+    return alt.Chart(g.to_pandas(), title=f"I/O bytes by {key}").mark_bar().encode(
+        x=alt.X("bytes:Q", stack=True), y=alt.Y("key:N", sort="-x", title=key), color="direction:N",
+        tooltip=[alt.Tooltip("key:N", title=key), "direction", "bytes"]).properties(
+            width=480, height=max(120, 18 * len(top)))
+
+
+def derived_column(t: pa.Table, name: str) -> pa.ChunkedArray:
+    """A derived field (fd.directory, fd.filename, proc.cmdline) computed over a table."""
+    import pyarrow.dataset as ds
+
+    from sysnb.derived import DERIVED
+
+    return ds.dataset(t).to_table(columns={name: DERIVED[name][0]()})[name]
+
+
+def connections(cap: Capture, n: int = 30) -> alt.Chart:
+    """The connection graph as a matrix: process (rows) x remote endpoint (columns), coloured by bytes."""
+    alt = _alt()
+    t = _exits(cap)
+    t = t.filter(pc.fill_null(pc.is_in(_s(t["fd.type"]), value_set=pa.array(["ipv4", "ipv6"])), False))
+    remote = pc.binary_join_element_wise(pc.fill_null(_s(t["fd.sip"]), "?"),
+                                         pc.cast(pc.fill_null(t["fd.sport"], 0), pa.string()), ":")
+    proc = pc.binary_join_element_wise(pc.fill_null(_s(t["proc.name"]), "<NA>"), pc.cast(t["proc.pid"], pa.string()),
+                                       " ")
+    g = pa.table({"process": proc, "server": remote, "bytes": pc.max_element_wise(pc.fill_null(
+        pc.if_else(pc.is_in(_s(t["evt.type"]), value_set=pa.array(_IO_READ + _IO_WRITE)), t["evt.rawres"], 0), 0), 0),
+        "events": pa.chunked_array([pa.array(np.ones(t.num_rows, np.int64))])})
+    g = g.group_by(["process", "server"]).aggregate([("bytes", "sum"), ("events", "sum")])
+    g = g.rename_columns(["process", "server", "bytes", "events"]).sort_by([("events", "descending")]).slice(0, n)
+    return alt.Chart(g.to_pandas(), title="Connections: process x server endpoint").mark_rect().encode(
+        x=alt.X("server:N", title="server ip:port"), y=alt.Y("process:N"), color=alt.Color("events:Q"),
+        tooltip=["process", "server", "events", "bytes"]).properties(width=360, height=max(120, 18 * g.num_rows))
+
+
+def latency_histogram(cap: Capture, types: tuple[str, ...] | None = None, n_types: int = 8) -> alt.Chart:
+    """Distribution of syscall latency (log2 buckets) for the busiest syscall types (or ``types``)."""
+    alt = _alt()
+    t = _exits(cap)
+    t = t.filter(pc.greater(pc.fill_null(t["evt.latency"], 0), 0))
+    etype = _s(t["evt.type"])
+    if types is None:
+        counts = pa.table({"t": etype}).group_by("t").aggregate([("t", "count")]).sort_by([("t_count", "descending")])
+        types = tuple(counts["t"].slice(0, n_types).to_pylist())
+    t = t.filter(pc.is_in(_s(t["evt.type"]), value_set=pa.array(types, pa.string())))
+    bucket = np.floor(np.log2(t["evt.latency"].to_numpy().astype(np.float64))).astype(np.int64)
+    g = pa.table({"syscall": _s(t["evt.type"]), "bucket": bucket}).group_by(["syscall", "bucket"]).aggregate(
+        [("bucket", "count")]).rename_columns(["syscall", "bucket", "events"])
+    df = g.to_pandas()
+    df["latency_us"] = (2.0 ** df["bucket"]) / 1000
+    return alt.Chart(df, title="Syscall latency").mark_bar().encode(
+        x=alt.X("latency_us:O", title="latency >= (us)", sort="ascending",
+                axis=alt.Axis(format=".3~g")), y="events:Q", color="syscall:N",
+        tooltip=["syscall", "latency_us", "events"]).properties(width=560, height=220)
+
+
+def errors_over_time(cap: Capture, bins: int = 60) -> alt.Chart:
+    """Failed system calls per time bin, by error."""
+    t = _exits(cap)
+    t = t.filter(pc.fill_null(t["evt.failed"], False))
+    sub = cap.__class__(t, cap.provenance)
+    chart = syscalls_over_time(sub, by="evt.res", bins=bins)
+    return chart.properties(title="Failed system calls by error")
+
+
+def to_svg(chart: alt.Chart) -> str:
+    """The chart as standalone SVG (vl-convert; no browser, no network)."""
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_svg(chart.to_dict()))
+
+
+def use_static_rendering() -> None:
+    """Render Altair charts as inline SVG in notebooks (stable across runs, readable without JavaScript)."""
+    _alt().renderers.enable("svg")

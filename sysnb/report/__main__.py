@@ -1,0 +1,5 @@
+import sys
+
+from sysnb.report import main
+
+sys.exit(main())

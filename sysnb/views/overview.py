@@ -1,0 +1,157 @@
+"""The Capture overview (Sysdig Inspect's first page) as static HTML: provenance, then tiles with a total,
+a sparkline of when it happened, and the sysdig filter that drills down to it.
+
+Every tile is a sysdig filter evaluated on whole columns (plus, for byte tiles, a sum of evt.rawres), so a
+tile's number is exactly what ``%sysfilter <its filter>`` shows. The HTML needs no JavaScript and no
+network, so it survives nbconvert export, nbval and reports unchanged.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from sysnb.capture import Capture
+
+BINS = 40
+
+
+@dataclass(frozen=True)
+class Tile:
+    title: str
+    filter: str
+    measure: str = "count"  # count | bytes | distinct:<field>
+    group: str = "Activity"
+
+
+TILES = (
+    Tile("Processes", "proc.pid exists", "distinct:proc.pid"),
+    Tile("System calls", "evt.dir=<"),
+    Tile("File bytes in", "fd.type=file and evt.dir=< and evt.type in (read, pread, readv, preadv)", "bytes", "Files"),
+    Tile("File bytes out", "fd.type=file and evt.dir=< and evt.type in (write, pwrite, writev, pwritev)", "bytes",
+         "Files"),
+    Tile("Accessed files", "evt.type in (open, openat, openat2, creat) and evt.dir=< and evt.failed=false",
+         "distinct:fd.name", "Files"),
+    Tile("Modified files", "fd.type=file and evt.dir=< and evt.type in (write, pwrite, writev, pwritev)",
+         "distinct:fd.name", "Files"),
+    Tile("Deleted files", "evt.type in (unlink, unlinkat) and evt.dir=< and evt.failed=false", "count", "Files"),
+    Tile("File open errors", "evt.type in (open, openat, openat2, creat) and evt.dir=< and evt.failed=true",
+         "count", "Files"),
+    Tile("Net bytes in", "fd.type in (ipv4, ipv6) and evt.dir=< and evt.type in (read, readv, recvfrom, recvmsg)",
+         "bytes", "Network"),
+    Tile("Net bytes out", "fd.type in (ipv4, ipv6) and evt.dir=< and evt.type in (write, writev, sendto, sendmsg)",
+         "bytes", "Network"),
+    Tile("New connections in", "evt.type in (accept, accept4) and evt.dir=< and evt.failed=false", "count",
+         "Network"),
+    Tile("New connections out", "evt.type=connect and evt.dir=< and (evt.failed=false or evt.res=EINPROGRESS)",
+         "count", "Network"),
+    Tile("Failed connections", "evt.type=connect and evt.dir=< and evt.failed=true and not evt.res=EINPROGRESS",
+         "count", "Network"),
+    Tile("Listening ports", "evt.type=listen and evt.dir=>", "distinct:fd.name", "Network"),
+    Tile("Executed commands", "evt.type=execve and evt.dir=< and evt.failed=false", "count", "Security"),
+    Tile("sudo / setns", "(evt.type=execve and evt.dir=< and proc.name=sudo) or (evt.type=setns and evt.dir=<)",
+         "count", "Security"),
+    Tile("Slow file I/O (> 1 ms)", "fd.type=file and evt.dir=< and evt.latency > 1000000", "count", "Performance"),
+)
+
+
+def tile_values(cap: Capture) -> list[tuple[Tile, int, np.ndarray]]:
+    """(tile, total, sparkline counts) for every tile."""
+    from sysnb.filter import compile_filter
+
+    rows = cap.returned
+    ts = rows["evt.rawtime"].to_numpy()
+    lo, hi = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 1)
+    out = []
+    for tile in TILES:
+        sel = compile_filter(tile.filter).apply(rows)
+        total = _measure(sel, tile.measure)
+        weights = pc.fill_null(sel["evt.rawres"], 0).to_numpy().clip(0) if tile.measure == "bytes" else None
+        spark, _ = np.histogram(sel["evt.rawtime"].to_numpy(), bins=BINS, range=(lo, hi), weights=weights)
+        out.append((tile, total, spark))
+    return out
+
+
+def _measure(sel: pa.Table, measure: str) -> int:
+    if measure == "bytes":
+        return int(pc.sum(pc.max_element_wise(pc.fill_null(sel["evt.rawres"], 0), 0)).as_py() or 0)
+    if measure.startswith("distinct:"):
+        col = sel[measure.split(":", 1)[1]]
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        return int(pc.count_distinct(col).as_py())
+    return int(sel.num_rows)
+
+
+def _human(v: int, measure: str) -> str:
+    if measure != "bytes":
+        return f"{v:,}"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if v >= scale:
+            return f"{v / scale:.1f} {unit}"
+    return f"{v} B"
+
+
+def _sparkline(counts: np.ndarray, width: int = 160, height: int = 28) -> str:
+    peak = float(counts.max()) if counts.size and counts.max() > 0 else 1.0
+    step = width / max(len(counts) - 1, 1)
+    pts = " ".join(f"{i * step:.1f},{height - 2 - (c / peak) * (height - 4):.1f}" for i, c in enumerate(counts))
+    return (f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+            f'<polyline fill="none" stroke="#2f6fb0" stroke-width="1.5" points="{pts}"/></svg>')
+
+
+_CSS = """<style>
+.snb{font-family:system-ui,sans-serif;font-size:13px;color:#222}
+.snb .prov{background:#f4f6f8;border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;margin-bottom:10px}
+.snb .prov td{padding:1px 10px 1px 0}.snb .prov td:first-child{color:#667}
+.snb h4{margin:10px 0 4px 0;font-size:13px;color:#445}
+.snb .tiles{display:flex;flex-wrap:wrap;gap:8px}
+.snb .tile{border:1px solid #dde3ea;border-radius:6px;padding:6px 10px;width:180px;background:#fff}
+.snb .tile.hot{border-color:#d9822b;background:#fff8f0}
+.snb .tile .t{color:#556;font-size:12px}.snb .tile .v{font-size:20px;font-weight:600}
+.snb .tile code{font-size:10px;color:#678;display:block;white-space:normal;word-break:break-word}
+</style>"""
+
+
+def overview_html(cap: Capture) -> str:
+    p = cap.provenance
+    start = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(p.start_ns / 1e9)) if p.start_ns else "?"
+    span = f"{(p.end_ns - p.start_ns) / 1e9:.3f} s" if p.start_ns is not None and p.end_ns is not None else "?"
+    rec = p.extra.get("recorder") or {}
+    prov = [("file", os.path.basename(p.source)), ("sha256", p.sha256), ("host", p.hostname or "?"), ("start", start),
+            ("duration", span), ("events", f"{p.events:,}"), ("sysnb", p.sysnb_version)]
+    if rec:
+        prov.append(("drops", f"{rec.get('drops', 0)} (snaplen {rec.get('snaplen')})"))
+    if p.error:
+        prov.append(("DAMAGED", f"{p.error} (byte {p.error_offset})"))
+    rows = "".join(f"<tr><td>{k}</td><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in prov)
+    parts = [_CSS, '<div class="snb">', f'<div class="prov"><table>{rows}</table></div>']
+    group = None
+    for tile, total, spark in tile_values(cap):
+        if tile.group != group:
+            if group is not None:
+                parts.append("</div>")
+            group = tile.group
+            parts.append(f'<h4>{group}</h4><div class="tiles">')
+        hot = " hot" if total and tile.group == "Security" else ""
+        parts.append(f'<div class="tile{hot}"><div class="t">{html.escape(tile.title)}</div>'
+                     f'<div class="v">{_human(total, tile.measure)}</div>{_sparkline(spark)}'
+                     f'<code>%sysfilter {html.escape(tile.filter)}</code></div>')
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def overview_text(cap: Capture) -> str:
+    """The same tiles as plain text (``repr`` in a terminal, text/plain in notebooks)."""
+    lines = [repr(cap)]
+    for tile, total, _ in tile_values(cap):
+        lines.append(f"  {tile.title:<24}{_human(total, tile.measure):>12}   {tile.filter}")
+    return "\n".join(lines)
