@@ -8,6 +8,7 @@ network, so it survives nbconvert export, nbval and reports unchanged.
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import time
@@ -101,24 +102,22 @@ def _human(v: int, measure: str) -> str:
 
 
 def _sparkline(counts: np.ndarray, width: int = 160, height: int = 28) -> str:
+    """A tiny SVG line as an <img> data URI (JupyterLab's sanitizer keeps images, drops inline <svg>)."""
     peak = float(counts.max()) if counts.size and counts.max() > 0 else 1.0
     step = width / max(len(counts) - 1, 1)
     pts = " ".join(f"{i * step:.1f},{height - 2 - (c / peak) * (height - 4):.1f}" for i, c in enumerate(counts))
-    return (f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
-            f'<polyline fill="none" stroke="#2f6fb0" stroke-width="1.5" points="{pts}"/></svg>')
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+           f'<polyline fill="none" stroke="#2f6fb0" stroke-width="1.5" points="{pts}"/></svg>')
+    data = base64.b64encode(svg.encode()).decode()
+    return f'<img alt="sparkline" width="{width}" height="{height}" src="data:image/svg+xml;base64,{data}">'
 
 
-_CSS = """<style>
-.snb{font-family:system-ui,sans-serif;font-size:13px;color:#222}
-.snb .prov{background:#f4f6f8;border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;margin-bottom:10px}
-.snb .prov td{padding:1px 10px 1px 0}.snb .prov td:first-child{color:#667}
-.snb h4{margin:10px 0 4px 0;font-size:13px;color:#445}
-.snb .tiles{display:flex;flex-wrap:wrap;gap:8px}
-.snb .tile{border:1px solid #dde3ea;border-radius:6px;padding:6px 10px;width:180px;background:#fff}
-.snb .tile.hot{border-color:#d9822b;background:#fff8f0}
-.snb .tile .t{color:#556;font-size:12px}.snb .tile .v{font-size:20px;font-weight:600}
-.snb .tile code{font-size:10px;color:#678;display:block;white-space:normal;word-break:break-word}
-</style>"""
+# inline styles only: untrusted notebooks (JupyterLab's sanitizer) drop <style> blocks
+_BOX = "font-family:system-ui,sans-serif;font-size:13px;color:#222"
+_PROV = "background:#f4f6f8;border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;margin-bottom:10px"
+_TILE = ("display:inline-block;vertical-align:top;border:1px solid {border};border-radius:6px;padding:6px 10px;"
+         "width:180px;margin:0 8px 8px 0;background:{bg}")
+_CODE = "font-size:10px;color:#678;display:block;white-space:normal;word-break:break-word"
 
 
 def overview_html(cap: Capture) -> str:
@@ -126,25 +125,27 @@ def overview_html(cap: Capture) -> str:
     start = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(p.start_ns / 1e9)) if p.start_ns else "?"
     span = f"{(p.end_ns - p.start_ns) / 1e9:.3f} s" if p.start_ns is not None and p.end_ns is not None else "?"
     rec = p.extra.get("recorder") or {}
-    prov = [("file", os.path.basename(p.source)), ("sha256", p.sha256), ("host", p.hostname or "?"), ("start", start),
-            ("duration", span), ("events", f"{p.events:,}"), ("sysnb", p.sysnb_version)]
+    prov = [("file", os.path.basename(p.source)), ("sha256", p.sha256), ("host", p.hostname or "?"),
+            ("start", start), ("duration", span), ("events", f"{p.events:,}"), ("sysnb", p.sysnb_version)]
     if rec:
         prov.append(("drops", f"{rec.get('drops', 0)} (snaplen {rec.get('snaplen')})"))
     if p.error:
         prov.append(("DAMAGED", f"{p.error} (byte {p.error_offset})"))
-    rows = "".join(f"<tr><td>{k}</td><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in prov)
-    parts = [_CSS, '<div class="snb">', f'<div class="prov"><table>{rows}</table></div>']
+    rows = "".join(f'<tr><td style="color:#667;padding-right:10px;text-align:left">{k}</td>'
+                   f'<td style="text-align:left"><code>{html.escape(str(v))}</code></td></tr>' for k, v in prov)
+    parts = [f'<div style="{_BOX}">', f'<div style="{_PROV}"><table>{rows}</table></div>']
     group = None
     for tile, total, spark in tile_values(cap):
         if tile.group != group:
             if group is not None:
                 parts.append("</div>")
             group = tile.group
-            parts.append(f'<h4>{group}</h4><div class="tiles">')
-        hot = " hot" if total and tile.group == "Security" else ""
-        parts.append(f'<div class="tile{hot}"><div class="t">{html.escape(tile.title)}</div>'
-                     f'<div class="v">{_human(total, tile.measure)}</div>{_sparkline(spark)}'
-                     f'<code>%sysfilter {html.escape(tile.filter)}</code></div>')
+            parts.append(f'<div style="margin:10px 0 4px 0;font-weight:600;color:#445">{group}</div><div>')
+        hot = bool(total) and tile.group == "Security"
+        style = _TILE.format(border="#d9822b" if hot else "#dde3ea", bg="#fff8f0" if hot else "#fff")
+        parts.append(f'<div style="{style}"><div style="color:#556;font-size:12px">{html.escape(tile.title)}</div>'
+                     f'<div style="font-size:20px;font-weight:600">{_human(total, tile.measure)}</div>'
+                     f'{_sparkline(spark)}<code style="{_CODE}">%sysfilter {html.escape(tile.filter)}</code></div>')
     parts.append("</div></div>")
     return "".join(parts)
 
