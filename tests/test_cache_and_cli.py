@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,9 @@ from conftest import FIXTURES
 from goldens import GOLDEN, run_cli
 
 import sysnb
-import sysnb.capture as capmod
+
+# the module, not sysnb.capture (the live-capture function the package exports under that name)
+capmod = importlib.import_module("sysnb.capture")
 
 CAT = FIXTURES / "falco" / "cat_write.scap.gz"
 

@@ -15,7 +15,8 @@ CAT = Path(__file__).parent / "fixtures" / "falco" / "cat_write.scap.gz"
 
 @pytest.fixture(scope="module")
 def ip():  # type: ignore[no-untyped-def]
-    shell = start_ipython()
+    start_ipython()  # None when another test module started the session's shell first
+    shell = IPython.get_ipython()
     shell.run_line_magic("load_ext", "sysnb")
     return shell
 

@@ -45,7 +45,8 @@ def test_charts_aggregate_before_drawing_and_render_to_svg(cap: sysnb.Capture, m
 
 @pytest.fixture(scope="module")
 def ip():  # type: ignore[no-untyped-def]
-    shell = start_ipython()
+    start_ipython()  # returns None when test_magics already started the session's shell
+    shell = IPython.get_ipython()
     shell.run_line_magic("load_ext", "sysnb")
     shell.run_line_magic("sysopen", f"{sysnb.sample_path()} -o incident")
     return shell
@@ -80,5 +81,5 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
 
     nb = Path(__file__).parent.parent / "notebooks" / "02-incident-investigation.ipynb"
     html = export(nb, tmp_path / "r.html").read_text()
-    assert "sysnb forensic report" in html and "<svg" in html
+    assert "sysnb forensic report" in html and "image/svg+xml" in html  # charts inline, as data URIs
     assert 'src="http' not in html  # no script or image fetched from the network
