@@ -243,7 +243,10 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")
     ipython.register_magic_function(lambda line: sysopen(line, ipython), "line", "sysopen")
     ipython.register_magic_function(lambda line: sysfilter(line, ipython), "line", "sysfilter")
-    original = ipython.magics_manager.magics["cell"].get("capture")
+    # IPython's own %%capture, from its ExecutionMagics (not whatever is registered now: loading sysnb twice
+    # must not make the delegate point at our own wrapper)
+    execution = ipython.magics_manager.registry.get("ExecutionMagics")
+    original = getattr(execution, "capture", None)
 
     def capture_cell(line: str, cell: str) -> Any:
         first = line.split(maxsplit=1)[0] if line.strip() else ""

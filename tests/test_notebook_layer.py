@@ -69,6 +69,7 @@ def test_sysprint_keeps_the_filter_text_raw(ip, capsys) -> None:  # type: ignore
 
 
 def test_capture_magic_hands_other_arguments_to_ipython(ip) -> None:  # type: ignore[no-untyped-def]
+    sysnb.load_ipython_extension(ip)  # loading twice must not make %%capture delegate to itself
     ip.run_cell_magic("capture", "out", "print('to ipython')")
     assert ip.user_ns["out"].stdout == "to ipython\n"
     with pytest.raises(UsageError, match="usage: %%capture DURATION"):
