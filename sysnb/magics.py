@@ -243,10 +243,13 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")
     ipython.register_magic_function(lambda line: sysopen(line, ipython), "line", "sysopen")
     ipython.register_magic_function(lambda line: sysfilter(line, ipython), "line", "sysfilter")
-    # IPython's own %%capture, from its ExecutionMagics (not whatever is registered now: loading sysnb twice
-    # must not make the delegate point at our own wrapper)
-    execution = ipython.magics_manager.registry.get("ExecutionMagics")
-    original = getattr(execution, "capture", None)
+    # IPython's own %%capture, bound to an ExecutionMagics instance: not the currently registered callable,
+    # which may be IPython 9's lazy stub (it re-resolves the name on call, i.e. to our wrapper) or our own
+    # wrapper when the extension is loaded twice.
+    from IPython.core.magics.execution import ExecutionMagics
+
+    execution = ipython.magics_manager.registry.get("ExecutionMagics") or ExecutionMagics(shell=ipython)
+    original = execution.capture
 
     def capture_cell(line: str, cell: str) -> Any:
         first = line.split(maxsplit=1)[0] if line.strip() else ""
