@@ -78,3 +78,52 @@ def stdin(events: pa.Table) -> ChiselResult:
                     "limit the output to a specific process or pid.")
 def stderr(events: pa.Table) -> ChiselResult:
     return _std(events, 2)
+
+
+def _spy(events: pa.Table, mask: pa.ChunkedArray, write_word: str) -> ChiselResult:
+    """spy_ip/spy_port: the data of socket I/O, with a header line on every event (the Lua chisel's
+    header only changes when the direction changes, and says "Read" for writes too — reproduced)."""
+    from sysnb.format.output import Formatter
+
+    sock = pc.fill_null(pc.is_in(events["fd.type"].cast(pa.string()), value_set=pa.array(["ipv4", "ipv6"])), False)
+    rows = events.filter(pc.and_(pc.and_(is_io(events), sock), mask))
+    rows = rows.filter(pc.and_(pc.greater(pc.fill_null(rows["evt.rawres"], 0), 0), pc.is_valid(rows["evt.buffer"])))
+    reads = pc.is_in(rows["sysnb.type_id"], value_set=READ_TYPES).to_pylist()
+    data = list(Formatter("%evt.arg.data").lines(rows))
+    res = rows["evt.rawres"].to_pylist()
+
+    def text() -> Iterable[str]:
+        direction, info = None, ""
+        for is_read, r, d in zip(reads, res, data, strict=True):
+            if is_read and direction != "r":
+                info, direction = f"\x1b[31m------ Read {format_bytes(r)}", "r"
+            elif not is_read and direction != "w":
+                info, direction = f"\x1b[34m------ {write_word} {format_bytes(r)}", "w"
+            yield info
+            yield d
+        yield "\x1b[0m"
+    return ChiselResult(rows.select(["evt.num", "proc.name", "fd.name", "evt.rawres", "evt.buffer"]), text)
+
+
+def _either(events: pa.Table, a: str, b: str, value: object) -> pa.ChunkedArray:
+    def eq(col: str) -> pa.ChunkedArray:
+        c = events[col]
+        c = c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+        return pc.fill_null(pc.equal(c, pa.scalar(value, c.type)), False)
+    return pc.or_(eq(a), eq(b))
+
+
+@chisel("spy_ip", category="Net", short="Show the data exchanged with the given IP address",
+        args=[Arg("host_ip", "the remote host IP address", "ip")],
+        description="shows the network payloads exchanged with an IP endpoint. You can combine this chisel with "
+                    "the -x, -X or -A sysdig command line switches to customize the screen output")
+def spy_ip(events: pa.Table, host_ip: str) -> ChiselResult:
+    return _spy(events, _either(events, "fd.sip", "fd.cip", host_ip), "Read")  # sic: the Lua chisel says Read
+
+
+@chisel("spy_port", category="Net", short="Show the data exchanged using the given IP port number",
+        args=[Arg("host_port", "the remote host IP port number", "int")],
+        description="shows the network payloads exchanged using a given IP port number. You can combine this "
+                    "chisel with the -x, -X or -A sysdig command line switches to customize the screen output")
+def spy_port(events: pa.Table, host_port: int) -> ChiselResult:
+    return _spy(events, _either(events, "fd.sport", "fd.cport", host_port), "Write")

@@ -113,3 +113,22 @@ def _need(t: pa.Table, key: str) -> None:
 
         raise UsageError(f"chisel key '{key}' is not a field sysnb can group by yet; try one of proc.name, "
                          "proc.pid, fd.name, fd.type, fd.sport, fd.cip, fd.sip, evt.type, user.name, container.id")
+
+
+@chisel("fdcount_by", category="I/O", short="FD count, aggregated by an arbitrary filter field", args=[_KEY],
+        description="Groups all the active FDs based on the given filter field, and returns the fd count for "
+                    "each key. For example, it can be used to list the number of connections per process or per "
+                    "IP endpoint.")
+def fdcount_by(t: pa.Table, key: str) -> ChiselResult:
+    _need(t, key)
+    from sysnb.chisels.table import _key
+
+    name = pc.fill_null(t["fd.name"].cast(pa.string()), "")
+    keep = pc.and_(pc.and_(pc.is_valid(_key(t, key)), pc.greater(pc.fill_null(t["fd.num"], 0), 0)),
+                   pc.not_equal(name, ""))
+    rows = pa.table({"key": _key(t, key), "fd": t["fd.num"], "name": name}).filter(keep)
+    distinct = rows.group_by(["key", "fd", "name"]).aggregate([])
+    counts = distinct.group_by("key").aggregate([("fd", "count")]).rename_columns([key, "fds"])
+    counts = counts.sort_by([("fds", "descending"), (key, "ascending")])
+    return ChiselResult(counts, lambda: (f"{k}\t{c}" for k, c in zip(counts[key].to_pylist(),
+                                                                       counts["fds"].to_pylist(), strict=True)))
