@@ -39,7 +39,7 @@ LAB_PORT ?= 8888
 run: setup
 	@echo "JupyterLab: open the http://127.0.0.1:$(LAB_PORT)/lab/... URL printed below (Ctrl-C stops it)"
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --allow-root \
-	    --ServerApp.root_dir=$(CURDIR)/notebooks 02-incident-investigation.ipynb
+	    --ServerApp.root_dir=$(CURDIR)/notebooks $(CURDIR)/notebooks/02-incident-investigation.ipynb
 
 demo: setup
 	$(BIN)/sysnb -r $(SAMPLE) -n 20
