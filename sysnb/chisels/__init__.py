@@ -23,7 +23,14 @@ def run(source: Capture | pa.Table, name: str, args: Sequence[str] | dict[str, A
     """Run chisel ``name`` on a capture (or an events table) with positional argument strings (as on the
     command line) or keyword values, after an optional sysdig filter."""
     c = get(name)
-    table = source if isinstance(source, pa.Table) else source.returned
+    if isinstance(source, pa.Table):
+        table = source
+    else:
+        from sysnb.capture import returned_rows
+
+        heavy = {"sysnb.params", "evt.args", "sysnb.info"}
+        keep = [n for n in source.table.column_names if c.raw or n not in heavy]
+        table = returned_rows(source.table, keep)  # without the raw parameters unless the chisel reads them
     if filter:
         from sysnb.filter import compile_filter
 

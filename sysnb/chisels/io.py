@@ -20,7 +20,8 @@ def _esc(code: int, on: bool) -> str:
     return f"\x1b[{code}m" if on else ""
 
 
-@chisel("echo_fds", category="I/O", short="Print the data read and written by processes.", args=[_COLOR],
+@chisel("echo_fds", raw=True,
+        category="I/O", short="Print the data read and written by processes.", args=[_COLOR],
         description="Print the data read and written for any FD. Combine this script with a filter to restrict "
                     "what it shows.")
 def echo_fds(events: pa.Table, disable_color: str | None = None) -> ChiselResult:
@@ -113,7 +114,8 @@ def _either(events: pa.Table, a: str, b: str, value: object) -> pa.ChunkedArray:
     return pc.or_(eq(a), eq(b))
 
 
-@chisel("spy_ip", category="Net", short="Show the data exchanged with the given IP address",
+@chisel("spy_ip", raw=True,
+        category="Net", short="Show the data exchanged with the given IP address",
         args=[Arg("host_ip", "the remote host IP address", "ip")],
         description="shows the network payloads exchanged with an IP endpoint. You can combine this chisel with "
                     "the -x, -X or -A sysdig command line switches to customize the screen output")
@@ -121,7 +123,8 @@ def spy_ip(events: pa.Table, host_ip: str) -> ChiselResult:
     return _spy(events, _either(events, "fd.sip", "fd.cip", host_ip), "Read")  # sic: the Lua chisel says Read
 
 
-@chisel("spy_port", category="Net", short="Show the data exchanged using the given IP port number",
+@chisel("spy_port", raw=True,
+        category="Net", short="Show the data exchanged using the given IP port number",
         args=[Arg("host_port", "the remote host IP port number", "int")],
         description="shows the network payloads exchanged using a given IP port number. You can combine this "
                     "chisel with the -x, -X or -A sysdig command line switches to customize the screen output")

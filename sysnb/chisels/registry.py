@@ -59,6 +59,7 @@ class Chisel:
     description: str
     fn: Callable[..., ChiselResult]
     args: tuple[Arg, ...] = field(default_factory=tuple)
+    raw: bool = False  # needs the raw parameters (sysnb.params, evt.args): otherwise they are not copied
 
     def bind(self, values: list[str]) -> dict[str, Any]:
         """Positional argument strings -> typed keyword arguments (errors name the argument)."""
@@ -87,11 +88,12 @@ def _convert(a: Arg, v: str, chisel_name: str) -> Any:
 CHISELS: dict[str, Chisel] = {}
 
 
-def chisel(name: str, *, category: str, short: str, description: str = "",
-           args: Iterable[Arg] = ()) -> Callable[[Callable[..., ChiselResult]], Callable[..., ChiselResult]]:
-    """Decorator registering a chisel under ``name`` (replacing one of the same name)."""
+def chisel(name: str, *, category: str, short: str, description: str = "", args: Iterable[Arg] = (),
+           raw: bool = False) -> Callable[[Callable[..., ChiselResult]], Callable[..., ChiselResult]]:
+    """Decorator registering a chisel under ``name`` (replacing one of the same name). ``raw=True`` when the
+    chisel reads event parameters or buffers formatted from them (``sysnb.params``, ``evt.args``)."""
     def register(fn: Callable[..., ChiselResult]) -> Callable[..., ChiselResult]:
-        CHISELS[name] = Chisel(name, category, short, description or short, fn, tuple(args))
+        CHISELS[name] = Chisel(name, category, short, description or short, fn, tuple(args), raw)
         return fn
     return register
 

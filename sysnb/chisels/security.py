@@ -31,7 +31,8 @@ def _interactive(t: pa.Table) -> pa.Table:
     return t.filter(keep)
 
 
-@chisel("spy_users", category="Security", short="Display interactive user activity",
+@chisel("spy_users", raw=True,
+        category="Security", short="Display interactive user activity",
         args=[Arg("max_depth", "the maximum depth to show in the hierarchy of processes", "int", True, -1),
               Arg("disable_color", "Set to 'disable_colors' if you want to disable color output", "string", True)],
         description="Lists every command that users launch interactively (e.g. from bash) and every directory "
