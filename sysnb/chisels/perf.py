@@ -1,1 +1,80 @@
-"""placeholder"""
+"""Performance chisels: scallslower, fileslower (system calls / file I/O slower than a threshold)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sysnb.chisels.registry import Arg, ChiselResult, chisel
+from sysnb.chisels.table import is_io
+
+_MIN_MS = Arg("min_ms", "Minimum milliseconds before which a syscall should complete", "int")
+_COLOR = Arg("disable_color", "Set to 'disable_colors' if you want to disable color output", "string", True)
+
+
+def _datetime(ns: int) -> str:
+    """evt.datetime cut to 23 characters, as the chisels' %-23.23s prints it."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}"[:4]
+
+
+def _lua_number(v: float) -> str:
+    """LuaJIT's tostring of a number (%.14g)."""
+    return f"{v:.14g}"
+
+
+def _slow(events: pa.Table, min_ms: int, extra: pa.ChunkedArray | None) -> pa.Table:
+    lat = pc.fill_null(events["evt.latency"], 0)
+    keep = pc.greater(pc.divide(pc.cast(lat, pa.float64()), 1e6), float(min_ms))
+    if extra is not None:
+        keep = pc.and_(keep, extra)
+    return events.filter(keep)
+
+
+def _color(row: dict[str, object], on: bool) -> str:
+    if not on:
+        return ""
+    return "\x1b[32m" if row["container.id"] in (None, "host") else "\x1b[34m"
+
+
+@chisel("scallslower", category="Performance", short="Trace slow syscalls", args=[_MIN_MS, _COLOR],
+        description="Trace syscalls slower than a threshold milliseconds. This chisel is compatible with containers "
+                    "using the sysdig -pc or -pcontainer argument, otherwise no container information will be shown.")
+def scallslower(events: pa.Table, min_ms: int, disable_color: str | None = None) -> ChiselResult:
+    rows = _slow(events, min_ms, None).select(["evt.rawtime", "proc.name", "evt.latency", "evt.type", "container.id"])
+    color = disable_color != "disable_color"
+
+    def text() -> Iterable[str]:
+        yield f"{'evt.datetime':<23.23} {'proc.name':<23.23} {'LATENCY(ms)':<20} evt.type"
+        yield f"{'-' * 23} {'-' * 23} {'-' * 20} {'-' * 20}"
+        for r in rows.to_pylist():
+            lat = _lua_number(r["evt.latency"] / 1e6)
+            yield (f"{_color(r, color)}{_datetime(r['evt.rawtime']):<23.23} {r['proc.name'] or '<NA>':<23.23} "
+                   f"{lat:<20} {r['evt.type']}")
+    return ChiselResult(rows, text)
+
+
+@chisel("fileslower", category="Performance", short="Trace slow file I/O", args=[
+        Arg("min_ms", "Minimum millisecond threshold for showing file I/O", "int"), _COLOR],
+        description="Trace file I/O slower than a threshold, or all file I/O. This chisel is compatible with "
+                    "containers using the sysdig -pc or -pcontainer argument, otherwise no container information "
+                    "will be shown.")
+def fileslower(events: pa.Table, min_ms: int, disable_color: str | None = None) -> ChiselResult:
+    name = pc.fill_null(events["fd.name"].cast(pa.string()), "")
+    file_io = pc.and_(pc.and_(is_io(events), pc.fill_null(pc.equal(events["fd.type"].cast(pa.string()), "file"),
+                                                          False)),
+                      pc.and_(pc.equal(events["evt.dir"].cast(pa.string()), "<"),
+                              pc.invert(pc.starts_with(name, "/dev/"))))
+    rows = _slow(events, min_ms, file_io).select(["evt.rawtime", "proc.name", "evt.type", "evt.latency", "fd.name",
+                                                   "container.id"])
+    color = disable_color != "disable_color"
+
+    def text() -> Iterable[str]:
+        yield f"{'evt.datetime':<23.23} {'proc.name':<12.12} {'evt.type':<8} {'LATENCY(ms)':<12} fd.name"
+        yield f"{'-' * 23} {'-' * 12} {'-' * 8} {'-' * 12} {'-' * 41}"
+        for r in rows.to_pylist():
+            yield (f"{_color(r, color)}{_datetime(r['evt.rawtime']):<23.23} {r['proc.name'] or '<NA>':<12.12} "
+                   f"{r['evt.type']:<8} {int(r['evt.latency'] / 1e6):>12d} {r['fd.name']}")
+    return ChiselResult(rows, text)
