@@ -190,7 +190,7 @@ def _argv(g: Group) -> tuple[list[bytes], list[bytes]]:
     return exes, args
 
 
-def _proc_params(g: Group, names: list[str], exec_: bool, nr: int) -> dict[str, Param]:
+def _proc_params(g: Group, exec_: bool, nr: int) -> dict[str, Param]:
     b = g.base
     exes, args = _argv(g)
     if exec_:
@@ -492,9 +492,5 @@ def _convert_group(ev: Events, g: Group, nr: int, seq: np.ndarray) -> None:
     else:  # a new child returns from clone/fork without having entered it: no enter event for it
         ge = g.subset(parent)
         ev.add(ge, enter_type, enter_ts[parent], seq[parent], _encode(ge, enter_type, enter_spec))
-    extra = None
-    if name in _PROC_SYSCALLS:
-        info = event_info(exit_type)
-        assert info is not None
-        extra = _proc_params(g, [p[0] for p in info.params_2022], _PROC_SYSCALLS[name], nr)
+    extra = _proc_params(g, _PROC_SYSCALLS[name], nr) if name in _PROC_SYSCALLS else None
     ev.add(g, exit_type, exit_ts, seq + 1, _encode(g, exit_type, exit_spec, extra))
