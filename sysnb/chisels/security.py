@@ -92,3 +92,42 @@ def _param(params: list[bytes] | None, i: int) -> str:
     if not params or len(params) <= i:
         return ""
     return params[i].split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def login_shell_id(lineage: Lineage, pid: int, name: str | None, num: int) -> int | None:
+    """proc.loginshellid: the pid of the farthest ancestor (the process itself included) whose name ends in sh."""
+    found = pid if name is not None and name.endswith("sh") else None
+    for apid, aname in lineage.ancestors(pid, num, MAX_ANCESTORS * 4):
+        if aname is not None and aname.endswith("sh"):
+            found = apid
+    return found
+
+
+@chisel("list_login_shells", category="Security", short="List the login shell IDs",
+        args=[Arg("command", "If specified, only print login shells that spawned a process containing this "
+                  "string in its command name", "string", True),
+              Arg("arguments", "If specified, only print login shells that spawned a process containing this "
+                  "string in its arguments", "string", True)],
+        description="List the unique login shell IDs (proc.loginshellid) of the processes started in the capture.")
+def list_login_shells(events: pa.Table, command: str | None = None, arguments: str | None = None,
+                      source: str | None = None) -> ChiselResult:
+    """As sysdig 0.29.3's Lua chisel prints it: only the last matching shell id, once per field of its
+    record (three times) — a bug of the original kept for output compatibility; ``table`` has every id."""
+    lineage = Lineage(events, first_section(source)[0] if source else None)
+    ex = events.filter(pc.and_(pc.equal(_str(events, "evt.type"), "execve"), pc.equal(_str(events, "evt.dir"), "<")))
+    ids: list[int] = []
+    for r in ex.select(["evt.num", "proc.pid", "proc.name", "proc.exe", "proc.args"]).to_pylist():
+        if command and command not in (r["proc.exe"] or ""):
+            continue
+        if arguments and r["proc.args"] is not None and arguments not in r["proc.args"]:
+            continue
+        sid = login_shell_id(lineage, r["proc.pid"], r["proc.name"], r["evt.num"])
+        if sid is not None:
+            ids.append(sid)
+    table = pa.table({"proc.loginshellid": sorted(set(ids))})
+
+    def text() -> Iterable[str]:
+        yield f"Shells containing {command}:" if command else "All shells:"
+        if ids:
+            yield from [str(ids[-1])] * 3
+    return ChiselResult(table, text)
