@@ -137,3 +137,31 @@ def ps(events: pa.Table, filter: str = "", source: str | None = None) -> ChiselR
                    + _ext(format_bytes(row["vmsize_kb"] * 1024), 11) + _ext(format_bytes(row["vmrss_kb"] * 1024), 11)
                    + _ext(str(row["fdlimit"] & 0xFFFFFFFF), 10) + row["cmd"])
     return ChiselResult(table, text)
+
+
+_CONTAINER_TYPES = ("docker", "lxc", "libvirt-lxc", "mesos", "rkt", "custom", "cri", "containerd", "cri-o", "bpm")
+
+
+@chisel("lscontainers", category="System State", short="List the running containers",
+        description="List the running containers and the metadata")
+def lscontainers(events: pa.Table, source: str | None = None) -> ChiselResult:
+    """The containers known once the first returned event was parsed (sysdig's get_container_table)."""
+    containers: dict[str, dict[str, object]] = {}
+    if events.num_rows and source is not None:
+        _, _, eng = state_table(*first_section(source))
+        containers = eng.containers
+    rows = [containers[k] for k in sorted(containers)]
+    table = pa.table({f: [str(r.get(f, "")) for r in rows] for f in ("type", "image", "name", "id")})
+
+    def text() -> Iterable[str]:
+        if not events.num_rows:
+            return
+        yield _ext("container.type", 15) + _ext("container.image", 16) + _ext("container.name", 20) + \
+            _ext("container.id", 13)
+        yield _ext("-" * 15, 15) + _ext("-" * 16, 16) + _ext("-" * 20, 20) + _ext("-" * 13, 13)
+        for r in rows:
+            ctype = r.get("type")
+            kind = _CONTAINER_TYPES[ctype] if isinstance(ctype, int) and 0 <= ctype < len(_CONTAINER_TYPES) else ctype
+            yield _ext(str(kind), 15) + _ext(str(r.get("image")), 16) + _ext(str(r.get("name")), 20) + \
+                _ext(str(r.get("id")), 13)
+    return ChiselResult(table, text)
