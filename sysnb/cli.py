@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # `timeout`/`kill` stop a recording like Ctrl-C
     args = build_parser().parse_args(argv)
     try:
         return run(args)
@@ -178,7 +179,6 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
     from sysnb.record.recorder import Recording, record
 
     path = args.write if args.write and flt is None else default_path()
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     limit = args.numevents
 
     def tick(rec: Recording) -> None:
@@ -191,8 +191,11 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
         return limit is not None and _recorded[0] >= limit
 
     _recorded[0] = 0
+    def started(rec: Recording) -> None:
+        print(f"sysnb: recording to {path} (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
+
     stats = record(path, args.seconds, snaplen=args.snaplen, compress=True if args.compress else None,
-                   until=enough, tick=tick)
+                   until=enough, tick=tick, started=started)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.write or args.verbose:
@@ -210,8 +213,8 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     from sysnb.record.live import stream
     from sysnb.record.recorder import Recording
 
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     rec = Recording(default_path(), snaplen=args.snaplen, tap=True)
+    print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())
     printed = 0
     try:

@@ -140,11 +140,15 @@ class Recording:
 
 def record(path: str, seconds: float | None = None, *, snaplen: int = 80, compress: bool | None = None,
            exclude: list[int] | None = None, target_pid: int = 0,
-           until: Callable[[], bool] | None = None, tick: Callable[[Recording], None] | None = None) -> RecordStats:
+           until: Callable[[], bool] | None = None, tick: Callable[[Recording], None] | None = None,
+           started: Callable[[Recording], None] | None = None) -> RecordStats:
     """Record every system call on the host into ``path`` for ``seconds`` (or until ``until()`` is true, or
-    KeyboardInterrupt). Whatever was recorded is always written to a valid file."""
+    KeyboardInterrupt). Whatever was recorded is always written to a valid file. ``started(rec)`` is called
+    once the programs are attached and the snapshot is taken."""
     rec = Recording(path, snaplen=snaplen, compress=compress, exclude=exclude, target_pid=target_pid)
     try:
+        if started is not None:
+            started(rec)
         while (seconds is None or rec.elapsed() < seconds) and not (until is not None and until()):
             time.sleep(0.05)
             if tick is not None:

@@ -140,6 +140,8 @@ def _touch_marker_file(tmp_path: Path) -> Path:
 
 def test_live_printing_streams_matching_events(tmp_path: Path) -> None:
     proc = _sysnb("-M", "4", "-p", "%proc.name %evt.type %fd.name", "evt.type=openat and evt.dir=< and proc.name=cat")
+    assert proc.stderr is not None
+    assert "recording" in proc.stderr.readline()
     marker = _touch_marker_file(tmp_path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -149,6 +151,8 @@ def test_live_printing_streams_matching_events(tmp_path: Path) -> None:
 def test_sigterm_leaves_a_valid_file(tmp_path: Path) -> None:
     out = tmp_path / "term.scap.gz"
     proc = _sysnb("-w", str(out))
+    assert proc.stderr is not None
+    assert "recording to" in proc.stderr.readline()  # attached and snapshotted: now the workload counts
     marker = _touch_marker_file(tmp_path)
     proc.terminate()
     _, err = proc.communicate(timeout=60)
