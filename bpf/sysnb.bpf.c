@@ -197,46 +197,40 @@ static __always_inline __u64 bounded(__u64 n, __u64 max)
 
 /* ---- user memory ---------------------------------------------------------------------------------------- */
 
+/* Copy up to ``size`` (a constant: the field's size) bytes of user memory into ``dst``; set ``*len`` on success. */
+static __always_inline void read_raw(void *dst, __u16 *len, __u64 size, __u64 ptr, long want)
+{
+	if (!ptr || want <= 0)
+		return;
+	__u64 n = bounded(want, size);
+	if (n > size)
+		return;
+	if (bpf_probe_read_user(dst, n, (void *)ptr) == 0)
+		*len = n;
+}
+
+/* A NUL-terminated user string (the length counts the NUL). */
+static __always_inline void read_str(void *dst, __u16 *len, __u32 size, __u64 ptr)
+{
+	if (!ptr)
+		return;
+	long n = bpf_probe_read_user_str(dst, size, (void *)ptr);
+	if (n > 0)
+		*len = n;
+}
+
+/* An I/O payload: the first snaplen bytes, and how many the syscall really moved. */
 static __always_inline void user_buf(struct snb_big *r, __u64 ptr, long len, __u32 snaplen)
 {
 	if (len <= 0 || !ptr)
 		return;
 	r->data_total = len;
-	__u64 n = bounded(len > snaplen ? snaplen : len, SNB_DATA);
-	if (n > SNB_DATA)
-		return;
-	if (bpf_probe_read_user(r->data, n, (void *)ptr) == 0)
-		r->data_len = n;
+	read_raw(r->data, &r->data_len, SNB_DATA, ptr, len > snaplen ? snaplen : len);
 }
 
-static __always_inline void user_str(struct snb_big *r, __u64 ptr)
-{
-	if (!ptr)
-		return;
-	long n = bpf_probe_read_user_str(r->data, SNB_DATA, (void *)ptr);
-	if (n > 0)
-		r->data_len = n;
-}
-
-static __always_inline void user_str2(struct snb_big *r, __u64 ptr)
-{
-	if (!ptr)
-		return;
-	long n = bpf_probe_read_user_str(r->data2, SNB_DATA2, (void *)ptr);
-	if (n > 0)
-		r->data2_len = n;
-}
-
-static __always_inline void user_raw2(struct snb_big *r, __u64 ptr, long len)
-{
-	if (!ptr || len <= 0)
-		return;
-	__u64 n = bounded(len, SNB_DATA2);
-	if (n > SNB_DATA2)
-		return;
-	if (bpf_probe_read_user(r->data2, n, (void *)ptr) == 0)
-		r->data2_len = n;
-}
+#define user_str(r, ptr) read_str((r)->data, &(r)->data_len, SNB_DATA, (ptr))
+#define user_str2(r, ptr) read_str((r)->data2, &(r)->data2_len, SNB_DATA2, (ptr))
+#define user_raw2(r, ptr, len) read_raw((r)->data2, &(r)->data2_len, SNB_DATA2, (ptr), (len))
 
 static __always_inline void first_iovec(struct snb_big *r, __u64 iov_ptr, long ret, __u32 snaplen)
 {
