@@ -411,14 +411,33 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 	}
 }
 
+/* The current task, or NULL when recording is off or the task is excluded. */
+static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
+{
+	if (!cfg)
+		return NULL;
+	struct task_struct *t = bpf_get_current_task_btf();
+	return skipped(cfg, t->tgid) ? NULL : t;
+}
+
+/* A record in this CPU's ring of ``rings``, or NULL (counted as lost) when the ring is full. */
+static __always_inline void *reserve(void *rings, __u32 cpu, __u64 size, struct snb_stats *st)
+{
+	void *rb = ring(rings, cpu);
+	if (!rb)
+		return NULL;
+	void *r = bpf_ringbuf_reserve(rb, size, 0);
+	if (!r)
+		lost_one(st);
+	return r;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(snb_enter, struct pt_regs *regs, long id)
 {
 	struct snb_config *cfg = get_config();
-	if (!cfg)
-		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	if (skipped(cfg, t->tgid))
+	struct task_struct *t = traced_task(cfg);
+	if (!t)
 		return 0;
 	__u64 *ts = bpf_task_storage_get(&enter_ts, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (ts)
@@ -430,10 +449,8 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 {
 	struct snb_config *cfg = get_config();
-	if (!cfg)
-		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	if (skipped(cfg, t->tgid))
+	struct task_struct *t = traced_task(cfg);
+	if (!t)
 		return 0;
 	long nr = regs->orig_ax;
 	if (nr < 0 || nr >= 1024 || (t->thread_info.status & TS_COMPAT))
@@ -441,14 +458,9 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snb_stats *st = cpu_stats();
 	if (is_big(nr)) {
-		void *rb = ring(&big_rings, cpu);
-		if (!rb)
+		struct snb_big *r = reserve(&big_rings, cpu, sizeof(*r), st);
+		if (!r)
 			return 0;
-		struct snb_big *r = bpf_ringbuf_reserve(rb, sizeof(*r), 0);
-		if (!r) {
-			lost_one(st);
-			return 0;
-		}
 		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st);
 		r->data_len = r->data2_len = 0;
 		r->data_total = 0;
@@ -460,14 +472,9 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
-	void *rb = ring(&small_rings, cpu);
-	if (!rb)
+	struct snb_base *r = reserve(&small_rings, cpu, sizeof(*r), st);
+	if (!r)
 		return 0;
-	struct snb_base *r = bpf_ringbuf_reserve(rb, sizeof(*r), 0);
-	if (!r) {
-		lost_one(st);
-		return 0;
-	}
 	fill_base(r, t, regs, nr, ret, SNB_SYSCALL, cpu, st);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
@@ -477,21 +484,14 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(snb_procexit, struct task_struct *p)
 {
 	struct snb_config *cfg = get_config();
-	if (!cfg)
-		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	if (skipped(cfg, t->tgid))
+	struct task_struct *t = traced_task(cfg);
+	if (!t)
 		return 0;
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snb_stats *st = cpu_stats();
-	void *rb = ring(&small_rings, cpu);
-	if (!rb)
+	struct snb_base *r = reserve(&small_rings, cpu, sizeof(*r), st);
+	if (!r)
 		return 0;
-	struct snb_base *r = bpf_ringbuf_reserve(rb, sizeof(*r), 0);
-	if (!r) {
-		lost_one(st);
-		return 0;
-	}
 	fill_base(r, t, NULL, 0xFFFF, t->exit_code, SNB_PROCEXIT, cpu, st);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
