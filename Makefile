@@ -9,7 +9,7 @@ SAMPLE := sysnb/data/storefront_incident.scap.gz
 
 BPF_OBJ := sysnb/record/sysnb.bpf.o
 
-.PHONY: setup run demo test lint goldens bench clean bpf notebooks report
+.PHONY: setup run demo test lint goldens bench clean bpf notebooks report js
 
 $(BIN)/sysnb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ build/vmlinux.h:
 $(BPF_OBJ): bpf/sysnb.bpf.c bpf/record.h build/vmlinux.h
 	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild -Ibpf -c bpf/sysnb.bpf.c -o build/sysnb.bpf.o
 	llvm-strip -g build/sysnb.bpf.o -o $@ 2>/dev/null || cp build/sysnb.bpf.o $@
+
+# The explorer widget's browser half (js/src) bundled with apache-arrow into sysnb/views/static/ (committed,
+# so neither users nor CI need node; rebuild after editing js/src: needs node/npm from the package registry)
+js:
+	cd js && npm ci --silent && npm run build
 
 LAB_PORT ?= 8888
 
@@ -67,6 +72,7 @@ goldens:
 
 bench: setup
 	$(BIN)/python benchmarks/bench_read.py
+	cd benchmarks && ../$(BIN)/python bench_explorer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

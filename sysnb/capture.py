@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from sysnb import __version__
 from sysnb.cache import StreamWriter, cache_dir, cache_enabled, warn
 from sysnb.cache import load as load_cached
-from sysnb.errors import CaptureFormatError, SysnbError
+from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 from sysnb.scap.reader import Section, read_scap
 from sysnb.state.columns import SCHEMA
 from sysnb.state.engine import Engine
@@ -144,6 +144,20 @@ class Capture:
 
         return run(self, name, kwargs or list(args), filter)
 
+    def explore(self, *, panes: list[str] | None = None, columns: str | list[str] | None = None,
+                view: Any = None) -> Any:
+        """Sysdig Inspect in a cell: overview tiles (click to drill down), breadcrumbs, a timeline with one
+        lane per process (brush a window, zoom to it), the events or a lens (processes, files, directories,
+        connections, I/O streams) with virtual scrolling, sorting and a filter box, and the selected event's
+        fields and bytes (dotted ASCII, -A, -X) with "follow fd". ``panes`` picks a subset of
+        ``tiles crumbs timeline table detail``; widgets made with the same ``view=`` follow one another."""
+        try:
+            from sysnb.views.widget import Explorer
+        except ImportError as e:
+            raise UsageError(f"the explorer needs the notebook extras ({e.name} is missing): "
+                             "pip install 'sysnb[notebook]'") from None
+        return Explorer(self, view=view, panes=panes, columns=columns)
+
     def to_pandas(self) -> Any:
         return self.table.drop_columns(["sysnb.params"]).to_pandas()
 
@@ -155,6 +169,11 @@ def returned_rows(t: pa.Table, columns: list[str] | None = None) -> pa.Table:
     container = pc.is_in(t["sysnb.type_id"], value_set=_container_ids())
     consumed = pc.and_(container, pc.invert(t["sysnb.visible"]))
     return (t.select(columns) if columns is not None else t).filter(pc.and_(numbered, pc.invert(consumed)))
+
+
+def visible_rows(t: pa.Table) -> pa.Table:
+    """The rows sysdig prints (numbered and visible), filtered in one pass."""
+    return t.filter(pc.and_(pc.is_valid(t["evt.num"]), t["sysnb.visible"]))
 
 
 def _container_ids() -> pa.Array:

@@ -65,15 +65,20 @@ TILES = (
 
 
 def tile_values(cap: Capture) -> list[tuple[Tile, int, np.ndarray]]:
-    """(tile, total, sparkline counts) for every tile."""
+    """(tile, total, sparkline counts) for every tile. Only the columns the tiles read are filtered."""
+    from sysnb.capture import returned_rows
     from sysnb.filter import compile_filter
 
-    rows = cap.returned
+    filters = [compile_filter(tile.filter) for tile in TILES]
+    needed = {"evt.rawtime", "evt.rawres"} | {t.measure.split(":", 1)[1] for t in TILES if ":" in t.measure}
+    for f in filters:
+        needed |= f.columns()
+    rows = returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
     ts = rows["evt.rawtime"].to_numpy()
     lo, hi = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 1)
     out = []
-    for tile in TILES:
-        sel = compile_filter(tile.filter).apply(rows)
+    for tile, compiled in zip(TILES, filters, strict=True):
+        sel = compiled.apply(rows)
         total = _measure(sel, tile.measure)
         weights = pc.fill_null(sel["evt.rawres"], 0).to_numpy().clip(0) if tile.measure == "bytes" else None
         spark, _ = np.histogram(sel["evt.rawtime"].to_numpy(), bins=BINS, range=(lo, hi), weights=weights)
@@ -92,13 +97,10 @@ def _measure(sel: pa.Table, measure: str) -> int:
     return int(sel.num_rows)
 
 
-def _human(v: int, measure: str) -> str:
-    if measure != "bytes":
-        return f"{v:,}"
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if v >= scale:
-            return f"{v / scale:.1f} {unit}"
-    return f"{v} B"
+def human_value(v: int, measure: str) -> str:
+    from sysnb.views.grid import human_bytes
+
+    return human_bytes(v) if measure == "bytes" else f"{v:,}"
 
 
 def _sparkline(counts: np.ndarray, width: int = 160, height: int = 28) -> str:
@@ -144,7 +146,7 @@ def overview_html(cap: Capture) -> str:
         hot = bool(total) and tile.group == "Security"
         style = _TILE.format(border="#d9822b" if hot else "#dde3ea", bg="#fff8f0" if hot else "#fff")
         parts.append(f'<div style="{style}"><div style="color:#556;font-size:12px">{html.escape(tile.title)}</div>'
-                     f'<div style="font-size:20px;font-weight:600">{_human(total, tile.measure)}</div>'
+                     f'<div style="font-size:20px;font-weight:600">{human_value(total, tile.measure)}</div>'
                      f'{_sparkline(spark)}<code style="{_CODE}">%sysfilter {html.escape(tile.filter)}</code></div>')
     parts.append("</div></div>")
     return "".join(parts)
@@ -154,5 +156,5 @@ def overview_text(cap: Capture) -> str:
     """The same tiles as plain text (``repr`` in a terminal, text/plain in notebooks)."""
     lines = [repr(cap)]
     for tile, total, _ in tile_values(cap):
-        lines.append(f"  {tile.title:<24}{_human(total, tile.measure):>12}   {tile.filter}")
+        lines.append(f"  {tile.title:<24}{human_value(total, tile.measure):>12}   {tile.filter}")
     return "\n".join(lines)

@@ -1,0 +1,444 @@
+// sysnb explorer: the browser half of sysnb.views.widget.Explorer (anywidget).
+// Python aggregates and pages; this file only draws what it is sent (Arrow IPC tables decoded with
+// apache-arrow) and sends back what the user did as small messages ({kind: "page", start: 400}, ...).
+import { tableFromIPC } from "apache-arrow";
+
+const ROW_H = 22;
+const LANE_H = 18;
+const LABEL_W = 170;
+const MAX_SCROLL_PX = 8_000_000; // browsers cap element heights; bigger tables scroll proportionally
+const COLORS = {
+  file: "#4e79a7", net: "#f28e2b", process: "#e15759", memory: "#76b7b2", IPC: "#59a14f", ipc: "#59a14f",
+  signal: "#edc948", sleep: "#b07aa1", wait: "#ff9da7", time: "#9c755f", system: "#8c8c8c", user: "#8cd17d",
+};
+const EVENT_WIDTHS = {
+  "evt.num": "72px", "evt.time": "150px", "evt.cpu": "56px", "proc.name": "120px", "thread.tid": "80px",
+  "evt.dir": "52px", "evt.type": "100px", "proc.pid": "72px", "fd.num": "56px",
+};
+
+function decode(view) {
+  if (!view || view.byteLength === 0) return null;
+  return tableFromIPC(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+}
+
+function h(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export function fmtNs(ns, step) {
+  // a time offset in the unit of its magnitude (or of the axis step), without trailing zeros
+  const a = Math.abs(step || ns);
+  const [scale, unit] = a >= 1e9 ? [1e9, " s"] : a >= 1e6 ? [1e6, " ms"] : a >= 1e3 ? [1e3, " µs"] : [1, " ns"];
+  if (ns === 0) return "0";
+  return String(Number((ns / scale).toFixed(3))) + unit;
+}
+
+function rowsOf(table) {
+  if (!table) return [];
+  const cols = table.schema.fields.map((f) => f.name);
+  const vectors = cols.map((c) => table.getChild(c));
+  const out = [];
+  for (let i = 0; i < table.numRows; i++) {
+    const r = {};
+    cols.forEach((c, j) => { r[c] = vectors[j].get(i); });
+    out.push(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+function tilesPane(model, send) {
+  const root = h("div", "sysnb-tiles");
+  const draw = () => {
+    root.replaceChildren();
+    model.get("tiles").forEach((tile, index) => {
+      const box = h("div", "sysnb-tile");
+      box.title = "click to drill down: " + tile.filter;
+      box.append(h("div", "sysnb-tile-title", tile.title), h("div", "sysnb-tile-value", tile.value));
+      box.append(sparkline(tile.spark), h("code", "sysnb-tile-filter", tile.filter));
+      box.addEventListener("click", () => send({ kind: "tile", index }));
+      root.append(box);
+    });
+  };
+  draw();
+  model.on("change:tiles", draw);
+  return root;
+}
+
+function sparkline(counts) {
+  const c = h("canvas", "sysnb-spark");
+  c.width = 160; c.height = 26;
+  const ctx = c.getContext("2d");
+  const peak = Math.max(1, ...counts);
+  ctx.strokeStyle = "#2f6fb0"; ctx.lineWidth = 1.5; ctx.beginPath();
+  counts.forEach((v, i) => {
+    const x = (i * (c.width - 2)) / Math.max(counts.length - 1, 1) + 1;
+    const y = c.height - 2 - (v / peak) * (c.height - 4);
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+  ctx.stroke();
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------
+function crumbsPane(model, send) {
+  const root = h("div", "sysnb-nav");
+  const crumbs = h("div", "sysnb-crumbs");
+  const lenses = h("div", "sysnb-lenses");
+  const form = h("form", "sysnb-filterbox");
+  const input = h("input");
+  input.type = "text"; input.spellcheck = false;
+  input.placeholder = "sysdig filter, e.g. proc.name=curl and evt.type=connect  (Enter applies)";
+  const error = h("pre", "sysnb-error");
+  const combined = h("code", "sysnb-combined");
+  form.append(input);
+  form.addEventListener("submit", (e) => { e.preventDefault(); send({ kind: "filter", text: input.value }); });
+  // JupyterLab's notebook shortcuts listen on the document (Enter, arrows, a/b/x...): keep our keys ours
+  input.addEventListener("keydown", (e) => {
+    e.stopPropagation();
+    if (e.key === "Enter") { e.preventDefault(); send({ kind: "filter", text: input.value }); }
+  });
+  root.append(crumbs, lenses, form, error, combined);
+
+  const draw = () => {
+    crumbs.replaceChildren();
+    const all = h("a", "sysnb-crumb", "All events");
+    all.addEventListener("click", () => send({ kind: "crumb", depth: 0 }));
+    crumbs.append(all);
+    model.get("crumbs").forEach((c, i) => {
+      crumbs.append(h("span", "sysnb-sep", " › "));
+      const a = h("a", "sysnb-crumb", c.label);
+      a.title = c.filter;
+      a.addEventListener("click", () => send({ kind: "crumb", depth: i + 1 }));
+      crumbs.append(a);
+    });
+    lenses.replaceChildren();
+    model.get("lenses").forEach((name) => {
+      const b = h("button", "sysnb-lens" + (name === model.get("lens") ? " sysnb-active" : ""), name);
+      b.addEventListener("click", () => send({ kind: "lens", name }));
+      lenses.append(b);
+    });
+    if (document.activeElement !== input) input.value = model.get("filter_text");
+    error.textContent = model.get("error");
+    error.style.display = model.get("error") ? "block" : "none";
+    const f = model.get("combined_filter");
+    combined.textContent = f ? "%sysfilter " + f : "";
+  };
+  draw();
+  for (const name of ["crumbs", "lens", "filter_text", "error", "combined_filter"]) model.on("change:" + name, draw);
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------------------
+function timelinePane(model, send) {
+  const root = h("div", "sysnb-timeline");
+  const bar = h("div", "sysnb-toolbar");
+  const zoomIn = h("button", "", "zoom to selection");
+  const zoomOut = h("button", "", "whole capture");
+  const clear = h("button", "", "clear selection");
+  const info = h("span", "sysnb-tl-info");
+  const legend = h("span", "sysnb-legend");
+  bar.append(zoomIn, zoomOut, clear, info, legend);
+  const body = h("div", "sysnb-tl-body");
+  const labels = h("div", "sysnb-tl-labels");
+  const canvas = h("canvas", "sysnb-tl-canvas");
+  body.append(labels, canvas);
+  root.append(bar, body);
+  let drag = null;
+
+  const range = () => model.get("time_range");
+  const width = () => Math.max(200, (root.clientWidth || 900) - LABEL_W - 8);
+  const tAt = (x) => { const [a, b] = range(); return a + (x / width()) * (b - a); };
+  const xAt = (t) => { const [a, b] = range(); return ((t - a) / Math.max(b - a, 1)) * width(); };
+
+  function draw() {
+    const meta = model.get("timeline_meta");
+    const lanes = meta.lanes || [];
+    const cats = meta.categories || [];
+    const bins = meta.bins || 1;
+    const w = width();
+    const hgt = 20 + Math.max(lanes.length, 1) * LANE_H;
+    canvas.width = w; canvas.height = hgt;
+    canvas.style.width = w + "px"; canvas.style.height = hgt + "px";
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, w, hgt);
+    axis(ctx, w);
+    labels.replaceChildren(h("div", "sysnb-tl-axislabel", "time since start"));
+    lanes.forEach((lane) => {
+      const l = h("div", "sysnb-tl-label" + (lane.tid === null ? "" : " sysnb-thread"));
+      l.textContent = (lane.tid === null ? (lane.expanded ? "▾ " : "▸ ") : "   ") + lane.label;
+      l.title = lane.events + " events" + (lane.tid === null ? " — click to show threads" : "");
+      if (lane.tid === null) l.addEventListener("click", () => send({ kind: "expand", pid: lane.pid }));
+      labels.append(l);
+    });
+    const cells = decode(model.get("timeline"));
+    if (cells) {
+      const lane = cells.getChild("lane"), bin = cells.getChild("bin");
+      const cat = cells.getChild("category"), n = cells.getChild("events");
+      const totals = new Map();
+      let peak = 1;
+      for (let i = 0; i < cells.numRows; i++) {
+        const k = lane.get(i) * bins + bin.get(i);
+        const v = (totals.get(k) || 0) + n.get(i);
+        totals.set(k, v); peak = Math.max(peak, v);
+      }
+      const bw = Math.max(1, w / bins);
+      const stacked = new Map();
+      for (let i = 0; i < cells.numRows; i++) {
+        const k = lane.get(i) * bins + bin.get(i);
+        const total = totals.get(k);
+        const full = Math.max(2, Math.sqrt(total / peak) * (LANE_H - 3));
+        const part = (full * n.get(i)) / total;
+        const y0 = 20 + lane.get(i) * LANE_H + LANE_H - 1 - (stacked.get(k) || 0);
+        stacked.set(k, (stacked.get(k) || 0) + part);
+        ctx.fillStyle = COLORS[cats[cat.get(i)]] || "#c8c8c8";
+        ctx.fillRect((bin.get(i) * w) / bins, y0 - part, bw, part);
+      }
+    }
+    ctx.strokeStyle = "#eef1f4";
+    for (let i = 0; i <= lanes.length; i++) {
+      ctx.beginPath(); ctx.moveTo(0, 20 + i * LANE_H + 0.5); ctx.lineTo(w, 20 + i * LANE_H + 0.5); ctx.stroke();
+    }
+    const win = drag ? [drag.t0, drag.t1] : model.get("window");
+    if (win && win.length === 2) {
+      const x0 = xAt(Math.min(win[0], win[1])), x1 = xAt(Math.max(win[0], win[1]));
+      ctx.fillStyle = "rgba(47,111,176,0.15)"; ctx.fillRect(x0, 0, Math.max(1, x1 - x0), hgt);
+      ctx.strokeStyle = "#2f6fb0"; ctx.strokeRect(x0 + 0.5, 0.5, Math.max(1, x1 - x0), hgt - 1);
+    }
+    const [a, b] = range();
+    info.textContent = `${fmtNs(a)} – ${fmtNs(b)} · ${(meta.events || 0).toLocaleString()} events` +
+      (win && win.length === 2 ? ` · selected ${fmtNs(Math.abs(win[1] - win[0]))}` : "");
+    legend.replaceChildren(...cats.filter((c) => COLORS[c]).map((c) => {
+      const s = h("span", "sysnb-key", c); s.style.borderLeftColor = COLORS[c]; return s;
+    }));
+  }
+
+  function axis(ctx, w) {
+    const [a, b] = range();
+    const span = Math.max(b - a, 1);
+    const step = Math.pow(10, Math.floor(Math.log10(span / 6)));
+    const mult = span / step > 30 ? 5 : span / step > 12 ? 2 : 1;
+    ctx.fillStyle = "#567"; ctx.font = "10px system-ui, sans-serif"; ctx.strokeStyle = "#d6dde4";
+    for (let t = Math.ceil(a / (step * mult)) * step * mult; t <= b; t += step * mult) {
+      const x = xAt(t);
+      ctx.beginPath(); ctx.moveTo(x + 0.5, 14); ctx.lineTo(x + 0.5, canvas.height); ctx.stroke();
+      ctx.fillText(fmtNs(t, step * mult), x + 2, 10);
+    }
+  }
+
+  canvas.addEventListener("mousedown", (e) => {
+    const t = tAt(e.offsetX);
+    drag = { x: e.offsetX, t0: t, t1: t };
+  });
+  canvas.addEventListener("mousemove", (e) => { if (drag) { drag.t1 = tAt(e.offsetX); draw(); } });
+  const finish = (e) => {
+    if (!drag) return;
+    const moved = Math.abs(e.offsetX - drag.x) > 3;
+    const [t0, t1] = [Math.min(drag.t0, drag.t1), Math.max(drag.t0, drag.t1)];
+    drag = null;
+    if (moved) send({ kind: "window", t0: Math.floor(t0), t1: Math.ceil(t1) });
+    draw();
+  };
+  canvas.addEventListener("mouseup", finish);
+  canvas.addEventListener("mouseleave", (e) => { if (drag) finish(e); });
+  zoomIn.addEventListener("click", () => {
+    const win = model.get("window");
+    if (win.length === 2) send({ kind: "zoom", t0: Math.floor(win[0]), t1: Math.ceil(win[1]) });
+  });
+  zoomOut.addEventListener("click", () => send({ kind: "zoom", reset: true }));
+  clear.addEventListener("click", () => send({ kind: "window", t0: null, t1: null }));
+  for (const name of ["timeline", "timeline_meta", "window", "time_range"]) model.on("change:" + name, draw);
+  const resize = new ResizeObserver(() => draw());
+  resize.observe(root);
+  requestAnimationFrame(draw);
+  return [root, () => resize.disconnect()];
+}
+
+// ---------------------------------------------------------------------------------------------------
+function gridPane(model, send) {
+  const root = h("div", "sysnb-grid");
+  const head = h("div", "sysnb-grid-head");
+  const scroller = h("div", "sysnb-grid-body");
+  const spacer = h("div", "sysnb-grid-spacer");
+  const rowsBox = h("div", "sysnb-grid-rows");
+  const foot = h("div", "sysnb-grid-foot");
+  scroller.append(spacer, rowsBox);
+  root.append(head, scroller, foot);
+  let page = { start: 0, rows: [] };
+  let pending = -1;
+  let selected = null;
+
+  const meta = () => model.get("grid_meta");
+  const template = () => meta().columns.map((c) => (meta().events ? EVENT_WIDTHS[c] || "minmax(200px,1fr)"
+    : (["events", "errors", "bytes in", "bytes out", "proc.pid", "fd.num", "fd.type", "fd.l4proto"].includes(c)
+      ? "96px" : "minmax(160px,1fr)"))).join(" ");
+  const scale = () => {
+    const full = meta().total * ROW_H;
+    return full > MAX_SCROLL_PX ? full / MAX_SCROLL_PX : 1;
+  };
+  const firstRow = () => Math.floor((scroller.scrollTop * scale()) / ROW_H);
+
+  function drawHead() {
+    const m = meta();
+    head.replaceChildren();
+    head.style.gridTemplateColumns = template();
+    m.columns.forEach((c, i) => {
+      const arrow = m.sort === c ? " ▲" : m.sort === "-" + c ? " ▼" : "";
+      const cell = h("div", "sysnb-th" + (m.sortable[i] ? " sysnb-sortable" : ""), c + arrow);
+      if (m.sortable[i]) cell.addEventListener("click", () => send({ kind: "sort", column: c }));
+      head.append(cell);
+    });
+    spacer.style.height = Math.min(m.total * ROW_H, MAX_SCROLL_PX) + ROW_H + "px";
+    foot.textContent = `${m.total.toLocaleString()} ${m.events ? "events" : m.lens}` +
+      (m.events ? " · click a row for its detail and bytes" : " · double-click a row to drill down");
+  }
+
+  function drawRows() {
+    const m = meta();
+    const first = firstRow();
+    const visible = Math.ceil((scroller.clientHeight || 330) / ROW_H) + 1;
+    const last = Math.min(m.total, first + visible);
+    if ((first < page.start || last > page.start + page.rows.length) && pending !== first) {
+      pending = first;
+      send({ kind: "page", start: Math.max(0, first - 60) });
+    }
+    rowsBox.replaceChildren();
+    rowsBox.style.top = scroller.scrollTop + "px";
+    for (let i = first; i < last; i++) {
+      const r = page.rows[i - page.start];
+      const row = h("div", "sysnb-row");
+      row.style.gridTemplateColumns = template();
+      if (!r) { row.append(h("div", "sysnb-td sysnb-loading", "…")); rowsBox.append(row); continue; }
+      const key = m.events ? r["_evt.num"] : i;
+      if (key === selected) row.classList.add("sysnb-selected");
+      for (const c of m.columns) {
+        const cell = h("div", "sysnb-td", r[c]);
+        cell.title = r[c];
+        row.append(cell);
+      }
+      row.addEventListener("click", () => {
+        selected = key;
+        if (m.events) send({ kind: "select", evt_num: Number(r["_evt.num"]) });
+        drawRows();
+      });
+      if (!m.events) row.addEventListener("dblclick", () => send({ kind: "drill", row: i }));
+      rowsBox.append(row);
+    }
+  }
+
+  function onGrid() {
+    const m = meta();
+    page = { start: m.start, rows: rowsOf(decode(model.get("grid"))) };
+    pending = -1;
+    if (m.start === 0 && firstRow() > m.total) scroller.scrollTop = 0;
+    drawHead();
+    drawRows();
+  }
+  model.on("change:grid", onGrid);
+  model.on("change:grid_meta", () => { selected = null; });
+  scroller.addEventListener("scroll", () => requestAnimationFrame(drawRows));
+  scroller.tabIndex = 0;
+  scroller.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    e.stopPropagation();
+    const m = meta();
+    if (!m.events || selected === null) return;
+    const idx = page.rows.findIndex((r) => r["_evt.num"] === selected);
+    const next = page.rows[idx + (e.key === "ArrowDown" ? 1 : -1)];
+    if (idx < 0 || !next) return;
+    e.preventDefault();
+    selected = next["_evt.num"];
+    send({ kind: "select", evt_num: Number(selected) });
+    drawRows();
+  });
+  if (model.get("grid").byteLength) onGrid();
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------------------
+function detailPane(model, send) {
+  const root = h("div", "sysnb-detail");
+  const fields = h("div", "sysnb-fields");
+  const hex = h("div", "sysnb-hexview");
+  const modes = h("div", "sysnb-hexmodes");
+  const pre = h("pre", "sysnb-hex");
+  const follow = h("button", "sysnb-follow", "follow fd (whole I/O stream)");
+  const stream = h("div", "sysnb-stream");
+  hex.append(modes, pre, follow, stream);
+  root.append(fields, hex);
+  let mode = "hex";
+  const MODES = { dotted: "dotted ASCII", ascii: "printable ASCII (-A)", hex: "hex + ASCII (-X)" };
+
+  function draw() {
+    const d = model.get("detail");
+    root.style.display = d && d.fields ? "flex" : "none";
+    if (!d || !d.fields) return;
+    const table = h("table");
+    d.fields.forEach(([k, v]) => {
+      const tr = h("tr");
+      tr.append(h("th", "", k), h("td", "", v));
+      table.append(tr);
+    });
+    fields.replaceChildren(h("div", "sysnb-detail-title", "event " + d.evt_num), table);
+    modes.replaceChildren();
+    for (const [key, label] of Object.entries(MODES)) {
+      const b = h("button", "sysnb-lens" + (key === mode ? " sysnb-active" : ""), label);
+      b.addEventListener("click", () => { mode = key; draw(); });
+      modes.append(b);
+    }
+    pre.textContent = d.buffer ? d.buffer[mode] : "(this event carries no data buffer)";
+    modes.style.display = d.buffer ? "block" : "none";
+    follow.style.display = d.fd ? "inline-block" : "none";
+  }
+
+  function drawStream() {
+    const chunks = rowsOf(decode(model.get("stream")));
+    const m = model.get("stream_meta");
+    stream.replaceChildren();
+    if (!m.title) return;
+    stream.append(h("div", "sysnb-detail-title", `follow ${m.title}: ${m.chunks} chunks`));
+    chunks.forEach((c) => {
+      const block = h("pre", "sysnb-chunk sysnb-" + c.direction);
+      block.textContent = `${c.direction === "in" ? "◀" : "▶"} #${c["evt.num"]} ${c["evt.type"]} ${c.bytes} B\n${c.text}`;
+      block.addEventListener("click", () => send({ kind: "select", evt_num: Number(c["evt.num"]) }));
+      stream.append(block);
+    });
+  }
+  follow.addEventListener("click", () => send({ kind: "follow" }));
+  model.on("change:detail", draw);
+  model.on("change:stream", drawStream);
+  model.on("change:stream_meta", drawStream);
+  draw();
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------------------
+function render({ model, el }) {
+  const send = (msg) => model.send(msg);
+  el.classList.add("sysnb-explorer");
+  const top = h("div", "sysnb-top");
+  const title = h("span", "sysnb-title", "sysnb explorer");
+  const source = h("span", "sysnb-source", model.get("source"));
+  const status = h("span", "sysnb-status");
+  top.append(title, source, status);
+  el.append(top);
+  const showStatus = () => { status.textContent = model.get("status"); };
+  model.on("change:status", showStatus);
+  showStatus();
+  const cleanups = [];
+  const panes = model.get("panes");
+  if (panes.includes("tiles")) el.append(tilesPane(model, send));
+  if (panes.includes("crumbs")) el.append(crumbsPane(model, send));
+  if (panes.includes("timeline")) {
+    const [node, cleanup] = timelinePane(model, send);
+    el.append(node); cleanups.push(cleanup);
+  }
+  if (panes.includes("table")) el.append(gridPane(model, send));
+  if (panes.includes("detail")) el.append(detailPane(model, send));
+  return () => cleanups.forEach((f) => f());
+}
+
+export default { render };

@@ -1,0 +1,259 @@
+"""The explorer widget (anywidget): overview tiles, breadcrumbs, timeline, lens/event table, detail and hex.
+
+Python owns the data and does every aggregation; the browser gets Arrow IPC (timeline cells, one page of
+rows, a followed stream) and small JSON metadata (tile totals, lane labels, column names). The browser asks
+for things with messages (``{"kind": "page", "start": 400}``) and Python answers by updating traits, so a
+capture of a million events costs the browser a few hundred rows.
+
+Several widgets made on the same :class:`~sysnb.views.explore.View` are linked: ``cap.explore()`` shows all
+panes; ``cap.explore(panes=["timeline"])`` and ``cap.explore(panes=["table", "detail"], view=w.view)`` split
+them over cells and still follow one another.
+"""
+
+from __future__ import annotations
+
+import html
+import pathlib
+import time
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import pyarrow as pa
+import traitlets as t
+
+from sysnb.errors import SysnbError
+from sysnb.views.detail import event_detail, find_event, follow_fd
+from sysnb.views.explore import LENSES, View, lens_table
+from sysnb.views.grid import DEFAULT_COLUMNS, PAGE, columns_of, event_page, lens_page, order, page_rows, sort_key
+from sysnb.views.timeline import density
+
+if TYPE_CHECKING:
+    from sysnb.capture import Capture
+
+STATIC = pathlib.Path(__file__).parent / "static"
+PANES = ("tiles", "crumbs", "timeline", "table", "detail")
+BINS = 400
+#: where a click on a tile of each overview group leads
+TILE_LENS = {"Files": "files", "Network": "connections"}
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    """An Arrow IPC stream (what the browser decodes with apache-arrow's tableFromIPC)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+class Explorer(anywidget.AnyWidget):
+    """Sysdig Inspect in a cell. ``cap.explore()``; then click tiles, brush the timeline, double-click rows."""
+
+    _esm = STATIC / "explorer.js"
+    _css = STATIC / "explorer.css"
+
+    panes = t.List(t.Unicode(), default_value=list(PANES)).tag(sync=True)
+    source = t.Unicode("").tag(sync=True)
+    tiles = t.List(t.Dict()).tag(sync=True)
+    crumbs = t.List(t.Dict()).tag(sync=True)
+    lens = t.Unicode("syscalls").tag(sync=True)
+    lenses = t.List(t.Unicode(), default_value=list(LENSES)).tag(sync=True)
+    filter_text = t.Unicode("").tag(sync=True)
+    combined_filter = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    status = t.Unicode("").tag(sync=True)
+    base_ns = t.Unicode("0").tag(sync=True)
+    span = t.List(t.Float()).tag(sync=True)
+    time_range = t.List(t.Float()).tag(sync=True)
+    window = t.List(t.Float()).tag(sync=True)
+    timeline = t.Bytes(b"").tag(sync=True)
+    timeline_meta = t.Dict().tag(sync=True)
+    grid = t.Bytes(b"").tag(sync=True)
+    grid_meta = t.Dict().tag(sync=True)
+    detail = t.Dict().tag(sync=True)
+    stream = t.Bytes(b"").tag(sync=True)
+    stream_meta = t.Dict().tag(sync=True)
+
+    def __init__(self, cap: Capture, *, view: View | None = None, panes: list[str] | None = None,
+                 columns: str | list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        unknown = set(panes or ()) - set(PANES)
+        if unknown:
+            raise SysnbError(f"unknown pane(s) {', '.join(sorted(unknown))}; choose from {', '.join(PANES)}")
+        self.view = view or View(cap)
+        self.columns = columns_of(columns) if columns else list(DEFAULT_COLUMNS)
+        self.panes = list(panes or PANES)
+        self._range = (self.view.start_ns, self.view.end_ns)
+        self._expanded: set[int] = set()
+        self._sort = ""
+        self._order: tuple[Any, pa.Array | None] | None = None
+        self._lens_rows: tuple[Any, pa.Table, list[str], list[str]] | None = None
+        self.source = cap.provenance.source
+        self.base_ns = str(self.view.start_ns)
+        self.span = [0.0, float(self.view.end_ns - self.view.start_ns)]
+        self.tiles = _tiles(cap) if "tiles" in self.panes else []
+        self.view.on_change(self._on_view)
+        self.on_msg(self._on_msg)
+        self._on_view("init")
+
+    # -- Python -> browser -----------------------------------------------------------------------------
+    def _on_view(self, what: str) -> None:
+        started = time.perf_counter()
+        v = self.view
+        self.crumbs = [{"label": c.label, "filter": c.filter} for c in v.crumbs]
+        self.lens, self.filter_text, self.combined_filter = v.lens, v.filter_text, v.filter
+        base = float(v.start_ns)
+        self.window = [] if v.window is None else [v.window[0] - base, v.window[1] - base]
+        if what != "window" and "timeline" in self.panes:
+            self._send_timeline()
+        if "table" in self.panes:
+            self._send_page(0)
+        rows = v.rows().num_rows
+        self.status = f"{rows:,} events · {(time.perf_counter() - started) * 1e3:.0f} ms"
+
+    def _send_timeline(self) -> None:
+        rows = self.view.filtered()
+        cells, legend = density(rows, self._range[0], self._range[1], BINS, self._expanded)
+        base = self.view.start_ns
+        self.time_range = [float(self._range[0] - base), float(self._range[1] - base)]
+        self.timeline_meta = legend
+        self.timeline = to_ipc(cells)
+
+    def _lens(self) -> tuple[pa.Table, list[str], list[str]]:
+        v = self.view
+        key = (tuple(v.crumbs), v.filter_text, v.window, v.lens)
+        if self._lens_rows is None or self._lens_rows[0] != key:
+            self._lens_rows = (key, *lens_table(v.rows(), v.lens))
+        return self._lens_rows[1], self._lens_rows[2], self._lens_rows[3]
+
+    def _current(self) -> tuple[pa.Table, pa.Array | None]:
+        """The table the grid shows (events or a lens) and its row order."""
+        v = self.view
+        table = v.rows() if v.lens == "syscalls" else self._lens()[0]
+        key = (tuple(v.crumbs), v.filter_text, v.window, v.lens, self._sort)
+        if self._order is None or self._order[0] != key:
+            self._order = (key, order(table, self._sort))
+        return table, self._order[1]
+
+    def _send_page(self, start: int) -> None:
+        table, indices = self._current()
+        rows = page_rows(table, indices, start, PAGE)
+        events = self.view.lens == "syscalls"
+        page = event_page(rows, self.columns) if events else lens_page(rows)
+        columns = self.columns if events else table.column_names
+        self.grid_meta = {"columns": columns, "total": table.num_rows, "start": max(0, min(start, table.num_rows)),
+                          "sort": self._sort, "lens": self.view.lens, "events": events,
+                          "sortable": [sort_key(table, c) is not None for c in columns]}
+        self.grid = to_ipc(page)
+
+    # -- browser -> Python -----------------------------------------------------------------------------
+    def _on_msg(self, _widget: Any, msg: dict[str, Any], _buffers: Any) -> None:
+        handler = getattr(self, f"_do_{msg.get('kind', '')}", None)
+        if handler is None:
+            return
+        try:
+            self.error = ""
+            handler(msg)
+        except SysnbError as e:  # user mistakes are shown in the widget, never as a traceback
+            self.error = str(e)
+
+    def _do_page(self, msg: dict[str, Any]) -> None:
+        self._send_page(int(msg.get("start", 0)))
+
+    def _do_sort(self, msg: dict[str, Any]) -> None:
+        column = str(msg.get("column", ""))
+        self._sort = "" if self._sort == "-" + column else ("-" + column if self._sort == column else column)
+        self._send_page(0)
+
+    def _do_filter(self, msg: dict[str, Any]) -> None:
+        self.view.set_filter(str(msg.get("text", "")))
+
+    def _do_lens(self, msg: dict[str, Any]) -> None:
+        self._sort = ""
+        self.view.set_lens(str(msg.get("name", "syscalls")))
+
+    def _do_crumb(self, msg: dict[str, Any]) -> None:
+        self._sort = ""
+        self.view.pop_to(int(msg.get("depth", 0)))
+
+    def _do_tile(self, msg: dict[str, Any]) -> None:
+        tile = self.tiles[int(msg["index"])]
+        self._sort = ""
+        lens = "processes" if tile["title"] == "Processes" else TILE_LENS.get(tile["group"], "syscalls")
+        self.view.push(tile["title"], tile["filter"], lens)
+
+    def _do_drill(self, msg: dict[str, Any]) -> None:
+        """Double click on a lens row: add its filter as a crumb and go one step down."""
+        _, indices = self._current()
+        if self.view.lens == "syscalls":
+            return
+        _, filters, labels = self._lens()
+        row = int(msg["row"])
+        i = row if indices is None else int(indices[row].as_py())
+        self._sort = ""
+        self.view.push(labels[i], filters[i])
+
+    def _do_select(self, msg: dict[str, Any]) -> None:
+        row = find_event(self.view.base, int(msg["evt_num"]))
+        self.detail = event_detail(row)
+        self.stream, self.stream_meta = b"", {}
+
+    def _do_follow(self, _msg: dict[str, Any]) -> None:
+        fd = self.detail.get("fd")
+        if not fd:
+            return
+        chunks = follow_fd(self.view.base, fd["pid"], fd["fd"], fd["name"])
+        self.stream_meta = {"title": f"{fd['name'] or ''} (pid {fd['pid']}, fd {fd['fd']})", "chunks": chunks.num_rows}
+        self.stream = to_ipc(chunks)
+
+    def _do_window(self, msg: dict[str, Any]) -> None:
+        base = self.view.start_ns
+        t0, t1 = msg.get("t0"), msg.get("t1")
+        if t0 is None or t1 is None:
+            self.view.set_window(None)
+        else:
+            self.view.set_window(base + int(t0), base + int(t1))
+
+    def _do_zoom(self, msg: dict[str, Any]) -> None:
+        """Show [t0, t1) across the timeline's width (``reset``: the whole capture)."""
+        base = self.view.start_ns
+        if msg.get("reset") or msg.get("t0") is None:
+            self._range = (self.view.start_ns, self.view.end_ns)
+        else:
+            t0, t1 = base + int(msg["t0"]), base + int(msg["t1"])
+            self._range = (min(t0, t1), max(t0, t1, min(t0, t1) + BINS))  # at least 1 ns per bin
+        self._send_timeline()
+
+    def _do_expand(self, msg: dict[str, Any]) -> None:
+        pid = int(msg["pid"])
+        self._expanded ^= {pid}
+        self._send_timeline()
+
+    # -- without a live kernel (exports, nbval) --------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        data = super()._repr_mimebundle_(**kwargs)
+        bundle = data[0] if isinstance(data, tuple) else data
+        if isinstance(bundle, dict):
+            bundle["text/html"] = self.static_html()
+        return data
+
+    def static_html(self) -> str:
+        """What the explorer showed, as plain HTML (for exported notebooks and reports)."""
+        crumbs = " › ".join(["All events"] + [html.escape(c["label"]) for c in self.crumbs])
+        table, indices = self._current()
+        page = page_rows(table, indices, 0, 20)
+        events = self.view.lens == "syscalls"
+        text = event_page(page, self.columns) if events else lens_page(page)
+        cols = [c for c in text.column_names if not c.startswith("_")]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in cols) + "</tr>"
+                       for r in text.to_pylist())
+        return (f"<div><b>sysnb explorer</b> — {crumbs} — {html.escape(self.view.lens)}: "
+                f"{table.num_rows:,} rows (first {page.num_rows} shown; live widgets need a running kernel)"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def _tiles(cap: Capture) -> list[dict[str, Any]]:
+    from sysnb.views.overview import human_value, tile_values
+
+    return [{"title": tile.title, "group": tile.group, "filter": tile.filter, "value": human_value(total, tile.measure),
+             "spark": [int(x) for x in spark]} for tile, total, spark in tile_values(cap)]

@@ -1,0 +1,216 @@
+"""The explorer in a real browser: JupyterLab headless on 127.0.0.1, Debian's chromium driven by Playwright.
+
+A notebook showing ``cap.explore()`` on the bundled incident capture is run in the page, then the test clicks
+through it as a user would (tile -> processes -> drill down -> crumbs, filter box with a mistake and a good
+filter, row -> hex viewer -> follow fd, brushing the timeline) and checks the DOM after each step.
+Screenshots go to build/screenshots/ (CI keeps them). Skips with the reason when chromium, Playwright or
+JupyterLab is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TIMEOUT_MS = 90_000
+
+
+def _missing() -> str | None:
+    if CHROMIUM is None:
+        return "chromium is not installed (apt-get install chromium)"
+    for module in ("playwright", "jupyterlab", "anywidget"):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"{module} is not installed (pip install 'sysnb[test]')"
+    return None
+
+
+def _notebook(path: pathlib.Path) -> None:
+    source = ("import sysnb\n"
+              "cap = sysnb.open_capture(sysnb.sample_path())\n"
+              "w = cap.explore()\n"
+              "w")
+    cell = {"cell_type": "code", "execution_count": None, "id": "explorer", "metadata": {}, "outputs": [],
+            "source": source}
+    nb = {"cells": [cell], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                                      "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    work = tmp_path_factory.mktemp("lab")
+    _notebook(work / "explorer.ipynb")
+    port, token = _free_port(), "sysnb-browser-test"
+    config = work / "config" / "labconfig"  # no "get news?" pop-up over the screenshots
+    config.mkdir(parents=True)
+    (config / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
+               JUPYTERLAB_WORKSPACES_DIR=str(work / "ws"), PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False",
+           "--allow-root", f"--LabApp.workspaces_dir={work / 'ws'}"]
+    log = open(work / "lab.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/api/status?token={token}", server, work / "lab.log")
+        yield f"{url}/lab/tree/explorer.ipynb?token={token}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _wait_http(url: str, server: subprocess.Popen[bytes], log: pathlib.Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"JupyterLab did not answer within 90 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def page(lab: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        pg = browser.new_page(viewport={"width": 1500, "height": 1400})
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(lab)
+        pg.wait_for_selector(".jp-Notebook .jp-Cell")
+        try:
+            pg.wait_for_selector("#jp-main-statusbar :text('Idle')")
+            pg.locator(".jp-Cell .jp-InputArea-editor").first.click()
+            pg.keyboard.press("Shift+Enter")
+            pg.wait_for_selector(".sysnb-explorer .sysnb-row .sysnb-td")
+        except Exception:
+            _shot(pg, "failed-start")
+            raise
+        yield pg
+        browser.close()
+
+
+def _shot(pg: Any, name: str) -> None:
+    pg.screenshot(path=str(SHOTS / f"explorer-{name}.png"), full_page=True)
+
+
+def test_overview_timeline_and_table_render(page: Any) -> None:
+    pg = page
+    assert pg.locator(".sysnb-tile").count() == 17
+    assert pg.locator(".sysnb-tile-title").first.inner_text() == "Processes"
+    assert pg.locator(".sysnb-tl-label").count() >= 10  # one lane per busy process
+    assert pg.locator(".sysnb-tl-canvas").bounding_box()["height"] > 100
+    assert pg.locator(".sysnb-row").count() >= 10  # only the visible rows exist (virtual scrolling)
+    assert pg.locator(".sysnb-row").count() < 40
+    assert "27,121 events" in pg.locator(".sysnb-grid-foot").inner_text()
+    _shot(pg, "overview")
+
+
+def test_virtual_scrolling_fetches_pages(page: Any) -> None:
+    pg = page
+    body = pg.locator(".sysnb-grid-body")
+    body.evaluate("el => { el.scrollTop = 22 * 20000; el.dispatchEvent(new Event('scroll')); }")
+    pg.wait_for_function("() => [...document.querySelectorAll('.sysnb-row .sysnb-td:first-child')]"
+                         ".some(td => Number(td.textContent) >= 20000)")
+    body.evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+    pg.wait_for_function("() => document.querySelector('.sysnb-row .sysnb-td').textContent === '1'")
+
+
+def test_tile_drill_down_and_crumbs(page: Any) -> None:
+    pg = page
+    pg.locator(".sysnb-tile").first.click()  # Processes -> the processes lens
+    pg.wait_for_selector(".sysnb-lens.sysnb-active:text-is('processes')")
+    pg.wait_for_selector(".sysnb-th:text-is('proc.pid')")  # the lens's page has arrived
+    assert pg.locator(".sysnb-crumb").count() == 2
+    first = pg.locator(".sysnb-row .sysnb-td").nth(1).inner_text()
+    pg.locator(".sysnb-row").first.dblclick()  # a process -> its files
+    pg.wait_for_selector(".sysnb-lens.sysnb-active:text-is('files')")
+    pg.wait_for_selector(".sysnb-th:text-is('fd.name')")
+    assert first in pg.locator(".sysnb-crumbs").inner_text()
+    assert "%sysfilter" in pg.locator(".sysnb-combined").inner_text()
+    _shot(pg, "drilldown")
+    pg.locator(".sysnb-crumb").first.click()  # back to all events
+    pg.wait_for_function("() => document.querySelectorAll('.sysnb-crumb').length === 1")
+
+
+def test_filter_box_errors_then_hex_viewer_and_follow(page: Any) -> None:
+    pg = page
+    pg.locator(".sysnb-lens:text-is('syscalls')").click()
+    box = pg.locator(".sysnb-filterbox input")
+    box.fill("proc.nme=sh")
+    box.press("Enter")
+    pg.wait_for_selector(".sysnb-error:has-text('did you mean proc.name')")
+    box.fill("evt.type=write and evt.dir=< and fd.name contains index.html")
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('5 events')")
+    assert not pg.locator(".sysnb-error").is_visible()
+    pg.locator(".sysnb-row").first.click()
+    pg.wait_for_selector(".sysnb-hex:has-text('SYSNB-IOC-7')")
+    assert "0x0000:" in pg.locator(".sysnb-hex").inner_text()  # hex + ASCII with the offset column
+    pg.locator(".sysnb-hexmodes button:has-text('printable')").click()
+    assert "owned by c2" in pg.locator(".sysnb-hex").inner_text()
+    pg.locator(".sysnb-follow").click()
+    pg.wait_for_selector(".sysnb-chunk.sysnb-out")
+    assert pg.locator(".sysnb-chunk").count() == 5
+    _shot(pg, "hex-follow")
+    box.fill("")
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
+
+
+def test_brushing_the_timeline_narrows_the_table(page: Any) -> None:
+    pg = page
+    canvas = pg.locator(".sysnb-tl-canvas")
+    box = canvas.bounding_box()
+    y = box["y"] + 40
+    pg.mouse.move(box["x"] + box["width"] * 0.30, y)
+    pg.mouse.down()
+    pg.mouse.move(box["x"] + box["width"] * 0.45, y, steps=5)
+    pg.mouse.up()
+    pg.wait_for_selector(".sysnb-tl-info:has-text('selected')")
+    pg.wait_for_function("() => !document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
+    selected = int(pg.locator(".sysnb-grid-foot").inner_text().split()[0].replace(",", ""))
+    assert 0 < selected < 27121
+    pg.locator(".sysnb-toolbar button:has-text('zoom to selection')").click()
+    pg.wait_for_function("() => !document.querySelector('.sysnb-tl-info').textContent.startsWith('0 – ')")
+    _shot(pg, "brushed")
+    pg.locator(".sysnb-toolbar button:has-text('clear selection')").click()
+    pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
