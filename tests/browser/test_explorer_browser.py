@@ -73,7 +73,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (config / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(work / "ws"), PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+               JUPYTERLAB_WORKSPACES_DIR=str(work / "ws"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False",
            "--allow-root", f"--LabApp.workspaces_dir={work / 'ws'}"]
