@@ -238,7 +238,20 @@ def sysprint(line: str, shell: Any) -> None:
         print(text)
 
 
+def sysexplore(line: str, shell: Any) -> Any:
+    """``%sysexplore [PANES]``: the explorer widget on the current view (``_sysexplorer``); PANES is a
+    comma-separated subset of tiles,crumbs,timeline,table,detail."""
+    panes = [p.strip() for p in line.split(",") if p.strip()] or None
+    try:
+        widget = _current().explore(panes=panes)
+    except SysnbError as e:
+        raise _usage(f"%sysexplore: {e}") from None
+    shell.user_ns["_sysexplorer"] = widget
+    return widget
+
+
 def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magic_function(lambda line: sysexplore(line, ipython), "line", "sysexplore")
     ipython.register_magic_function(lambda line: chisel_magic(line, ipython), "line", "chisel")
     ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")
     ipython.register_magic_function(lambda line: sysopen(line, ipython), "line", "sysopen")

@@ -138,6 +138,15 @@ shell only printed `command not found` (seen in its write to the terminal). `/et
     (MD, """## 7. Timeline of the suspicious processes"""),
     (CODE, """suspicious = cap.filter("proc.name in (nmap, curl, sh, xmrig, bash, nsenter, cat, script)")
 charts.syscalls_over_time(suspicious, by="proc.name")"""),
+    (MD, """## Explore it yourself
+
+`%sysexplore` (or `cap.explore()`) is Sysdig Inspect in a cell: click a tile to drill down, brush the timeline to
+select a window (every pane follows), double-click a process, file or connection to go one step down (the
+breadcrumbs and the `%sysfilter` line show where you are), type a filter in the box, click an event for its
+fields and bytes (dotted ASCII, `-A`, `-X`) and "follow fd" for the whole stream. Needs a running kernel; an
+exported report shows the first rows as a table instead."""),
+    (CODE, """# NBVAL_IGNORE_OUTPUT
+%sysexplore"""),
     (MD, """## 8. Keep the evidence
 
 The subset that tells the story, as a `.scap` sysdig reads (with the state events that give processes and fds
@@ -243,7 +252,8 @@ def build(name: str) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == MD else nbformat.v4.new_code_cell(src)
                 for kind, src in NOTEBOOKS[name]]
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+    NotebookClient(nb, store_widget_state=False, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(HERE)}}).execute()
     nbformat.write(nb, HERE / f"{name}.ipynb")
     print("wrote", name)
 

@@ -16,9 +16,11 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sysnb import __version__
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _EXTERNAL = re.compile(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>', re.S)
 _HEAD = """<div style="font-family:system-ui,sans-serif;border:1px solid #ccd;border-radius:6px;padding:10px 14px;
 margin:10px 0 20px 0;background:#f6f8fa"><b>sysnb forensic report</b><br>source notebook: <code>{name}</code>
@@ -35,10 +37,12 @@ def export(notebook: str | Path, out: str | Path, execute: bool = False) -> Path
     if execute:
         from nbclient import NotebookClient
 
-        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(src.parent)}}).execute()
+        NotebookClient(nb, store_widget_state=False, timeout=900,
+                       resources={"metadata": {"path": str(src.parent)}}).execute()
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            _static_widgets(cell)
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
@@ -52,6 +56,14 @@ def export(notebook: str | Path, out: str | Path, execute: bool = False) -> Path
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(body, encoding="utf-8")
     return dest
+
+
+def _static_widgets(cell: Any) -> None:
+    """Live widgets cannot run in a report: show their static HTML snapshot instead of an empty widget view."""
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if WIDGET_VIEW in data and "text/html" in data:
+            del data[WIDGET_VIEW]
 
 
 def main(argv: list[str] | None = None) -> int:
