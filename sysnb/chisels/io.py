@@ -182,3 +182,41 @@ def iobytes_file(events: pa.Table) -> ChiselResult:
                     "second")
 def iobytes_net(events: pa.Table) -> ChiselResult:
     return _io_intervals(events, ("ipv4", "ipv6"))
+
+
+@chisel("spy_file", category="I/O", raw=True,
+        short="Echo any read/write made by any process to all files. Optionally, you can provide the name of one "
+              "file to only intercept reads/writes to that file.",
+        args=[Arg("read_or_write", "Specify 'R' to capture only read events; 'W' to capture only write events; 'RW' "
+                  "to capture read and write events. By default both read and write events are captured.", "string",
+                  True),
+              Arg("spy_on_file_name", "The name of the file which the chisel should spy on for all read and write "
+                  "activity.", "string", True)],
+        description="This chisel intercepts all reads and writes to all files. Instead of all files, you can limit "
+                    "interception to one file.")
+def spy_file(events: pa.Table, read_or_write: str | None = None, spy_on_file_name: str | None = None) -> ChiselResult:
+    """``TIME NAME(PID) R|W BYTES FILE DATA`` for each successful file read/write (data as printable ASCII)."""
+    from sysnb.format.args import BUF_ASCII
+    from sysnb.format.output import Formatter
+
+    name = pc.fill_null(events["fd.name"].cast(pa.string()), "")
+    if spy_on_file_name:
+        where = pc.equal(name, spy_on_file_name)
+    else:  # not fd.name contains /dev/pt and not fd.name contains /dev/tty (a missing name passes)
+        where = pc.invert(pc.or_(pc.match_substring(name, "/dev/pt"), pc.match_substring(name, "/dev/tty")))
+    reads = pc.is_in(events["sysnb.type_id"], value_set=READ_TYPES)
+    kind = {"r": pc.and_(is_io(events), reads), "w": pc.and_(is_io(events), pc.invert(reads))}.get(
+        (read_or_write or "").lower(), is_io(events))
+    exits = pc.equal(events["evt.dir"].cast(pa.string()), "<")
+    ok = pc.and_(exits, pc.invert(pc.fill_null(events["evt.failed"], True)))
+    file = pc.fill_null(pc.equal(events["fd.type"].cast(pa.string()), "file"), False)
+    rows = events.filter(pc.and_(pc.and_(pc.fill_null(where, True), kind), pc.and_(ok, file)))
+    lines = list(Formatter("*%evt.time %proc.name(%proc.pid)", first_ts=0).lines(rows))
+    data = list(Formatter("*%evt.arg.data", bufmode=BUF_ASCII).lines(rows))
+    is_read = pc.is_in(rows["sysnb.type_id"], value_set=READ_TYPES).to_pylist()
+    res, names = rows["evt.rawres"].to_pylist(), rows["fd.name"].cast(pa.string()).to_pylist()
+
+    def text() -> Iterable[str]:
+        for head, r, n, rd, d in zip(lines, res, names, is_read, data, strict=True):
+            yield f"{head} {'R' if rd else 'W'} {format_bytes(r)} {n} {d}"
+    return ChiselResult(rows.select(["evt.num", "proc.name", "proc.pid", "fd.name", "evt.rawres", "evt.buffer"]), text)

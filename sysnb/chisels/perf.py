@@ -1,9 +1,10 @@
-"""Performance chisels: scallslower, fileslower (system calls / file I/O slower than a threshold)."""
+"""Performance chisels: scallslower, fileslower, netlower (system calls / file / network I/O slower than a
+threshold)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,19 +57,17 @@ def scallslower(events: pa.Table, min_ms: int, disable_color: str | None = None)
     return ChiselResult(rows, text)
 
 
-@chisel("fileslower", category="Performance", short="Trace slow file I/O", args=[
-        Arg("min_ms", "Minimum millisecond threshold for showing file I/O", "int"), _COLOR],
-        description="Trace file I/O slower than a threshold, or all file I/O. This chisel is compatible with "
-                    "containers using the sysdig -pc or -pcontainer argument, otherwise no container information "
-                    "will be shown.")
-def fileslower(events: pa.Table, min_ms: int, disable_color: str | None = None) -> ChiselResult:
-    name = pc.fill_null(events["fd.name"].cast(pa.string()), "")
-    file_io = pc.and_(pc.and_(is_io(events), pc.fill_null(pc.equal(events["fd.type"].cast(pa.string()), "file"),
-                                                          False)),
-                      pc.and_(pc.equal(events["evt.dir"].cast(pa.string()), "<"),
-                              pc.invert(pc.starts_with(name, "/dev/"))))
-    rows = _slow(events, min_ms, file_io).select(["evt.rawtime", "proc.name", "evt.type", "evt.latency", "fd.name",
-                                                   "container.id"])
+def _slow_io(events: pa.Table, min_ms: int, fd_types: tuple[str, ...], skip_dev: bool) -> pa.Table:
+    """I/O exits on fds of these types slower than min_ms (fileslower and netlower share the loop)."""
+    kind = pc.fill_null(pc.is_in(events["fd.type"].cast(pa.string()), value_set=pa.array(fd_types)), False)
+    keep = pc.and_(pc.and_(is_io(events), kind), pc.equal(events["evt.dir"].cast(pa.string()), "<"))
+    if skip_dev:
+        keep = pc.and_(keep, pc.invert(pc.starts_with(pc.fill_null(events["fd.name"].cast(pa.string()), ""), "/dev/")))
+    return _slow(events, min_ms, keep).select(["evt.rawtime", "proc.name", "evt.type", "evt.latency", "fd.name",
+                                                "container.id"])
+
+
+def _slow_io_text(rows: pa.Table, disable_color: str | None) -> Callable[[], Iterable[str]]:
     color = disable_color != "disable_color"
 
     def text() -> Iterable[str]:
@@ -77,4 +76,25 @@ def fileslower(events: pa.Table, min_ms: int, disable_color: str | None = None) 
         for r in rows.to_pylist():
             yield (f"{_color(r, color)}{_datetime(r['evt.rawtime']):<23.23} {r['proc.name'] or '<NA>':<12.12} "
                    f"{r['evt.type']:<8} {int(r['evt.latency'] / 1e6):>12d} {r['fd.name']}")
-    return ChiselResult(rows, text)
+    return text
+
+
+@chisel("fileslower", category="Performance", short="Trace slow file I/O", args=[
+        Arg("min_ms", "Minimum millisecond threshold for showing file I/O", "int"), _COLOR],
+        description="Trace file I/O slower than a threshold, or all file I/O. This chisel is compatible with "
+                    "containers using the sysdig -pc or -pcontainer argument, otherwise no container information "
+                    "will be shown.")
+def fileslower(events: pa.Table, min_ms: int, disable_color: str | None = None) -> ChiselResult:
+    rows = _slow_io(events, min_ms, ("file",), skip_dev=True)
+    return ChiselResult(rows, _slow_io_text(rows, disable_color))
+
+
+@chisel("netlower", category="Performance", short="Trace slow network I/0", args=[
+        Arg("min_ms", "Minimum millisecond threshold for showing network I/O", "int"), _COLOR],
+        description="Trace network I/O slower than a threshold, or all network I/O. This chisel is compatible with "
+                    "containers using the sysdig -pc or -pcontainer argument, otherwise no container information "
+                    "will be shown. (Blue represents a process running within a container, and Green represents a "
+                    "host process)")
+def netlower(events: pa.Table, min_ms: int, disable_color: str | None = None) -> ChiselResult:
+    rows = _slow_io(events, min_ms, ("ipv4", "ipv6"), skip_dev=False)
+    return ChiselResult(rows, _slow_io_text(rows, disable_color))
