@@ -115,6 +115,18 @@ def test_duckdb_sql_selects_the_same_rows(capture: Path) -> None:
     con.close()
 
 
+@pytest.mark.parametrize("capture", capture_params())
+def test_mask_reads_only_named_columns_and_agrees_with_apply(capture: Path) -> None:
+    """``mask`` (used by the explorer to avoid copying the table) selects what ``apply`` selects."""
+    with (GOLDEN / "filters.txt").open() as fh:
+        filters = [f for f in fh.read().splitlines() if f]
+    table = sysnb.open_capture(capture).table
+    for flt in filters:
+        compiled = compile_filter(flt)
+        by_mask = table.filter(compiled.mask(table))["evt.num"].to_pylist()
+        assert by_mask == compiled.apply(table)["evt.num"].to_pylist(), flt
+
+
 def test_capture_sql_takes_sql_or_a_filter() -> None:
     cap = sysnb.open_capture(Path(__file__).parent / "fixtures" / "falco" / "cat_write.scap.gz")
     counts = cap.sql('SELECT "evt.type", count(*) AS n FROM evt WHERE "sysnb.visible" GROUP BY 1 ORDER BY 2 DESC')

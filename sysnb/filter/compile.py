@@ -37,6 +37,15 @@ class CompiledFilter:
     def apply(self, table: pa.Table) -> pa.Table:
         return table.filter(self.expression)
 
+    def mask(self, table: pa.Table) -> pa.ChunkedArray:
+        """The filter as a boolean column over ``table`` (null counts as no match), reading only the
+        columns the filter names: no copy of the table, unlike ``apply``."""
+        import pyarrow.dataset as ds
+
+        names = sorted(self.columns() & set(table.column_names))
+        result = ds.dataset(table.select(names)).to_table(columns={"m": self.expression})["m"]
+        return pc.fill_null(result, False)
+
     def columns(self) -> set[str]:
         return set(_fields(self.node))
 

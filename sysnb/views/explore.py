@@ -64,7 +64,7 @@ class View:
         self.window: tuple[int, int] | None = None
         self.lens = "syscalls"
         self._listeners: list[Callable[[str], None]] = []
-        self._filtered: tuple[tuple[Any, ...], pa.Table] | None = None
+        self._filtered: tuple[tuple[Any, ...], pa.Array] | None = None
 
     # -- changes ---------------------------------------------------------------------------------------
     def on_change(self, fn: Callable[[str], None]) -> None:
@@ -114,23 +114,37 @@ class View:
             return parts[0]
         return " and ".join(f"({p})" for p in parts)
 
-    def filtered(self) -> pa.Table:
-        """The rows matching crumbs and filter box, over the whole time span (what the timeline shows)."""
+    def filtered_indices(self) -> pa.Array:
+        """Row numbers (into ``base``) matching crumbs and filter box, over the whole time span. The filter
+        reads only the columns it names, so nothing is copied but one boolean column."""
         key = (tuple(self.crumbs), self.filter_text)
         if self._filtered is None or self._filtered[0] != key:
             text = self.filter
-            table = compile_filter(text).apply(self.base) if text else self.base
-            self._filtered = (key, table)
+            if text:
+                mask = compile_filter(text).mask(self.base)
+                found = pc.indices_nonzero(mask)
+            else:
+                found = pa.array(np.arange(self.base.num_rows, dtype=np.uint64))
+            self._filtered = (key, found)
         return self._filtered[1]
 
-    def rows(self) -> pa.Table:
-        """The rows of the current view: filtered, then cut to the time window."""
-        table = self.filtered()
+    def indices(self) -> pa.Array:
+        """Row numbers of the current view: filtered, then cut to the time window."""
+        found = self.filtered_indices()
         if self.window is None:
-            return table
-        ts = table["evt.rawtime"]
+            return found
+        ts = self.base["evt.rawtime"].take(found)
         inside = pc.and_(pc.greater_equal(ts, self.window[0]), pc.less(ts, self.window[1]))
-        return table.filter(inside)
+        return pc.filter(found, inside)
+
+    def rows(self, columns: list[str] | None = None, *, window: bool = True) -> pa.Table:
+        """The rows of the current view (only ``columns`` when given: the cheap way for aggregations)."""
+        table = self.base if columns is None else self.base.select(columns)
+        return table.take(self.indices() if window else self.filtered_indices())
+
+    def filtered(self) -> pa.Table:
+        """The rows matching crumbs and filter box over the whole time span (what the timeline shows)."""
+        return self.rows(window=False)
 
 
 # -- lenses: Sysdig Inspect's views as group-bys ---------------------------------------------------------
@@ -178,6 +192,11 @@ def _processes(rows: pa.Table) -> tuple[pa.Table, list[str], list[str]]:
 
 def _derived(rows: pa.Table, name: str) -> pa.ChunkedArray:
     return ds.dataset(rows).to_table(columns={name: DERIVED[name][0]()})[name]
+
+
+#: the columns the lenses read (a lens is computed on a narrow copy of the view)
+LENS_COLUMNS = sorted({"proc.pid", "proc.name", "fd.name", "fd.type", "fd.num", "fd.l4proto", "evt.rawres",
+                       "evt.failed", "sysnb.type_id", *DERIVED["fd.directory"][1]})
 
 
 def lens_table(rows: pa.Table, lens: str) -> tuple[pa.Table, list[str], list[str]]:

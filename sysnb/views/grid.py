@@ -51,7 +51,7 @@ def order(table: pa.Table, sort: str) -> pa.Array | None:
 
 
 def page_rows(table: pa.Table, indices: pa.Array | None, start: int, count: int = PAGE) -> pa.Table:
-    start = max(0, min(start, table.num_rows))
+    start = max(0, min(start, table.num_rows if indices is None else len(indices)))
     if indices is None:
         return table.slice(start, count)
     return table.take(indices.slice(start, count))

@@ -78,7 +78,7 @@ def tile_values(cap: Capture) -> list[tuple[Tile, int, np.ndarray]]:
     lo, hi = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 1)
     out = []
     for tile, compiled in zip(TILES, filters, strict=True):
-        sel = compiled.apply(rows)
+        sel = rows.filter(compiled.mask(rows))
         total = _measure(sel, tile.measure)
         weights = pc.fill_null(sel["evt.rawres"], 0).to_numpy().clip(0) if tile.measure == "bytes" else None
         spark, _ = np.histogram(sel["evt.rawtime"].to_numpy(), bins=BINS, range=(lo, hi), weights=weights)

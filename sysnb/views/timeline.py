@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 MAX_LANES = 24
+#: the columns the timeline reads
+TIMELINE_COLUMNS = ["evt.rawtime", "proc.pid", "thread.tid", "proc.name", "evt.category"]
 MAX_THREADS = 12
 
 
@@ -81,7 +83,7 @@ def density(rows: pa.Table, t0: int, t1: int, bins: int, expanded: set[int]) -> 
     """Non-empty (lane, bin, category, events) cells for ``t0 <= evt.rawtime < t1`` and their legend."""
     ts = np.asarray(rows["evt.rawtime"].to_numpy(), dtype=np.int64)
     inside = (ts >= t0) & (ts < t1)
-    sub = rows.select(["proc.pid", "thread.tid", "proc.name", "evt.category"]).filter(pa.array(inside))
+    sub = rows.select(TIMELINE_COLUMNS[1:]).filter(pa.array(inside))
     lanes = assign_lanes(sub, expanded)
     cats, names = categories(sub)
     span = max(t1 - t0, 1)

@@ -23,9 +23,9 @@ import traitlets as t
 
 from sysnb.errors import SysnbError
 from sysnb.views.detail import event_detail, find_event, follow_fd
-from sysnb.views.explore import LENSES, View, lens_table
+from sysnb.views.explore import LENS_COLUMNS, LENSES, View, lens_table
 from sysnb.views.grid import DEFAULT_COLUMNS, PAGE, columns_of, event_page, lens_page, order, page_rows, sort_key
-from sysnb.views.timeline import density
+from sysnb.views.timeline import TIMELINE_COLUMNS, density
 
 if TYPE_CHECKING:
     from sysnb.capture import Capture
@@ -107,11 +107,10 @@ class Explorer(anywidget.AnyWidget):
             self._send_timeline()
         if "table" in self.panes:
             self._send_page(0)
-        rows = v.rows().num_rows
-        self.status = f"{rows:,} events · {(time.perf_counter() - started) * 1e3:.0f} ms"
+        self.status = f"{len(v.indices()):,} events · {(time.perf_counter() - started) * 1e3:.0f} ms"
 
     def _send_timeline(self) -> None:
-        rows = self.view.filtered()
+        rows = self.view.rows(TIMELINE_COLUMNS, window=False)
         cells, legend = density(rows, self._range[0], self._range[1], BINS, self._expanded)
         base = self.view.start_ns
         self.time_range = [float(self._range[0] - base), float(self._range[1] - base)]
@@ -122,25 +121,37 @@ class Explorer(anywidget.AnyWidget):
         v = self.view
         key = (tuple(v.crumbs), v.filter_text, v.window, v.lens)
         if self._lens_rows is None or self._lens_rows[0] != key:
-            self._lens_rows = (key, *lens_table(v.rows(), v.lens))
+            self._lens_rows = (key, *lens_table(v.rows(LENS_COLUMNS), v.lens))
         return self._lens_rows[1], self._lens_rows[2], self._lens_rows[3]
 
     def _current(self) -> tuple[pa.Table, pa.Array | None]:
-        """The table the grid shows (events or a lens) and its row order."""
+        """What the grid shows, in display order: (base table, its row numbers) for events, (lens table,
+        its order or None) for a lens. Events are never copied: the page takes its rows from ``base``."""
         v = self.view
-        table = v.rows() if v.lens == "syscalls" else self._lens()[0]
         key = (tuple(v.crumbs), v.filter_text, v.window, v.lens, self._sort)
+        if v.lens != "syscalls":
+            table = self._lens()[0]
+            if self._order is None or self._order[0] != key:
+                self._order = (key, order(table, self._sort))
+            return table, self._order[1]
         if self._order is None or self._order[0] != key:
-            self._order = (key, order(table, self._sort))
-        return table, self._order[1]
+            found = v.indices()
+            column = sort_key(v.base, self._sort.lstrip("-")) if self._sort else None
+            if column is not None:
+                direction = "-" if self._sort.startswith("-") else ""
+                sorted_rows = order(pa.table({column: v.base[column].take(found)}), direction + column)
+                found = found.take(sorted_rows) if sorted_rows is not None else found
+            self._order = (key, found)
+        return v.base, self._order[1]
 
     def _send_page(self, start: int) -> None:
-        table, indices = self._current()
-        rows = page_rows(table, indices, start, PAGE)
+        table, positions = self._current()
+        total = table.num_rows if positions is None else len(positions)
+        rows = page_rows(table, positions, start, PAGE)
         events = self.view.lens == "syscalls"
         page = event_page(rows, self.columns) if events else lens_page(rows)
         columns = self.columns if events else table.column_names
-        self.grid_meta = {"columns": columns, "total": table.num_rows, "start": max(0, min(start, table.num_rows)),
+        self.grid_meta = {"columns": columns, "total": total, "start": max(0, min(start, total)),
                           "sort": self._sort, "lens": self.view.lens, "events": events,
                           "sortable": [sort_key(table, c) is not None for c in columns]}
         self.grid = to_ipc(page)
@@ -239,8 +250,9 @@ class Explorer(anywidget.AnyWidget):
     def static_html(self) -> str:
         """What the explorer showed, as plain HTML (for exported notebooks and reports)."""
         crumbs = " › ".join(["All events"] + [html.escape(c["label"]) for c in self.crumbs])
-        table, indices = self._current()
-        page = page_rows(table, indices, 0, 20)
+        table, positions = self._current()
+        total = table.num_rows if positions is None else len(positions)
+        page = page_rows(table, positions, 0, 20)
         events = self.view.lens == "syscalls"
         text = event_page(page, self.columns) if events else lens_page(page)
         cols = [c for c in text.column_names if not c.startswith("_")]
@@ -248,7 +260,7 @@ class Explorer(anywidget.AnyWidget):
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in cols) + "</tr>"
                        for r in text.to_pylist())
         return (f"<div><b>sysnb explorer</b> — {crumbs} — {html.escape(self.view.lens)}: "
-                f"{table.num_rows:,} rows (first {page.num_rows} shown; live widgets need a running kernel)"
+                f"{total:,} rows (first {page.num_rows} shown; live widgets need a running kernel)"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
