@@ -218,10 +218,17 @@ def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
             table, meta = hit
             prov = Provenance(**meta)
             prov.source = os.path.abspath(spath)
-            return Capture(table, prov)
+            return _with_containers(Capture(table, prov))
     cap = _build_cached(spath, sha, progress) if use_cache else build_capture(spath, sha, progress=progress)
     if cap.provenance.error and strict:
         raise CaptureFormatError(cap.provenance.error, path=spath, offset=cap.provenance.error_offset)
+    return _with_containers(cap)
+
+
+def _with_containers(cap: Capture) -> Capture:
+    from sysnb.state.containers import with_container_fields
+
+    cap.table = with_container_fields(cap.table, cap.provenance.extra.get("containers", {}))
     return cap
 
 

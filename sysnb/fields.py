@@ -57,6 +57,8 @@ _F = [
     ("group.gid", "UINT32", "group ID."),
     ("group.name", "CHARBUF", "group name."),
     ("container.id", "CHARBUF", "the container id ('host' for processes outside containers)."),
+    ("container.name", "CHARBUF", "the container name ('host' for processes outside containers)."),
+    ("container.image", "CHARBUF", "the container image name (e.g. falcosecurity/falco:latest for docker)."),
     ("fd.num", "INT64", "the unique number identifying the file descriptor."),
     ("fd.type", "CHARBUF", "type of FD: 'file', 'directory', 'ipv4', 'ipv6', 'unix', 'pipe', 'event', ..."),
     ("fd.typechar", "CHARBUF", "type of FD as a single character: 'f' file, '4' IPv4 socket, 'u' unix socket..."),

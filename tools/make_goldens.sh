@@ -20,6 +20,7 @@ FORMATS=(
   "p5|*%evt.num %evt.time %evt.datetime %evt.rawtime.s %evt.rawtime.ns %evt.reltime %evt.latency.s %evt.latency.ns %evt.buflen %evt.category %evt.arg[0]"
   "p6|*%evt.num %proc.cmdline %proc.exe %proc.exepath %proc.cwd %proc.pname %user.name %user.loginuid %group.name %container.id %fd.directory %fd.filename %evt.arg.fd %evt.buffer"
   "p7|*%evt.num %group.gid"
+  "p8|*%evt.num %container.id %container.name %container.image"
 )
 oracle() { TZ=UTC sysdig "$@" 2>/dev/null || true; }  # sysdig 0.29.3 cannot open some files
 cd "$src"

@@ -96,6 +96,11 @@ def _extend(s: str, n: int = WIDTH) -> str:
     return s + " " * (n - len(s)) if len(s) < n else s[:n - 1] + " "
 
 
+def lua_2f(v: float) -> str:
+    """LuaJIT's string.format("%.2f", v): exact halves of the binary value round up (0.125 -> 0.13)."""
+    return str(Decimal(v).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def format_bytes(v: int) -> str:
     """common.lua format_bytes; LuaJIT's %.2f rounds exact halves up (1664 B -> 1.63KB, not C's 1.62)."""
     for unit, scale in (("P", 1024 ** 5), ("T", 1024 ** 4), ("G", 1024 ** 3), ("M", 1024 ** 2), ("KB", 1024)):

@@ -132,3 +132,29 @@ def fdcount_by(t: pa.Table, key: str) -> ChiselResult:
     counts = counts.sort_by([("fds", "descending"), (key, "ascending")])
     return ChiselResult(counts, lambda: (f"{k}\t{c}" for k, c in zip(counts[key].to_pylist(),
                                                                        counts["fds"].to_pylist(), strict=True)))
+
+
+def _in_container(t: pa.Table) -> pa.ChunkedArray:
+    """container.name!=host (a missing name does not match, as in sysdig's filters)."""
+    return pc.fill_null(pc.not_equal(t["container.name"].cast(pa.string()), "host"), False)
+
+
+@chisel("topcontainers_file", category="I/O", short="Top containers by R+W disk bytes",
+        description="Shows the top containers in terms of total (in+out) bytes to disk.")
+def topcontainers_file(t: pa.Table) -> ChiselResult:
+    return table_chisel(t, ["container.name"], ["container.name"], "bytes", "Bytes",
+                        pc.and_(_file_io(t), _in_container(t)), 10, "bytes")
+
+
+@chisel("topcontainers_net", category="Net", short="Top containers by network I/O",
+        description="Sorted list of containers that use the most network bandwidth.")
+def topcontainers_net(t: pa.Table) -> ChiselResult:
+    return table_chisel(t, ["container.name"], ["container.name"], "bytes", "Bytes",
+                        pc.and_(_net(t), _in_container(t)), 100, "bytes")
+
+
+@chisel("topcontainers_error", category="Errors", short="Top containers by number of errors",
+        description="Shows the top container in terms of system call errors.")
+def topcontainers_error(t: pa.Table) -> ChiselResult:
+    return table_chisel(t, ["container.name"], ["container.name"], "count", "#Errors",
+                        pc.and_(_failed(t), _in_container(t)), 100, "none")

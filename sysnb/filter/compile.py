@@ -17,8 +17,10 @@ from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
 from sysnb.filter.parser import BoolOp, Check, FilterSyntaxError, Node, Not, parse
 from sysnb.state.columns import SCHEMA
+from sysnb.state.containers import COLUMNS as CONTAINER_COLUMNS
 
-_TYPES = {f.name: f.type for f in SCHEMA}
+#: filterable columns and their types: the state engine's, plus those added when a capture is opened
+_TYPES = {f.name: f.type for f in SCHEMA} | {c: pa.dictionary(pa.int32(), pa.string()) for c in CONTAINER_COLUMNS}
 NUMERIC_COLUMNS = frozenset(n for n, t in _TYPES.items() if pa.types.is_integer(t) or pa.types.is_boolean(t))
 _STRING_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith",
                          "glob", "iglob", "regex", "in", "exists"})
