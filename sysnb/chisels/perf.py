@@ -98,3 +98,54 @@ def fileslower(events: pa.Table, min_ms: int, disable_color: str | None = None) 
 def netlower(events: pa.Table, min_ms: int, disable_color: str | None = None) -> ChiselResult:
     rows = _slow_io(events, min_ms, ("ipv4", "ipv6"), skip_dev=False)
     return ChiselResult(rows, _slow_io_text(rows, disable_color))
+
+
+HOW_MANY = 10
+
+
+@chisel("bottlenecks", category="Performance", short="Slowest system calls", raw=True,
+        description=f"Lists the {HOW_MANY} system calls that took the longest to return during the capture "
+                    "interval.")
+def bottlenecks(events: pa.Table) -> ChiselResult:
+    """The 10 slowest returns (ties: earliest first, as the Lua insertion keeps them), each after the last
+    zero-latency event of its thread before it (the call's enter event)."""
+    import numpy as np
+
+    rows = events.filter(pc.fill_null(pc.not_equal(events["evt.type"].cast(pa.string()), "switch"), True))
+    lat = rows["evt.latency"]
+    slow = np.flatnonzero(pc.fill_null(pc.greater(lat, 0), False).to_numpy(zero_copy_only=False))
+    lat_np = np.asarray(pc.fill_null(lat, 0).to_numpy(), np.int64)
+    top = slow[np.argsort(-lat_np[slow], kind="stable")[:HOW_MANY]]
+    tid = np.asarray(pc.fill_null(rows["thread.tid"], -1).to_numpy(), np.int64)
+    zero = np.flatnonzero(pc.fill_null(pc.equal(lat, 0), False).to_numpy(zero_copy_only=False))
+    before = []
+    for i in top.tolist():  # ten lookups: the thread's last zero-latency event before the slow one
+        cands = zero[(tid[zero] == tid[i]) & (zero < i)]
+        before.append(int(cands[-1]) if len(cands) else -1)
+    picked = [j for j in before if j >= 0]
+    lines = dict(zip(picked, _lines(rows.take(pa.array(picked, pa.int64())), ">"), strict=True))
+    slow_lines = list(_lines(rows.take(pa.array(top, pa.int64())), "<"))
+
+    def text() -> Iterable[str]:
+        for j, line in zip(before, slow_lines, strict=True):
+            yield lines.get(j, "nil")
+            yield line
+    return ChiselResult(rows.take(pa.array(top, pa.int64())).select(["evt.num", "proc.name", "thread.tid",
+                                                                      "evt.type", "evt.latency"]), text)
+
+
+def _lines(rows: pa.Table, arrow: str) -> Iterable[str]:
+    """``NUM) S.NNNNNNNNN NAME (TID) DIR TYPE ARGS`` with the latency (0 for the enter side)."""
+    from sysnb.format.output import Formatter
+
+    from sysnb.chisels.table import _key
+
+    from sysnb.format.args import BUF_JSON
+
+    args = Formatter("*%evt.args", bufmode=BUF_JSON).lines(rows)  # chisels read buffers uncut
+    names = rows.select(["evt.num", "evt.latency", "thread.tid", "evt.type"]).append_column(
+        "proc.name", _key(rows, "proc.name"))  # "<NA>" for a known thread without a name, as libsinsp
+    for r, a in zip(names.to_pylist(), args, strict=True):
+        lat = r["evt.latency"] if arrow == "<" else 0
+        yield (f"{r['evt.num']}) {lat // 1_000_000_000}.{lat % 1_000_000_000:09d} {r['proc.name'] or ''} "
+               f"({r['thread.tid']}) {arrow} {r['evt.type']} {'' if a == '<NA>' else a}")
