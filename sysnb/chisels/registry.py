@@ -111,7 +111,7 @@ def get(name: str) -> Chisel:
 
 
 def _load_builtin() -> None:
-    from sysnb.chisels import cpu, io, net, perf, security, state, top  # noqa: F401 - registration on import
+    from sysnb.chisels import cpu, http, io, net, perf, security, state, top  # noqa: F401 - registration on import
 
 
 def list_text() -> Iterable[str]:

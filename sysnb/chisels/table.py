@@ -4,6 +4,7 @@ mask, keep the top N, and print it the way ``common.lua``'s ``print_sorted_table
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+import math
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -110,17 +111,22 @@ def format_bytes(v: int) -> str:
     return f"{int(v)}B"
 
 
-def format_time(v: int) -> str:
-    """common.lua format_time_interval."""
+def _lua_mod(a: float, b: int) -> float:
+    """Lua's a % b: a - floor(a / b) * b (not C's fmod: it differs in the last bits for fractions)."""
+    return a - math.floor(a / b) * b if isinstance(a, float) else a % b
+
+
+def format_time(v: float) -> str:
+    """common.lua format_time_interval (%u truncates, so fractional averages print like integers)."""
     s = 1_000_000_000
     if v >= s:
-        return f"{v // s}.{int((v % s) / 10_000_000):02d}s"
+        return f"{int(v // s)}.{int(_lua_mod(v, s) / 10_000_000):02d}s"
     if v >= s // 100:
-        return f"{v // 1_000_000}ms"
+        return f"{int(v // 1_000_000)}ms"
     if v >= s // 1000:
-        return f"{v // 1_000_000}.{int((v % 1_000_000) / 10_000):02d}ms"
+        return f"{int(v // 1_000_000)}.{int(_lua_mod(v, 1_000_000) / 10_000):02d}ms"
     if v >= s // 100_000:
-        return f"{v // 1000}us"
+        return f"{int(v // 1000)}us"
     if v >= s // 1_000_000:
-        return f"{v // 1000}.{int((v % 1000) / 10):02d}us"
-    return f"{v}ns"
+        return f"{int(v // 1000)}.{int(_lua_mod(v, 1000) / 10):02d}us"
+    return f"{int(v)}ns"
