@@ -136,11 +136,9 @@ def bottlenecks(events: pa.Table) -> ChiselResult:
 
 def _lines(rows: pa.Table, arrow: str) -> Iterable[str]:
     """``NUM) S.NNNNNNNNN NAME (TID) DIR TYPE ARGS`` with the latency (0 for the enter side)."""
-    from sysnb.format.output import Formatter
-
     from sysnb.chisels.table import _key
-
     from sysnb.format.args import BUF_JSON
+    from sysnb.format.output import Formatter
 
     args = Formatter("*%evt.args", bufmode=BUF_JSON).lines(rows)  # chisels read buffers uncut
     names = rows.select(["evt.num", "evt.latency", "thread.tid", "evt.type"]).append_column(

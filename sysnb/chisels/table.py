@@ -3,8 +3,8 @@ mask, keep the top N, and print it the way ``common.lua``'s ``print_sorted_table
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import math
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
