@@ -23,8 +23,8 @@ INTENDED = {"libs__curl_google_comments": set(SPECS),
 # sysdig prints these in Lua hash-table order (or with unstable ties): compare the lines as a multiset
 UNORDERED = {"netstat", "lsof", "ps", "fdcount_by", "lscontainers"}
 IN_EVENT_ORDER = {"spy_users", "echo_fds", "stdout", "stdin", "stderr", "spy_ip", "spy_port",  # exact text
-                  "scallslower", "fileslower", "netlower", "spy_file", "bottlenecks", "httplog", "list_login_shells", "iobytes", "iobytes_file",
-                  "iobytes_net"}
+                  "scallslower", "fileslower", "netlower", "spy_file", "bottlenecks", "httplog", "list_login_shells",
+                  "iobytes", "iobytes_file", "iobytes_net"}
 
 
 def tie_groups(text: str) -> list[tuple[str, list[str]]]:

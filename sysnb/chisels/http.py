@@ -77,7 +77,8 @@ def _table(done: list[Transaction]) -> pa.Table:
                      "direction": [t.direction for t in done], "method": [t.method for t in done],
                      "url": [t.url for t in done], "response_code": [t.code for t in done],
                      # Lua subtracts the timestamps as doubles (256 ns steps at today's epoch): so do we
-                     "latency_ns": [float(t.response_ts) - float(t.request_ts) for t in done], "size": [t.length for t in done]})
+                     "latency_ns": [float(t.response_ts) - float(t.request_ts) for t in done],
+                     "size": [t.length for t in done]})
 
 
 @chisel("httplog", category="Application", short="HTTP requests log", raw=True,
