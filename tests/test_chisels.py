@@ -23,8 +23,8 @@ INTENDED = {"libs__curl_google_comments": set(SPECS),
 # sysdig prints these in Lua hash-table order (or with unstable ties): compare the lines as a multiset
 UNORDERED = {"netstat", "lsof", "ps", "fdcount_by", "lscontainers"}
 IN_EVENT_ORDER = {"spy_users", "echo_fds", "stdout", "stdin", "stderr", "spy_ip", "spy_port",  # exact text
-                  "scallslower", "fileslower", "netlower", "spy_file", "bottlenecks", "httplog", "list_login_shells",
-                  "iobytes", "iobytes_file", "iobytes_net"}
+                  "scallslower", "fileslower", "netlower", "spy_file", "bottlenecks", "httplog", "spectrogram",
+                  "subsecoffset", "list_login_shells", "iobytes", "iobytes_file", "iobytes_net"}
 
 
 def tie_groups(text: str) -> list[tuple[str, list[str]]]:
@@ -86,3 +86,16 @@ def test_bad_chisel_usage_is_a_clear_error() -> None:
         run(sysnb.open_capture(next(Path(__file__).parent.glob("fixtures/falco/cat_write*"))), "topfile_bytes")
     with pytest.raises(sysnb.UsageError, match="takes the arguments: key"):
         run(sysnb.open_capture(next(Path(__file__).parent.glob("fixtures/falco/cat_write*"))), "fdbytes_by")
+
+
+def test_visual_chisels_give_tables_and_charts() -> None:
+    cap = sysnb.open_capture(next(p for p in Path(__file__).parent.glob("fixtures/falco/cat_write*")))
+    spec = cap.chisel("spectrogram")
+    assert spec.table.column_names == ["interval_start_ns", "bucket", "events"] and spec.table.num_rows > 0
+    exits = cap.filter("evt.dir=< and evt.latency > 0").returned.num_rows
+    assert sum(spec.table["events"].to_pylist()) <= exits  # bucket 0 (sub-ns) is not drawn, as in sysdig
+    chart = spec.chart().to_dict()
+    assert chart["mark"]["type"] == "rect" and "bucket" in str(chart["encoding"]["x"])
+    sub = cap.chisel("subsecoffset", "100")
+    assert sub.table.num_rows > 0
+    assert "vega" in str(spec._repr_mimebundle_())  # notebooks show the chart, whatever the renderer

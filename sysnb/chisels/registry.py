@@ -44,6 +44,15 @@ class ChiselResult:
     def _repr_html_(self) -> str:
         return str(self.table.to_pandas().to_html(index=False)) if self.table.num_rows else "<i>(no rows)</i>"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """In notebooks: the chart when the chisel draws one (spectrogram, subsecoffset), else the table."""
+        if self.chart is not None and self.table.num_rows:
+            try:
+                return self.chart()._repr_mimebundle_(**kwargs)
+            except ImportError:  # altair is a notebook extra
+                pass
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+
     def __str__(self) -> str:
         return "\n".join(self.text())
 
@@ -111,7 +120,7 @@ def get(name: str) -> Chisel:
 
 
 def _load_builtin() -> None:
-    from sysnb.chisels import cpu, http, io, net, perf, security, state, top  # noqa: F401 - registration on import
+    from sysnb.chisels import cpu, http, io, net, perf, security, state, top, visual  # noqa: F401 - registration
 
 
 def list_text() -> Iterable[str]:
