@@ -153,14 +153,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_chisel(args: argparse.Namespace) -> int:
-    """``-c NAME [ARGS] [FILTER]``: as sysdig, the chisel's arguments are the first trailing words, the rest
-    is the filter."""
+    """``-c NAME [ARGS] [FILTER]``: as sysdig, the chisel's arguments are the first trailing word (split at
+    spaces, quotes with ' or `), the rest is the filter."""
     from sysnb.chisels import get, run
 
     c = get(args.chisel)
     words = list(args.filter)
-    nargs = min(len(c.args), len(words)) if any(a.optional for a in c.args) else len(c.args)
-    chisel_args, flt = words[:nargs], " ".join(words[nargs:])
+    chisel_args: list[str] = []
+    if c.args and words and _takes_arguments(c, words):
+        chisel_args, words = split_chisel_args(words[0], c.name), words[1:]
+    elif c.args and any(not a.optional for a in c.args):
+        raise UsageError(f"missing arguments for chisel {c.name} (sysnb -i {c.name} describes them)")
+    required = sum(not a.optional for a in c.args)
+    if len(chisel_args) < required:
+        raise UsageError(f"wrong number of parameters for chisel {c.name}, {required} required, "
+                         f"{len(chisel_args)} given")
+    if len(chisel_args) > len(c.args):
+        raise UsageError(f"too many parameters for chisel {c.name}, {required} required, "
+                         f"{len(c.args) - required} optional, {len(chisel_args)} given")
+    flt = " ".join(words)
     if not args.read:
         raise UsageError("chisels run on a capture: add -r FILE (record one first with sysnb -w FILE)")
     cap = _open(args)
@@ -169,6 +180,43 @@ def run_chisel(args: argparse.Namespace) -> int:
     for line in run(cap, c.name, chisel_args, flt or None).text():
         print(line)
     return 1 if cap.provenance.error else 0
+
+
+def _takes_arguments(c: Any, words: list[str]) -> bool:
+    """sysdig's parse_chisel_args: a required argument takes the next word; with only optional ones, the
+    next word is taken unless it starts with '-' or the rest of the line is a valid filter."""
+    if any(not a.optional for a in c.args):
+        return True
+    if words[0].startswith("-"):
+        return False
+    if len(c.args) == 1 and c.args[0].type == "filter":
+        return True
+    from sysnb.filter import compile_filter
+
+    try:
+        compile_filter(" ".join(words))
+    except SysnbError:
+        return True
+    return False
+
+
+def split_chisel_args(token: str, name: str) -> list[str]:
+    """sinsp_chisel::set_args: split at spaces; '...' or `...` keeps spaces inside one argument."""
+    out, current, quoted, started = [], [], False, False
+    for ch in token.strip():
+        if ch == " " and not quoted:
+            out.append("".join(current))
+            current, started = [], False
+        elif ch in "'`":
+            quoted = not quoted
+        else:
+            current.append(ch)
+            started = True
+    if quoted:
+        raise UsageError(f"corrupted parameters for chisel {name}: unbalanced quote in {token!r}")
+    if started or current or out:
+        out.append("".join(current))
+    return out
 
 
 def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:

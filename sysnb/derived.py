@@ -56,9 +56,22 @@ def _fd_filename() -> pc.Expression:
     return _call("if_else", _call("equal", ftype, pc.scalar("file")), base, pc.scalar(pa.scalar(None, pa.string())))
 
 
+def _proc_duration() -> pc.Expression:
+    """ns since a clone in the capture created the event's thread (null for start-state threads)."""
+    clone = pc.field("sysnb.clone_ts")
+    elapsed = _call("subtract", _call("cast", pc.field("evt.rawtime"), options=pc.CastOptions(pa.int64())),
+                    _call("cast", clone, options=pc.CastOptions(pa.int64())))
+    return _call("if_else", _call("greater", clone, pc.scalar(0)), elapsed,
+                 pc.scalar(pa.scalar(None, pa.int64())))
+
+
+#: derived fields whose values are numbers (the others are strings)
+NUMERIC_DERIVED = frozenset({"proc.duration"})
+
 #: field -> (expression factory, the stored columns it reads)
 DERIVED: dict[str, tuple[Callable[[], pc.Expression], tuple[str, ...]]] = {
     "proc.cmdline": (_cmdline, ("proc.name", "proc.args")),
     "fd.directory": (_fd_directory, ("fd.name", "fd.type")),
     "fd.filename": (_fd_filename, ("fd.name", "fd.type")),
+    "proc.duration": (_proc_duration, ("evt.rawtime", "sysnb.clone_ts")),
 }

@@ -49,6 +49,7 @@ _F = [
     ("proc.exepath", "CHARBUF", "the full executable path of the process."),
     ("proc.args", "CHARBUF", "the arguments passed on the command line when starting the process."),
     ("proc.cmdline", "CHARBUF", "full process command line, i.e. proc.name + proc.args."),
+    ("proc.duration", "RELTIME", "ns since the process (thread) was started by a clone seen in the capture."),
     ("proc.cwd", "CHARBUF", "the current working directory of the event."),
     ("proc.pname", "CHARBUF", "the name (excluding the path) of the parent of the process generating the event."),
     ("user.uid", "UINT32", "user ID."),

@@ -24,7 +24,8 @@ INTENDED = {"libs__curl_google_comments": set(SPECS),
 UNORDERED = {"netstat", "lsof", "ps", "fdcount_by", "lscontainers"}
 IN_EVENT_ORDER = {"spy_users", "echo_fds", "stdout", "stdin", "stderr", "spy_ip", "spy_port",  # exact text
                   "scallslower", "fileslower", "netlower", "spy_file", "bottlenecks", "httplog", "spectrogram",
-                  "subsecoffset", "list_login_shells", "iobytes", "iobytes_file", "iobytes_net"}
+                  "subsecoffset", "proc_exec_time", "spy_logs", "spy_syslog", "around",
+                  "list_login_shells", "iobytes", "iobytes_file", "iobytes_net"}
 
 
 def tie_groups(text: str) -> list[tuple[str, list[str]]]:
@@ -99,3 +100,26 @@ def test_visual_chisels_give_tables_and_charts() -> None:
     sub = cap.chisel("subsecoffset", "100")
     assert sub.table.num_rows > 0
     assert "vega" in str(spec._repr_mimebundle_())  # notebooks show the chart, whatever the renderer
+
+
+def test_around_writes_the_same_threads_events_around_each_match(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    import numpy as np
+    import pyarrow as pa
+
+    from sysnb.chisels.logs import around_mask
+
+    t = pa.table({"evt.rawtime": [0, 500_000, 1_000_000, 2_500_000, 1_000_000], "thread.tid": [1, 1, 1, 1, 2]})
+    assert around_mask(t, np.array([1_000_000]), np.array([1]), 1).to_pylist() == [True, True, True, False, False]
+    fixture = next(p for p in Path(__file__).parent.glob("fixtures/falco/cat_write*"))
+    out = tmp_path / "around.scap"
+    code, text = run_cli(["-r", str(fixture), "-c", "around", f"{out} 10", "evt.type=open and proc.name=cat"])
+    assert code == 0 and text.splitlines()[-1] == f"Saving events around 8 syslog entries to {out}"
+    excerpt = sysnb.open_capture(out)
+    tids = set(excerpt.events["thread.tid"].to_pylist())
+    assert excerpt.events.num_rows > 8 and len(tids) == 1  # only cat's thread, only near its opens
+    if shutil.which("sysdig"):
+        lines = subprocess.run(["sysdig", "-r", str(out)], capture_output=True, text=True, check=True).stdout
+        assert len(lines.splitlines()) == excerpt.events.num_rows

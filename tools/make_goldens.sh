@@ -21,6 +21,7 @@ FORMATS=(
   "p6|*%evt.num %proc.cmdline %proc.exe %proc.exepath %proc.cwd %proc.pname %user.name %user.loginuid %group.name %container.id %fd.directory %fd.filename %evt.arg.fd %evt.buffer"
   "p7|*%evt.num %group.gid"
   "p8|*%evt.num %container.id %container.name %container.image"
+  "p9|*%evt.num %proc.duration"
 )
 oracle() { TZ=UTC sysdig "$@" 2>/dev/null || true; }  # sysdig 0.29.3 cannot open some files
 cd "$src"

@@ -39,8 +39,11 @@ def run(source: Capture | pa.Table, name: str, args: Sequence[str] | dict[str, A
         kwargs = {a.name: a.default for a in c.args} | args
     else:
         kwargs = c.bind(list(args))
-    if "source" in inspect.signature(c.fn).parameters and not isinstance(source, pa.Table):
+    params = inspect.signature(c.fn).parameters
+    if "source" in params and not isinstance(source, pa.Table):
         kwargs["source"] = source.provenance.source  # chisels reading the capture's start state
+    if "filtered" in params:
+        kwargs["filtered"] = bool(filter)  # chisels that need a filter to make sense (around)
     return c.fn(table, **kwargs)
 
 

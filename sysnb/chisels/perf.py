@@ -147,3 +147,36 @@ def _lines(rows: pa.Table, arrow: str) -> Iterable[str]:
         lat = r["evt.latency"] if arrow == "<" else 0
         yield (f"{r['evt.num']}) {lat // 1_000_000_000}.{lat % 1_000_000_000:09d} {r['proc.name'] or ''} "
                f"({r['thread.tid']}) {arrow} {r['evt.type']} {'' if a == '<NA>' else a}")
+
+
+@chisel("proc_exec_time", category="Performance", short="Show process execution time", args=[_COLOR],
+        description="List the processes that have finished running, along with their execution time, and color "
+                    "every line based on the total process run time (Green|Blue below thresholds, Yellow at 3 sec, "
+                    "and Red at 10 sec). This chisel is compatible with containers using the sysdig -pc or "
+                    "-pcontainer argument, otherwise no container information will be shown. (Blue represents a "
+                    "process running within a container, and Green represents a host process)")
+def proc_exec_time(events: pa.Table, disable_color: str | None = None) -> ChiselResult:
+    """procexit events of threads created in the capture: proc.duration, name and arguments."""
+    import pyarrow.dataset as ds
+
+    from sysnb.chisels.table import format_time
+    from sysnb.derived import DERIVED
+
+    exits = events.filter(pc.equal(events["evt.type"].cast(pa.string()), "procexit"))
+    duration = ds.dataset(exits.select(list(DERIVED["proc.duration"][1]))).to_table(
+        columns={"d": DERIVED["proc.duration"][0]()})["d"]
+    rows = exits.select(["evt.num", "proc.name", "proc.args", "container.name"]).append_column(
+        "proc.duration", duration).filter(pc.is_valid(duration))
+    color = disable_color != "disable_colors"
+
+    def text() -> Iterable[str]:
+        yield f"{'proc.duration':<13.13} {'proc.name':<12.12} proc.args"
+        yield f"{'-' * 13} {'-' * 12} {'-' * 20}"
+        for r in rows.to_pylist():
+            d = r["proc.duration"]
+            code = "31" if d > 10_000_000_000 else "33" if d > 3_000_000_000 else \
+                "34" if r["container.name"] != "host" else "32"
+            yield (f"{chr(27) + '[' + code + 'm' if color else ''}{format_time(d):<13.13} "
+                   f"{r['proc.name'] or '<NA>':<12.12} {r['proc.args'] or ''}")
+        yield "\x1b[0m" if color else ""  # on_capture_end prints terminal.reset
+    return ChiselResult(rows, text)

@@ -120,7 +120,7 @@ def get(name: str) -> Chisel:
 
 
 def _load_builtin() -> None:
-    from sysnb.chisels import cpu, http, io, net, perf, security, state, top, visual  # noqa: F401 - registration
+    from sysnb.chisels import cpu, http, io, logs, net, perf, security, state, top, visual  # noqa: F401
 
 
 def list_text() -> Iterable[str]:

@@ -12,7 +12,7 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sysnb.derived import DERIVED
+from sysnb.derived import DERIVED, NUMERIC_DERIVED
 from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
 from sysnb.filter.parser import BoolOp, Check, FilterSyntaxError, Node, Not, parse
@@ -21,7 +21,8 @@ from sysnb.state.containers import COLUMNS as CONTAINER_COLUMNS
 
 #: filterable columns and their types: the state engine's, plus those added when a capture is opened
 _TYPES = {f.name: f.type for f in SCHEMA} | {c: pa.dictionary(pa.int32(), pa.string()) for c in CONTAINER_COLUMNS}
-NUMERIC_COLUMNS = frozenset(n for n, t in _TYPES.items() if pa.types.is_integer(t) or pa.types.is_boolean(t))
+NUMERIC_COLUMNS = frozenset(n for n, t in _TYPES.items() if pa.types.is_integer(t) or pa.types.is_boolean(t)) | \
+    NUMERIC_DERIVED
 _STRING_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith",
                          "glob", "iglob", "regex", "in", "exists"})
 _NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "exists"})
@@ -101,6 +102,8 @@ def _check(c: Check, text: str) -> pc.Expression:
         expr = derived[0]()
         if c.op == "exists":
             return expr.is_valid()
+        if c.field in NUMERIC_DERIVED:
+            return _numeric_check(c, expr, [_int(v, c, text) for v in _values(c)], text)
         return _string_check(c, expr, text)
     typ = _TYPES.get(c.field)
     if typ is None:

@@ -21,6 +21,8 @@ _DERIVED = {
         """WHEN "fd.type" = 'directory' THEN "fd.name" END)"""
     ),
     "fd.filename": """(CASE WHEN "fd.type" = 'file' THEN regexp_replace("fd.name", '^.*/', '') END)""",
+    "proc.duration": """(CASE WHEN "sysnb.clone_ts" > 0 """
+                     """THEN CAST("evt.rawtime" AS BIGINT) - CAST("sysnb.clone_ts" AS BIGINT) END)""",
 }
 
 

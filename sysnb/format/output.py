@@ -79,7 +79,8 @@ class Formatter:
         self.bufmode = bufmode
         self.first_ts = first_ts
         names = {s.field for s in self.segments if s.field}
-        need = {"evt.args", "sysnb.type_id", "sysnb.info"} | {_column_of(n) for n in names} | _DERIVED_NEEDS
+        need = {"evt.args", "sysnb.type_id", "sysnb.info"} | {n for n in names if n not in DERIVED} | _DERIVED_NEEDS
+        need |= {c for n in names if n in DERIVED for c in DERIVED[n][1]}  # what computed fields read
         raw_args = any(n.startswith(("evt.arg", "evt.rawarg")) for n in names)
         if bufmode != BUF_NORMAL or raw_args or "evt.buffer" in names:
             need |= {"evt.buffer", "sysnb.params"}  # re-rendering buffers / generic arguments needs raw values
@@ -190,10 +191,6 @@ def _col(cols: dict[str, list[Any]], name: str, i: int) -> Any:
     """Row ``i`` of a column, None when the column was not loaded."""
     c = cols.get(name)
     return None if c is None else c[i]
-
-
-def _column_of(name: str) -> str:
-    return {"proc.cmdline": "proc.name", "fd.directory": "fd.name", "fd.filename": "fd.name"}.get(name, name)
 
 
 def _clock(ts: int) -> str:

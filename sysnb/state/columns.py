@@ -30,7 +30,8 @@ _GENERATIONS = itertools.count(1)
 THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.name", _STR), ("proc.exe", _STR),
                  ("proc.exepath", _STR), ("proc.args", _STR), ("proc.cwd", _STR), ("proc.pname", _STR),
                  ("user.uid", pa.uint32()), ("user.name", _STR), ("user.loginuid", pa.int64()),
-                 ("group.gid", pa.uint32()), ("group.name", _STR), ("container.id", _STR))
+                 ("group.gid", pa.uint32()), ("group.name", _STR), ("container.id", _STR),
+                 ("sysnb.clone_ts", pa.uint64()))
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
              ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR))
 
@@ -110,7 +111,8 @@ class BatchRecorder:
                t.uid, self.users.get(t.uid) if known else None,  # sysdig prints 4294967295 when unknown
                t.loginuid - (1 << 32) if t.loginuid >= 1 << 31 else t.loginuid,  # sysdig prints it signed
                t.gid, self.groups.get(t.gid),
-               t.container)  # placeholder threads are on the "host" for sysdig too
+               t.container,  # placeholder threads are on the "host" for sysdig too
+               t.clone_ts)
         t.snap, t.snap_gen = len(self.tsnaps), self.gen
         self.tsnaps.append(row)
         return t.snap
@@ -118,7 +120,7 @@ class BatchRecorder:
     def container_snap(self, cid: str) -> int:
         """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0."""
         self.tsnaps.append((-1, 0, f"container:{cid}", "", "", "", "", None, 0, self.users.get(0), 0, 0,
-                            self.groups.get(0), cid))
+                            self.groups.get(0), cid, 0))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:

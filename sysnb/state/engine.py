@@ -159,7 +159,7 @@ class Engine:
         if handler is not None and thread is not None:
             fd, fdnum = handler(self, info, thread, params, fd, fdnum)
         elif info.name in CLONES and etype & 1:
-            parse_clone(self, info, tid, thread, params)
+            parse_clone(self, info, tid, thread, params, ts)
         if info.name in THREAD_MUTATORS:
             rec.invalidate_threads()
         visible = numbered and info.category_2022 != "INTERNAL" and not (eflags & 1)

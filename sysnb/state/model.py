@@ -169,6 +169,7 @@ def container_id(cgroups: list[str]) -> str:
 class Thread:
     __slots__ = (
         "args",
+        "clone_ts",
         "comm",
         "container",
         "env",
@@ -226,6 +227,7 @@ class Thread:
         self.snap = -1  # row of this thread in the current batch's thread snapshots, valid for snap_gen
         self.snap_gen = 0
         self.inverted = False  # created by its own clone exit, before the parent's
+        self.clone_ts = 0  # when a clone in the capture created it (proc.duration); 0 for start-state threads
 
     @staticmethod
     def from_entry(e: ThreadEntry, proc: Proc) -> Thread:

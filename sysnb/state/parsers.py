@@ -383,7 +383,12 @@ def parse_chdir(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ..
 CLONE_CHILD_IN_PIDNS = 0x20000000
 
 
-def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params: tuple[bytes, ...]) -> None:
+#: libsinsp settings.h: a thread older than this that receives a child-side clone exit was lost, not new
+CLONE_STALE_TIME_NS = 2_000_000_000
+
+
+def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params: tuple[bytes, ...],
+                ts: int) -> None:
     """clone/fork/vfork/clone3 exit, as libsinsp 2022 parse_clone_exit.
 
     The parent's exit (res = child tid) creates the child, except when the clone happened
@@ -402,6 +407,9 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
     vtid_b = _param(info, params, "vtid")
     in_container = bool(flags & CLONE_CHILD_IN_PIDNS) or (vtid_b is not None and _i64(vtid_b) != tid)
     if res == 0:
+        if t is not None and t.clone_ts and ts - t.clone_ts > CLONE_STALE_TIME_NS:
+            e.threads.pop(tid, None)  # an old thread whose exit was lost: this clone creates it anew
+            t = None
         if t is not None:
             return  # the parent's exit already created this thread
         childtid, caller, inverted = tid, _i64(params[4] if threaded else params[5]), True
@@ -438,6 +446,7 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
     if cg:
         c.container = M.container_id(_nul_list(cg))
     _resources(c, info, params)
+    c.clone_ts = ts
     e.threads[childtid] = c
 
 
