@@ -202,7 +202,9 @@ def _takes_arguments(c: Any, words: list[str]) -> bool:
 
 def split_chisel_args(token: str, name: str) -> list[str]:
     """sinsp_chisel::set_args: split at spaces; '...' or `...` keeps spaces inside one argument."""
-    out, current, quoted, started = [], [], False, False
+    out: list[str] = []
+    current: list[str] = []
+    quoted = started = False
     for ch in token.strip():
         if ch == " " and not quoted:
             out.append("".join(current))
