@@ -123,3 +123,20 @@ def test_around_writes_the_same_threads_events_around_each_match(tmp_path: Path)
     if shutil.which("sysdig"):
         lines = subprocess.run(["sysdig", "-r", str(out)], capture_output=True, text=True, check=True).stdout
         assert len(lines.splitlines()) == excerpt.events.num_rows
+
+
+SHARED_502 = Path(__file__).resolve().parents[2] / "shared" / "captures" / "public" / "sysdig-inspect" / "502Error.scap"
+
+
+@pytest.mark.skipif(not SHARED_502.exists(), reason="../shared/captures/public is absent (CI has it)")
+def test_udp_extract_dumps_each_udp_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """haproxy's syslog datagrams to 127.0.0.1:514, byte for byte (sysdig writes the same bytes under its
+    garbled name for this socket, see INTENDED)."""
+    monkeypatch.chdir(tmp_path)
+    code, text = run_cli(["-r", str(SHARED_502), "-c", "udp_extract"])
+    assert code == 0 and text == ""
+    dumped = tmp_path / "udp_dump_files" / "127.0.0.1_55441--127.0.0.1_514"
+    cap = sysnb.open_capture(SHARED_502)
+    sent = cap.filter("fd.name=127.0.0.1:55441->127.0.0.1:514 and evt.dir=< and evt.rawres>=0").events
+    assert dumped.read_bytes() == b"".join(b for b in sent["evt.buffer"].to_pylist() if b is not None)
+    assert dumped.read_bytes().startswith(b"<134>Sep 23 00:44:29")
