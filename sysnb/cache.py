@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 #: bump when the table layout or the engine's semantics change, so old entries are not reused
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 
 
 def cache_dir() -> Path:

@@ -92,11 +92,16 @@ class Capture:
         SELECT/WITH is taken as a sysdig filter and rendered to SQL."""
         import duckdb
 
+        table = self.table
         if not query.lstrip().lower().startswith(("select", "with")):
             from sysnb.filter import compile_filter
 
-            query = f"SELECT * FROM evt WHERE {compile_filter(query).sql}"
-        evt = self.table.drop_columns(["sysnb.params"])
+            compiled = compile_filter(query)
+            if compiled.dynamic:  # fields computed from the table (evt.arg.*, proc.aname...): filter with Arrow
+                table, query = compiled.apply(table), "SELECT * FROM evt"
+            else:
+                query = f"SELECT * FROM evt WHERE {compiled.sql}"
+        evt = table.drop_columns(["sysnb.params", "sysnb.apid", "sysnb.aname"])
         con = duckdb.connect()
         con.register("evt", evt)
         result: pa.Table = con.sql(query).to_arrow_table()

@@ -52,6 +52,10 @@ _F = [
     ("proc.duration", "RELTIME", "ns since the process (thread) was started by a clone seen in the capture."),
     ("proc.cwd", "CHARBUF", "the current working directory of the event."),
     ("proc.pname", "CHARBUF", "the name (excluding the path) of the parent of the process generating the event."),
+    ("proc.aname", "CHARBUF", "the name of one of the process ancestors: proc.aname[1] the parent, [2] the "
+                              "grandparent, [0] the process; without an index (filters only) any ancestor."),
+    ("proc.apid", "INT64", "the pid of one of the process ancestors: proc.apid[1] the parent pid, [0] the process; "
+                           "without an index (filters only) any ancestor."),
     ("user.uid", "UINT32", "user ID."),
     ("user.name", "CHARBUF", "user name."),
     ("user.loginuid", "INT64", "audit user id (auid)."),

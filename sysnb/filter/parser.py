@@ -7,7 +7,10 @@ Grammar (EBNF)::
     and_expr   = not_expr { "and" not_expr } ;
     not_expr   = "not" not_expr | primary ;
     primary    = "(" or_expr ")" | check ;
-    check      = field ( unary_op | binary_op value | list_op list ) ;
+    check      = operand ( unary_op | binary_op ( value | field_ref ) | list_op list ) ;
+    operand    = transformer "(" operand ")" | field ;
+    transformer = "tolower" | "toupper" | "b64" | "basename" | "len" ;     (Falco >= 0.38; sysnb extension)
+    field_ref  = "val" "(" field ")" ;                                     (Falco >= 0.38; sysnb extension)
     field      = name { "." name } [ "[" argument "]" ] ;
     unary_op   = "exists" ;
     binary_op  = "=" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "contains" | "icontains" | "bcontains"
@@ -19,6 +22,9 @@ Grammar (EBNF)::
     bareword   = { any character but whitespace, "(", ")" and "," } ;
 
 ``and`` binds tighter than ``or``; ``not`` binds tightest. Errors carry the 0-based position in the text.
+Field arguments: ``evt.arg.NAME``, ``evt.arg[N]``, ``evt.rawarg.NAME``, ``proc.aname[N]``, ``proc.apid[N]``,
+``evt.around[T]``. sysdig 0.29.3 has no transformers, ``val()`` or a working ``intersects``; sysnb accepts
+them with today's Falco meaning (documented extensions, tested on their own).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ WORD_OPS = ("contains", "icontains", "bcontains", "startswith", "bstartswith", "
             "regex")
 LIST_OPS = ("in", "intersects", "pmatch")
 UNARY_OPS = ("exists",)
+TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
 _FIELD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
 
@@ -41,11 +48,19 @@ class FilterSyntaxError(ValueError):
 
 
 @dataclass(frozen=True)
+class FieldRef:
+    """``val(field)``: compare with another field of the same event."""
+
+    field: str
+
+
+@dataclass(frozen=True)
 class Check:
     field: str
     op: str
-    value: str | tuple[str, ...] | None
+    value: str | tuple[str, ...] | FieldRef | None
     pos: int  # where the field starts
+    transforms: tuple[str, ...] = ()  # innermost first: tolower(basename(fd.name)) -> ("basename", "tolower")
 
 
 @dataclass(frozen=True)
@@ -120,23 +135,56 @@ class _Parser:
         return self.check()
 
     def check(self) -> Check:
+        self.skip_ws()
         start = self.pos
-        name = self.field()
+        name, transforms = self.operand()
         self.skip_ws()
         for op in UNARY_OPS:
             if self.keyword(op):
-                return Check(name, op, None, start)
+                return Check(name, op, None, start, transforms)
         for op in LIST_OPS:
             if self.keyword(op):
-                return Check(name, op, self.value_list(), start)
+                return Check(name, op, self.value_list(), start, transforms)
         for op in WORD_OPS:
             if self.keyword(op):
-                return Check(name, op, self.value(), start)
+                return Check(name, op, self.value(), start, transforms)
         for op in BINARY_OPS:
             if self.text.startswith(op, self.pos):
                 self.pos += len(op)
-                return Check(name, "=" if op == "==" else op, self.value(), start)
+                value: str | FieldRef = self.field_ref() or self.value()
+                return Check(name, "=" if op == "==" else op, value, start, transforms)
         raise FilterSyntaxError(f"expected an operator after '{name}'", self.text, self.pos)
+
+    def _call(self, names: tuple[str, ...]) -> str | None:
+        """``name(`` for one of ``names`` next in the text (the parenthesis consumed)."""
+        self.skip_ws()
+        for fn in names:
+            end = self.pos + len(fn)
+            if self.text.startswith(fn, self.pos) and self.text[end:].lstrip().startswith("("):
+                self.pos = self.text.index("(", end) + 1
+                return fn
+        return None
+
+    def _close(self) -> None:
+        self.skip_ws()
+        if self.pos >= len(self.text) or self.text[self.pos] != ")":
+            raise FilterSyntaxError("missing ')'", self.text, self.pos)
+        self.pos += 1
+
+    def operand(self) -> tuple[str, tuple[str, ...]]:
+        fn = self._call(TRANSFORMERS)
+        if fn is None:
+            return self.field(), ()
+        name, inner = self.operand()
+        self._close()
+        return name, (*inner, fn)
+
+    def field_ref(self) -> FieldRef | None:
+        if self._call(("val",)) is None:
+            return None
+        name = self.field()
+        self._close()
+        return FieldRef(name)
 
     def field(self) -> str:
         self.skip_ws()

@@ -46,9 +46,14 @@ def _check(c: Check, numeric: frozenset[str]) -> str:
     num = c.field in numeric
     if c.op == "exists":
         return f"({col} IS NOT NULL)"
-    if c.op == "in":
+    if c.op in ("in", "intersects"):
         values = c.value if isinstance(c.value, tuple) else (str(c.value),)
         return f"({col} IN ({', '.join(_lit(v, num) for v in values)}))"
+    if c.op == "pmatch":
+        values = c.value if isinstance(c.value, tuple) else (str(c.value),)
+        paths = [v.rstrip("/") or "/" for v in values]
+        return "(" + " OR ".join(f"{col} = {_lit(p, False)} OR starts_with({col}, {_lit(p.rstrip('/') + '/', False)})"
+                                 for p in paths) + ")"
     v = str(c.value)
     if c.field in BINARY_COLUMNS and c.op in ("contains", "bcontains", "startswith", "bstartswith"):
         needle = bytes.fromhex(v).hex().upper() if c.op.startswith("b") else v.encode().hex().upper()

@@ -81,6 +81,7 @@ class Formatter:
         names = {s.field for s in self.segments if s.field}
         need = {"evt.args", "sysnb.type_id", "sysnb.info"} | {n for n in names if n not in DERIVED} | _DERIVED_NEEDS
         need |= {c for n in names if n in DERIVED for c in DERIVED[n][1]}  # what computed fields read
+        need |= {"sysnb." + n.split(".")[1].split("[")[0] for n in names if n.startswith(_ANCESTOR)}
         raw_args = any(n.startswith(("evt.arg", "evt.rawarg")) for n in names)
         if bufmode != BUF_NORMAL or raw_args or "evt.buffer" in names:
             need |= {"evt.buffer", "sysnb.params"}  # re-rendering buffers / generic arguments needs raw values
@@ -126,6 +127,8 @@ class Formatter:
             return _arg_value(cols, i, name, self)
         if name.startswith("evt.rawarg."):
             return _rawarg_value(cols, i, name[len("evt.rawarg."):])
+        if name.startswith(_ANCESTOR):
+            return _ancestor(cols, i, name)
         v = _col(cols, name, i)
         if v is None:
             return placeholder(name, cols, i)
@@ -253,6 +256,20 @@ _DERIVED: dict[str, Any] = {
 }
 _DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "proc.pid", "fd.name", "fd.type", "evt.latency",
                   "evt.num", "evt.cpu", "thread.tid", "evt.dir", "evt.type"}
+
+
+_ANCESTOR = ("proc.aname[", "proc.apid[")
+
+
+def _ancestor(cols: dict[str, list[Any]], i: int, name: str) -> str | None:
+    """proc.aname[N] / proc.apid[N]: the Nth ancestor's name or pid, as the state engine recorded it."""
+    field, _, index = name.partition("[")
+    try:
+        n = int(index.rstrip("]"))
+    except ValueError:
+        return None
+    chain = cols["sysnb." + field.split(".")[1]][i]
+    return None if chain is None or n < 0 or n >= len(chain) else str(chain[n])
 
 
 def _split_args(args: str, type_id: int) -> dict[str, str]:

@@ -31,7 +31,10 @@ THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.nam
                  ("proc.exepath", _STR), ("proc.args", _STR), ("proc.cwd", _STR), ("proc.pname", _STR),
                  ("user.uid", pa.uint32()), ("user.name", _STR), ("user.loginuid", pa.int64()),
                  ("group.gid", pa.uint32()), ("group.name", _STR), ("container.id", _STR),
-                 ("sysnb.clone_ts", pa.uint64()))
+                 ("sysnb.clone_ts", pa.uint64()), ("sysnb.apid", pa.list_(pa.int64())),
+                 ("sysnb.aname", pa.list_(pa.string())))
+#: proc.apid[N]/proc.aname[N] are kept this many levels deep (0 = the process itself)
+MAX_ANCESTORS = 16
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
              ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR))
 
@@ -112,15 +115,30 @@ class BatchRecorder:
                t.loginuid - (1 << 32) if t.loginuid >= 1 << 31 else t.loginuid,  # sysdig prints it signed
                t.gid, self.groups.get(t.gid),
                t.container,  # placeholder threads are on the "host" for sysdig too
-               t.clone_ts)
+               t.clone_ts, *self._ancestors(main))
         t.snap, t.snap_gen = len(self.tsnaps), self.gen
         self.tsnaps.append(row)
         return t.snap
 
+    def _ancestors(self, main: Thread) -> tuple[list[int], list[str]]:
+        """proc.apid[N]/proc.aname[N] from the process (N=0) up its parents as the thread table knows them
+        now (libsinsp's get_parent_thread: a lookup of ptid, stopping at an unknown thread or a loop)."""
+        pids, names, seen = [main.pid], [main.comm], {main.tid}
+        t = main
+        while len(pids) < MAX_ANCESTORS:
+            parent = self.threads.get(t.ptid)
+            if parent is None or parent.tid in seen:
+                break
+            seen.add(parent.tid)
+            pids.append(parent.pid)
+            names.append(parent.comm)
+            t = parent
+        return pids, names
+
     def container_snap(self, cid: str) -> int:
         """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0."""
         self.tsnaps.append((-1, 0, f"container:{cid}", "", "", "", "", None, 0, self.users.get(0), 0, 0,
-                            self.groups.get(0), cid, 0))
+                            self.groups.get(0), cid, 0, [], []))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:
