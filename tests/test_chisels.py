@@ -140,3 +140,31 @@ def test_udp_extract_dumps_each_udp_stream(tmp_path: Path, monkeypatch: pytest.M
     sent = cap.filter("fd.name=127.0.0.1:55441->127.0.0.1:514 and evt.dir=< and evt.rawres>=0").events
     assert dumped.read_bytes() == b"".join(b for b in sent["evt.buffer"].to_pylist() if b is not None)
     assert dumped.read_bytes().startswith(b"<134>Sep 23 00:44:29")
+
+
+def test_spy_logs_echoes_lines_written_to_log_files() -> None:
+    """The bundled incident capture has a web server writing its access log (the shared captures have no log
+    writes): as sysdig prints it; then index.html renamed to a .log/.log.gz file to check the selection."""
+    import shutil
+    import subprocess
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from sysnb.capture import returned_rows
+
+    code, text = run_cli(["-r", str(sysnb.sample_path()), "-c", "spy_logs"])
+    lines = text.splitlines()
+    assert code == 0 and len(lines) == 7
+    assert all(ln.startswith("python3 /tmp/storefront/log/access.log ") for ln in lines)
+    if shutil.which("sysdig"):
+        want = subprocess.run(["sysdig", "-r", str(sysnb.sample_path()), "-c", "spy_logs"], capture_output=True,
+                              text=True, check=True).stdout
+        assert text == want
+    table = returned_rows(sysnb.open_capture(sysnb.sample_path()).table)
+    name = table["fd.name"].cast(pa.string())
+    for target, extra in (("/var/log/app.log", 5), ("/var/log/app.log.gz", 0)):
+        renamed = pc.if_else(pc.fill_null(pc.equal(name, "/tmp/storefront/www/index.html"), False), target, name)
+        result = run(table.set_column(table.schema.get_field_index("fd.name"), "fd.name", renamed), "spy_logs")
+        assert result.table.num_rows == 7 + extra
+        assert list(result.text()).count(f"sh {target} <!-- SYSNB-IOC-7f3a9 owned by c2 -->") == extra
