@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -139,7 +140,23 @@ def ps(events: pa.Table, filter: str = "", source: str | None = None) -> ChiselR
     return ChiselResult(table, text)
 
 
-_CONTAINER_TYPES = ("docker", "lxc", "libvirt-lxc", "mesos", "rkt", "custom", "cri", "containerd", "cri-o", "bpm")
+#: chisel_api's names by libsinsp container type (CT_CUSTOM, CT_STATIC, CT_PODMAN... print as "unknown")
+_CONTAINER_TYPES = ("docker", "lxc", "libvirt-lxc", "mesos", "rkt", "unknown", "cri", "containerd", "cri-o", "bpm")
+_ENGINES = (("/docker/", 0), ("docker-", 0), ("crio-", 8), ("containerd-", 7), ("libpod-", 11))
+
+
+def _from_cgroups(section: Any, eng: Any, known: dict[str, Any]) -> dict[str, dict[str, object]]:
+    """Containers libsinsp's engines find in the cgroups of the threads it loaded, without metadata events
+    (offline there is no runtime to ask: type from the cgroup path, no name or image)."""
+    found: dict[str, dict[str, object]] = {}
+    for entry in section.threads:
+        thread = eng.threads.get(entry.tid)
+        if thread is None or thread.container in ("host", *known, *found):
+            continue
+        paths = " ".join(entry.cgroups)
+        ctype = next((t for marker, t in _ENGINES if marker + thread.container in paths), 5)
+        found[thread.container] = {"id": thread.container, "type": ctype, "name": "", "image": ""}
+    return found
 
 
 @chisel("lscontainers", category="System State", short="List the running containers",
@@ -148,8 +165,9 @@ def lscontainers(events: pa.Table, source: str | None = None) -> ChiselResult:
     """The containers known once the first returned event was parsed (sysdig's get_container_table)."""
     containers: dict[str, dict[str, object]] = {}
     if events.num_rows and source is not None:
-        _, _, eng = state_table(*first_section(source))
-        containers = eng.containers
+        section, first = first_section(source)
+        _, _, eng = state_table(section, first)
+        containers = dict(eng.containers) | _from_cgroups(section, eng, eng.containers)
     rows = [containers[k] for k in sorted(containers)]
     table = pa.table({f: [str(r.get(f, "")) for r in rows] for f in ("type", "image", "name", "id")})
 
@@ -161,7 +179,10 @@ def lscontainers(events: pa.Table, source: str | None = None) -> ChiselResult:
         yield _ext("-" * 15, 15) + _ext("-" * 16, 16) + _ext("-" * 20, 20) + _ext("-" * 13, 13)
         for r in rows:
             ctype = r.get("type")
-            kind = _CONTAINER_TYPES[ctype] if isinstance(ctype, int) and 0 <= ctype < len(_CONTAINER_TYPES) else ctype
+            if isinstance(ctype, int):
+                kind = _CONTAINER_TYPES[ctype] if 0 <= ctype < len(_CONTAINER_TYPES) else "unknown"
+            else:
+                kind = str(ctype)
             yield _ext(str(kind), 15) + _ext(str(r.get("image")), 16) + _ext(str(r.get("name")), 20) + \
                 _ext(str(r.get("id")), 13)
     return ChiselResult(table, text)
