@@ -37,24 +37,37 @@ def _s(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
 
 
-def _exits(cap: Capture) -> pa.Table:
-    t = cap.returned
+#: the columns the charts read: only these are copied out of the (possibly huge) capture table
+_COLUMNS = ("evt.dir", "evt.rawtime", "evt.type", "evt.category", "evt.rawres", "evt.latency", "evt.failed",
+            "evt.res", "proc.name", "proc.pid", "fd.type", "fd.name", "fd.sip", "fd.sport")
+
+
+def _exits(cap: Capture, *extra: str) -> pa.Table:
+    """Exit events, narrow: the chart columns plus ``extra`` (e.g. the field a chart colours by)."""
+    from sysnb.capture import returned_rows
+
+    names = [c for c in dict.fromkeys((*_COLUMNS, *extra)) if c in cap.table.column_names]
+    t = returned_rows(cap.table, names)
     return t.filter(pc.equal(_s(t["evt.dir"]), "<"))
 
 
 def syscalls_over_time(cap: Capture, by: str = "evt.category", bins: int = 120) -> alt.Chart:
     """Stacked counts of system calls (exit events) per time bin, coloured by ``by``."""
+    return _over_time(_exits(cap, by), by, bins, f"System calls over time by {by}")
+
+
+def _over_time(t: pa.Table, by: str, bins: int, title: str) -> alt.Chart:
     alt = _alt()
-    t = _exits(cap)
     ts = t["evt.rawtime"].to_numpy().astype(np.int64)
     if not len(ts):
         return alt.Chart(pa.table({"t": []}).to_pandas()).mark_area()
     lo, width = int(ts.min()), max((int(ts.max()) - int(ts.min())) // bins + 1, 1)
-    binned = pa.table({"bin": pa.array((ts - lo) // width), "key": pc.fill_null(_s(t[by]), "<NA>")})
+    binned = pa.table({"bin": pa.array((ts - lo) // width), "key": t[by]})  # grouped on dictionary codes
     g = binned.group_by(["bin", "key"]).aggregate([("bin", "count")]).rename_columns(["bin", "key", "events"])
+    g = g.set_column(1, "key", pc.fill_null(_s(g["key"]).cast(pa.string()), "<NA>"))
     df = g.to_pandas()
     df["seconds"] = df["bin"] * width / 1e9
-    return alt.Chart(df, title=f"System calls over time by {by}").mark_bar(width=3).encode(
+    return alt.Chart(df, title=title).mark_bar(width=3).encode(
         x=alt.X("seconds:Q", title="seconds from start"), y=alt.Y("events:Q", stack=True, title="events"),
         color=alt.Color("key:N", title=by),
         tooltip=[alt.Tooltip("key:N", title=by), "events", "seconds"]).properties(width=640, height=220)
@@ -82,8 +95,10 @@ def top_processes(cap: Capture, measure: str = "syscalls", n: int = 15) -> alt.C
 
 def io_by(cap: Capture, key: str = "fd.name", fd_types: tuple[str, ...] = ("file",), n: int = 15) -> alt.Chart:
     """Bytes read and written per ``key`` (fd.name, fd.directory, proc.name, ...) over fds of ``fd_types``."""
+    from sysnb.derived import DERIVED
+
     alt = _alt()
-    t = _exits(cap)
+    t = _exits(cap, key, *(DERIVED[key][1] if key in DERIVED else ()))
     t = t.filter(pc.fill_null(pc.is_in(_s(t["fd.type"]), value_set=pa.array(fd_types)), False))
     etype = _s(t["evt.type"])
     direction = pc.if_else(pc.is_in(etype, value_set=pa.array(_IO_READ)), "in",
@@ -153,10 +168,7 @@ def latency_histogram(cap: Capture, types: tuple[str, ...] | None = None, n_type
 def errors_over_time(cap: Capture, bins: int = 60) -> alt.Chart:
     """Failed system calls per time bin, by error."""
     t = _exits(cap)
-    t = t.filter(pc.fill_null(t["evt.failed"], False))
-    sub = cap.__class__(t, cap.provenance)
-    chart = syscalls_over_time(sub, by="evt.res", bins=bins)
-    return chart.properties(title="Failed system calls by error")
+    return _over_time(t.filter(pc.fill_null(t["evt.failed"], False)), "evt.res", bins, "Failed system calls by error")
 
 
 def to_svg(chart: alt.Chart) -> str:
