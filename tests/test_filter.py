@@ -127,12 +127,25 @@ def test_b64_transformer() -> None:
 
 
 def test_computed_fields_use_no_sql_but_work_in_capture_sql() -> None:
+    import duckdb
+
     cap = sysnb.open_capture(Path(__file__).parent / "fixtures" / "falco" / "cat_write.scap.gz")
-    f = compile_filter("proc.aname[1] exists")
+    f = compile_filter("evt.arg.fd exists")
     assert f.dynamic and not compile_filter("proc.name=cat").dynamic
     with pytest.raises(UsageError, match="no SQL rendering"):
         _ = f.sql
-    assert cap.sql("proc.aname[1] exists").num_rows == cap.filter("proc.aname[1] exists").table.num_rows
+    assert cap.sql("evt.arg.fd exists").num_rows == cap.filter("evt.arg.fd exists").table.num_rows
+    table = cap.table.drop_columns(["sysnb.params"])
+    con = duckdb.connect()
+    con.register("evt", table)
+    for text in ("proc.aname[1] exists", "proc.aname=bash", "not proc.aname in (bash, sh)", "proc.apid[0]>1",
+                 "toupper(proc.name)=CAT", "len(proc.name)>2", "basename(fd.name)=passwd",
+                 "proc.name=val(proc.pname)", "evt.num>val(thread.tid)", "fd.ip=127.0.0.1", "fd.port!=80",
+                 "evt.is_io_read=true", "fd.sockfamily=unix", "evt.around[1470327477881730713]=1"):
+        arrow = compile_filter(text).apply(cap.table)["evt.num"].to_pylist()
+        sql = con.sql(f'SELECT "evt.num" FROM evt WHERE {compile_filter(text).sql} ORDER BY "sysnb.offset"')
+        assert sql.to_arrow_table()["evt.num"].to_pylist() == arrow, text
+    con.close()
 
 
 def test_regex_extension() -> None:

@@ -41,6 +41,8 @@ def _type_ids(flag: str) -> pa.Array:
 
 
 _IO_READ, _IO_WRITE = _type_ids("READS_FROM_FD"), _type_ids("WRITES_TO_FD")
+IO_TYPE_IDS = {"evt.is_io": _IO_READ.to_pylist() + _IO_WRITE.to_pylist(), "evt.is_io_read": _IO_READ.to_pylist(),
+               "evt.is_io_write": _IO_WRITE.to_pylist()}
 _IO_ANY = pa.concat_arrays([_IO_READ, _IO_WRITE])
 #: fields that are one expression over stored columns: name -> (expression factory, kind, columns read)
 _COMPUTED: dict[str, tuple[Callable[[], pc.Expression], str, tuple[str, ...]]] = {
@@ -120,9 +122,6 @@ class CompiledFilter:
         """The same filter as a DuckDB WHERE condition (columns quoted by their field names)."""
         from sysnb.filter.sql import to_sql
 
-        if self.dynamic:
-            raise UsageError(f"'{self.text}' uses fields computed at evaluation time (evt.arg.*, proc.aname, "
-                             "fd.net, transformers...): it has no SQL rendering; filter with Capture.filter")
         return to_sql(self.node, NUMERIC_COLUMNS)
 
     def __repr__(self) -> str:
@@ -206,7 +205,6 @@ def _check(c: Check, text: str, env: _Env) -> pc.Expression:
 def _either(c: Check, text: str, env: _Env) -> pc.Expression:
     """fd.ip / fd.port / fd.net (libsinsp compare_ip/_port/_net): '=' and 'in' hold when either end of the
     connection matches, '!=' when neither does (a listening socket has only its own end)."""
-    env.dynamic = True  # no SQL rendering: evaluated with Arrow only
     if c.field == "fd.ip":
         _check_ips(c, text)
     if c.op not in ("=", "!=", "in"):
@@ -242,7 +240,6 @@ def _operand(name: str, c: Check, text: str, env: _Env) -> tuple[pc.Expression, 
         return DERIVED[name][0](), "numeric" if name in NUMERIC_DERIVED else "string"
     if name in _COMPUTED:
         factory, kind, _ = _COMPUTED[name]
-        env.dynamic = True  # no SQL rendering: evaluated with Arrow only
         return factory(), kind
     if base.startswith("evt.arg.") or base == "evt.arg":
         key: str | int = name[len("evt.arg."):] if base != "evt.arg" else _index(name, c, text)

@@ -7,8 +7,8 @@ is false (``COALESCE(..., FALSE)``), so ``NOT`` of it is true, as in sysdig and 
 from __future__ import annotations
 
 from sysnb.errors import UsageError
-from sysnb.filter.compile import glob_regex
-from sysnb.filter.parser import BoolOp, Check, Node, Not
+from sysnb.filter.compile import IO_TYPE_IDS, glob_regex
+from sysnb.filter.parser import BoolOp, Check, FieldRef, Node, Not
 
 BINARY_COLUMNS = frozenset({"evt.buffer"})
 _CMP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -26,6 +26,14 @@ _DERIVED = {
 }
 
 
+#: fields computed from the table at evaluation (per event type, per distinct value): Arrow only
+NO_SQL = ("evt.arg", "evt.rawarg.", "fd.net", "fd.snet", "fd.cnet")
+_EITHER = {"fd.ip": ("fd.sip", "fd.cip"), "fd.port": ("fd.sport", "fd.cport")}
+_SQL_TRANSFORMS = {"tolower": "lower({})", "toupper": "upper({})", "len": "length({})",
+                   "basename": "regexp_replace({}, '^.*/', '')"}
+_NUMERIC_FIELDS = frozenset({"proc.apid", "fd.port"})
+
+
 def to_sql(node: Node, numeric: frozenset[str]) -> str:
     """The WHERE condition of ``node``; ``numeric`` names the integer/boolean columns (values unquoted)."""
     if isinstance(node, Not):
@@ -41,9 +49,44 @@ def _lit(value: str, numeric: bool) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _column(name: str) -> str:
+    """A field as a SQL expression."""
+    base = name.split("[", 1)[0]
+    if base.startswith(NO_SQL):
+        raise UsageError(f"'{name}' is computed at evaluation time and has no SQL rendering; filter with "
+                         "Capture.filter (Capture.sql applies such filters with Arrow)")
+    if name in IO_TYPE_IDS:
+        return f'("sysnb.type_id" IN ({", ".join(map(str, IO_TYPE_IDS[name]))}))'
+    if name == "fd.sockfamily":
+        return """(CASE WHEN "fd.type" IN ('ipv4', 'ipv6') THEN 'ip' WHEN "fd.type" = 'unix' THEN 'unix' END)"""
+    if base in ("proc.aname", "proc.apid") and name != base:  # DuckDB lists are 1-based
+        return f'"sysnb.{base.split(".")[1]}"[{int(name.split("[")[1].rstrip("]")) + 1}]'
+    return _DERIVED.get(name) or '"' + name.replace('"', '""') + '"'
+
+
 def _check(c: Check, numeric: frozenset[str]) -> str:
-    col = _DERIVED.get(c.field) or '"' + c.field.replace('"', '""') + '"'
-    num = c.field in numeric
+    if c.field in _EITHER:
+        sides = [Check(f, c.op, c.value, c.pos, c.transforms) for f in _EITHER[c.field]]
+        if c.op != "!=":
+            return "(" + " OR ".join(f"COALESCE({_check(s, numeric)}, FALSE)" for s in sides) + ")"
+        each = [f'("{s.field}" IS NULL OR COALESCE({_check(s, numeric)}, FALSE))' for s in sides]
+        return f"""("fd.type" IN ('ipv4', 'ipv6') AND {each[0]} AND {each[1]})"""
+    if c.field in ("proc.aname", "proc.apid"):  # any ancestor (levels 1 and up)
+        probe = _check(Check("__a", c.op, c.value, c.pos), numeric | {"__a"} if c.field == "proc.apid" else numeric)
+        probe = probe.replace('"__a"', "x")
+        return f'(len(list_filter("sysnb.{c.field.split(".")[1]}"[2:], lambda x: COALESCE({probe}, FALSE))) > 0)'
+    if c.field.startswith("evt.around["):
+        t, d = int(c.field[len("evt.around["):-1]), int(str(c.value)) * 1_000_000
+        return f'("evt.rawtime" BETWEEN {max(t - d, 0)} AND {t + d})'
+    col = _column(c.field)
+    for fn in c.transforms:
+        if fn not in _SQL_TRANSFORMS:
+            raise UsageError(f"{fn}() has no SQL rendering; filter with Capture.filter")
+        col = _SQL_TRANSFORMS[fn].format(col)
+    base = c.field.split("[", 1)[0]
+    num = c.field in numeric or base in _NUMERIC_FIELDS or c.field in IO_TYPE_IDS or "len" in c.transforms
+    if isinstance(c.value, FieldRef):
+        return f"({col} {_CMP[c.op]} {_column(c.value.field)})"
     if c.op == "exists":
         return f"({col} IS NOT NULL)"
     if c.op in ("in", "intersects"):
