@@ -108,3 +108,13 @@ def test_reader_yields_section_before_events() -> None:
     assert isinstance(items[0], Section)
     assert items[0].machine is not None and items[0].machine.hostname == "ubuntu"
     assert len(items[0].threads) == 73  # SOURCES.md: 73 threads in the table
+
+
+def test_undecodable_process_names_survive_in_ancestor_chains() -> None:
+    """A comm with bytes that are not UTF-8 (the fuzz test found it in sysnb.aname) is stored with U+FFFD."""
+    import pyarrow as pa
+
+    from sysnb.state.columns import _safe_array
+
+    arr = _safe_array([["\udc80ystemd", "systemd"], [], None], pa.list_(pa.string()))
+    assert arr.to_pylist() == [["\ufffdystemd", "systemd"], [], None]

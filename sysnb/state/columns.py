@@ -248,8 +248,16 @@ def _safe_array(values: list[Any], typ: pa.DataType) -> pa.Array:
     try:
         return pa.array(values, typ)
     except UnicodeEncodeError:  # bytes that are not UTF-8 (kept by surrogateescape): store U+FFFD
-        return pa.array([v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                         if isinstance(v, str) else v for v in values], typ)
+        return pa.array([_utf8(v) for v in values], typ)
+
+
+def _utf8(v: Any) -> Any:
+    """A string (or the strings of a list, e.g. ancestor names) with undecodable bytes as U+FFFD."""
+    if isinstance(v, str):
+        return v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(v, list):
+        return [_utf8(x) for x in v]
+    return v
 
 
 def _cast(arr: pa.Array, typ: pa.DataType) -> pa.Array:
