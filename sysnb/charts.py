@@ -65,6 +65,7 @@ def _over_time(t: pa.Table, by: str, bins: int, title: str) -> alt.Chart:
     binned = pa.table({"bin": pa.array((ts - lo) // width), "key": t[by]})  # grouped on dictionary codes
     g = binned.group_by(["bin", "key"]).aggregate([("bin", "count")]).rename_columns(["bin", "key", "events"])
     g = g.set_column(1, "key", pc.fill_null(_s(g["key"]).cast(pa.string()), "<NA>"))
+    g = g.sort_by([("bin", "ascending"), ("key", "ascending")])  # stable output, whatever the grouping order
     df = g.to_pandas()
     df["seconds"] = df["bin"] * width / 1e9
     return alt.Chart(df, title=title).mark_bar(width=3).encode(
