@@ -28,6 +28,7 @@ pytestmark = pytest.mark.browser
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHARED_502 = ROOT.parent / "shared" / "captures" / "public" / "sysdig-inspect" / "502Error.scap"
 TIMEOUT_MS = 90_000
 
 
@@ -49,7 +50,10 @@ def _notebook(path: pathlib.Path) -> None:
               "w")
     cell = {"cell_type": "code", "execution_count": None, "id": "explorer", "metadata": {}, "outputs": [],
             "source": source}
-    nb = {"cells": [cell], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+    shared = {"cell_type": "code", "execution_count": None, "id": "shared", "metadata": {}, "outputs": [],
+              "source": f"w2 = sysnb.open_capture({str(SHARED_502)!r}).explore(panes=['crumbs', 'timeline', 'table'])\n"
+                        "w2"}
+    nb = {"cells": [cell, shared], "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
                                                       "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
     path.write_text(json.dumps(nb))
 
@@ -215,3 +219,20 @@ def test_brushing_the_timeline_narrows_the_table(page: Any) -> None:
     _shot(pg, "brushed")
     pg.locator(".sysnb-toolbar button:has-text('clear selection')").click()
     pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
+
+
+@pytest.mark.skipif(not SHARED_502.exists(), reason="../shared/captures/public is absent (CI has it)")
+def test_a_shared_capture_in_a_second_linked_layout(page: Any) -> None:
+    """Sysdig Inspect's own sample (502Error.scap) in a second explorer with only crumbs, timeline and table."""
+    pg = page
+    pg.locator(".jp-Cell .jp-InputArea-editor").nth(1).click()
+    pg.keyboard.press("Shift+Enter")
+    second = pg.locator(".sysnb-explorer").nth(1)
+    second.locator(".sysnb-row .sysnb-td").first.wait_for()
+    assert second.locator(".sysnb-tile").count() == 0 and second.locator(".sysnb-detail").count() == 0
+    assert second.locator(".sysnb-tl-label").count() >= 5  # haproxy, python, curl, ...
+    assert "events" in second.locator(".sysnb-grid-foot").inner_text()
+    second.locator(".sysnb-lens:text-is('connections')").click()
+    second.locator(".sysnb-th:text-is('fd.l4proto')").wait_for()
+    second.scroll_into_view_if_needed()
+    _shot(pg, "shared-502")
