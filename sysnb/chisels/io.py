@@ -10,10 +10,9 @@ import pyarrow.compute as pc
 
 from sysnb.chisels.registry import Arg, ChiselResult, chisel
 from sysnb.chisels.table import format_bytes, is_io
-from sysnb.scap.events import EVENTS
+from sysnb.scap.events import ids_with_flag
 
-READ_TYPES = pa.array(sorted(e.id for e in EVENTS if "READS_FROM_FD" in (e.flags_2022 if e.known_2022 else e.flags)),
-                      pa.uint16())
+READ_TYPES = pa.array(ids_with_flag("READS_FROM_FD"), pa.uint16())
 _COLOR = Arg("disable_color", "Set to 'disable_colors' if you want to disable color output", "string", True)
 
 

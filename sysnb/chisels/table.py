@@ -12,10 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb.chisels.registry import ChiselResult
-from sysnb.scap.events import EVENTS
+from sysnb.scap.events import ids_with_flag
 
-IO_TYPES = pa.array(sorted(e.id for e in EVENTS if (e.flags_2022 if e.known_2022 else e.flags)
-                           & {"READS_FROM_FD", "WRITES_TO_FD"}), pa.uint16())
+IO_TYPES = pa.array(ids_with_flag("READS_FROM_FD", "WRITES_TO_FD"), pa.uint16())
 WIDTH = 20
 RULE = "-" * 80
 

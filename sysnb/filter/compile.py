@@ -20,7 +20,7 @@ from sysnb.errors import UsageError
 from sysnb.fields import FIELDS
 from sysnb.filter import dynamic as D
 from sysnb.filter.parser import BoolOp, Check, FieldRef, FilterSyntaxError, Node, Not, parse
-from sysnb.scap.events import EVENTS
+from sysnb.scap.events import ids_with_flag
 from sysnb.state.columns import SCHEMA
 from sysnb.state.containers import COLUMNS as CONTAINER_COLUMNS
 
@@ -36,14 +36,11 @@ _CMP = {"=": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal", ">": "
         ">=": "greater_equal"}
 
 
-def _type_ids(flag: str) -> pa.Array:
-    return pa.array(sorted(e.id for e in EVENTS if flag in (e.flags_2022 if e.known_2022 else e.flags)), pa.uint16())
-
-
-_IO_READ, _IO_WRITE = _type_ids("READS_FROM_FD"), _type_ids("WRITES_TO_FD")
-IO_TYPE_IDS = {"evt.is_io": _IO_READ.to_pylist() + _IO_WRITE.to_pylist(), "evt.is_io_read": _IO_READ.to_pylist(),
+_IO_READ = pa.array(ids_with_flag("READS_FROM_FD"), pa.uint16())
+_IO_WRITE = pa.array(ids_with_flag("WRITES_TO_FD"), pa.uint16())
+IO_TYPE_IDS = {"evt.is_io": ids_with_flag("READS_FROM_FD", "WRITES_TO_FD"), "evt.is_io_read": _IO_READ.to_pylist(),
                "evt.is_io_write": _IO_WRITE.to_pylist()}
-_IO_ANY = pa.concat_arrays([_IO_READ, _IO_WRITE])
+_IO_ANY = pa.array(IO_TYPE_IDS["evt.is_io"], pa.uint16())
 #: fields that are one expression over stored columns: name -> (expression factory, kind, columns read)
 _COMPUTED: dict[str, tuple[Callable[[], pc.Expression], str, tuple[str, ...]]] = {
     "evt.is_io": (lambda: pc.field("sysnb.type_id").isin(_IO_ANY), "bool", ("sysnb.type_id",)),

@@ -81,4 +81,10 @@ def syscall_category(code: int) -> str:
 # Ids used by the reader and the state engine.
 GENERIC_E, GENERIC_X = 0, 1
 CONTAINER_IDS = frozenset(e.id for e in EVENTS if e.name == "container")
+
+
+def ids_with_flag(*flags: str) -> list[int]:
+    """Event type ids carrying any of these flags (2022 flags where the type is known to 2022 libs), sorted:
+    ``ids_with_flag("READS_FROM_FD")`` is evt.is_io_read, with "WRITES_TO_FD" evt.is_io."""
+    return sorted(e.id for e in EVENTS if set(e.flags_2022 if e.known_2022 else e.flags) & set(flags))
 NOTIFICATION_E, INFRASTRUCTURE_EVENT_E = 280, 286
