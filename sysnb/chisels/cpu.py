@@ -8,14 +8,14 @@ stable sort by tid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb.chisels.registry import ChiselResult, chisel
-from sysnb.chisels.table import RULE, _extend, _key, _lua_str, lua_2f
+from sysnb.chisels.table import _key, render
 from sysnb.scap.events import CONTAINER_IDS
 
 PROCINFO = 234
@@ -61,16 +61,6 @@ def _cpu_table(events: pa.Table, keys: Sequence[str]) -> pa.Table:
     return grouped.sort_by([("value", "descending"), *[(k, "ascending") for k in keys]]).slice(0, 10)
 
 
-def _render(table: pa.Table, keys: Sequence[str], descs: Sequence[str], span: int) -> Iterable[str]:
-    yield "CPU%".ljust(20) + "".join(_extend(d) for d in descs)
-    yield RULE
-    cols = [table[k].to_pylist() for k in keys]
-    for i, v in enumerate(table["value"].to_pylist()):
-        parts = [_lua_str(c[i]) for c in cols]
-        pct = f"{lua_2f(v / span * 100)}%" if span > 0 else "0.00%"
-        yield _extend(pct) + "".join(_extend(p[:20]) for p in parts[:-1]) + parts[-1]
-
-
 @chisel("topprocs_cpu", category="CPU Usage", short="Top processes by CPU usage", raw=True,
         description="Show the top process defined by the highest CPU utilization. This chisel is compatible with "
                     "containers using the sysdig -pc or -pcontainer argument, otherwise no container information "
@@ -78,7 +68,7 @@ def _render(table: pa.Table, keys: Sequence[str], descs: Sequence[str], span: in
 def topprocs_cpu(events: pa.Table) -> ChiselResult:
     keys = ["proc.name", "proc.pid"]
     table, span = _cpu_table(events, keys), capture_span(events)
-    return ChiselResult(table, lambda: _render(table, keys, ["Process", "PID"], span))
+    return ChiselResult(table, lambda: render(table, keys, ["Process", "PID"], "CPU%", "timepct", span))
 
 
 @chisel("topcontainers_cpu", category="CPU Usage", short="Top containers by CPU usage", raw=True,
@@ -86,4 +76,4 @@ def topprocs_cpu(events: pa.Table) -> ChiselResult:
 def topcontainers_cpu(events: pa.Table) -> ChiselResult:
     keys = ["container.name"]
     table, span = _cpu_table(events, keys), capture_span(events)
-    return ChiselResult(table, lambda: _render(table, keys, ["container.name"], span))
+    return ChiselResult(table, lambda: render(table, keys, ["container.name"], "CPU%", "timepct", span))

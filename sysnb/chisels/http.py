@@ -9,7 +9,6 @@ rows only (an event that matches neither pattern cannot change the state).
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from sysnb.chisels.io import READ_TYPES
 from sysnb.chisels.registry import Arg, ChiselResult, chisel
 from sysnb.chisels.table import fd_type_in, is_io, render
 from sysnb.errors import UsageError
+from sysnb.format.output import date_time
 from sysnb.format.values import buffer_dots
 
 _GRAPH = r"[\x21-\x7e]"
@@ -88,9 +88,8 @@ def httplog(events: pa.Table) -> ChiselResult:
 
     def text() -> Iterable[str]:
         for r in table.to_pylist():
-            ts = r["evt.rawtime"]
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 10**9:09d}"
-            yield (f"{when} {r['direction']} method={r['method']} url={r['url']} response_code={r['response_code']} "
+            yield (f"{date_time(r['evt.rawtime'])} {r['direction']} method={r['method']} url={r['url']} "
+                   f"response_code={r['response_code']} "
                    f"latency={int(r['latency_ns'] / 1_000_000)}ms size={r['size']}B")
     return ChiselResult(table, text)
 

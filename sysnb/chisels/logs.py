@@ -9,7 +9,6 @@ interface list"); ours opens in sysdig and sysnb.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,6 +18,7 @@ import pyarrow.compute as pc
 from sysnb.chisels.io import READ_TYPES
 from sysnb.chisels.registry import Arg, ChiselResult, chisel
 from sysnb.chisels.table import _key, is_io
+from sysnb.format.output import clock_time
 from sysnb.state.syslog import SEVERITIES, decode, facility_name
 
 _DUMP_FILE = Arg("dump_file_name", "The name of the file where the chisel will write the events related to each "
@@ -61,10 +61,6 @@ def dump_around(source: str, events: pa.Table, range_ms: int, path: str) -> int:
     return save_events(source, with_state_events(full, chosen), path)
 
 
-def _clock(ts: int) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
-
-
 @chisel("around", category="Misc", raw=True,
         short="Export to file the events around the time range where the given filter matches.",
         args=[Arg("dump_file_name", "The name of the file where the chisel will write the events related to each "
@@ -83,7 +79,7 @@ def around(events: pa.Table, dump_file_name: str, dump_range_ms: int | None = No
             yield "no filter specified"
             return
         for r in rows.to_pylist():
-            yield f"{_clock(r['evt.rawtime'])} {r['proc.name'] or '<NA>'}({r['thread.tid']})"
+            yield f"{clock_time(r['evt.rawtime'])} {r['proc.name'] or '<NA>'}({r['thread.tid']})"
         yield ""
         yield f"Saving events around {rows.num_rows} syslog entries to {dump_file_name}"
         dump_around(source, events, dump_range_ms or 1000, dump_file_name)

@@ -3,7 +3,6 @@ threshold)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 
 import pyarrow as pa
@@ -11,6 +10,7 @@ import pyarrow.compute as pc
 
 from sysnb.chisels.registry import Arg, ChiselResult, chisel
 from sysnb.chisels.table import is_io
+from sysnb.format.output import date_time
 
 _MIN_MS = Arg("min_ms", "Minimum milliseconds before which a syscall should complete", "int")
 _COLOR = Arg("disable_color", "Set to 'disable_colors' if you want to disable color output", "string", True)
@@ -18,7 +18,7 @@ _COLOR = Arg("disable_color", "Set to 'disable_colors' if you want to disable co
 
 def _datetime(ns: int) -> str:
     """evt.datetime cut to 23 characters, as the chisels' %-23.23s prints it."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}"[:4]
+    return date_time(ns)[:23]
 
 
 def _lua_number(v: float) -> str:

@@ -63,17 +63,20 @@ NA_WHEN_THREAD_KNOWN = frozenset({"proc.name", "proc.exe", "proc.pname"})
 
 
 def render(table: pa.Table, keys: Sequence[str], key_descs: Sequence[str], value_desc: str,
-           units: str) -> Iterable[str]:
+           units: str, span: int = 0) -> Iterable[str]:
+    """common.lua print_sorted_table; ``span`` (ns) is the divisor of the "timepct" units."""
     yield _extend(value_desc) + "".join(_extend(d) for d in key_descs)
     yield RULE
     cols = [table[k].to_pylist() for k in keys]
     for i, v in enumerate(table["value"].to_pylist()):
         parts = [_lua_str(c[i]) for c in cols]
         keystr = "".join(_extend(p[:WIDTH]) for p in parts[:-1]) + parts[-1]
-        yield _extend(format_value(v, units)) + keystr
+        yield _extend(format_value(v, units, span)) + keystr
 
 
-def format_value(v: int, units: str) -> str:
+def format_value(v: float, units: str, span: int = 0) -> str:
+    if units == "timepct":  # the share of the capture's span, LuaJIT's half-up %.2f
+        return f"{lua_2f(v / span * 100)}%" if span > 0 else "0.00%"
     if units == "bytes":
         return format_bytes(v)
     if units == "time":
@@ -101,7 +104,7 @@ def lua_2f(v: float) -> str:
     return str(Decimal(v).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def format_bytes(v: int) -> str:
+def format_bytes(v: float) -> str:
     """common.lua format_bytes; LuaJIT's %.2f rounds exact halves up (1664 B -> 1.63KB, not C's 1.62)."""
     for unit, scale in (("P", 1024 ** 5), ("T", 1024 ** 4), ("G", 1024 ** 3), ("M", 1024 ** 2), ("KB", 1024)):
         if v > scale:

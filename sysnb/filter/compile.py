@@ -52,7 +52,7 @@ _COMPUTED: dict[str, tuple[Callable[[], pc.Expression], str, tuple[str, ...]]] =
         pc.scalar("ip"), pc.scalar("unix")]), "string", ("fd.type",)),
 }
 #: fields that stand for "either side" of a connection
-_EITHER = {"fd.ip": ("fd.sip", "fd.cip"), "fd.port": ("fd.sport", "fd.cport"), "fd.net": ("fd.snet", "fd.cnet")}
+EITHER = {"fd.ip": ("fd.sip", "fd.cip"), "fd.port": ("fd.sport", "fd.cport"), "fd.net": ("fd.snet", "fd.cnet")}
 _NETS = {"fd.snet": "fd.sip", "fd.cnet": "fd.cip"}
 _IP_FIELDS = frozenset({"fd.sip", "fd.cip", "fd.ip"})
 
@@ -141,8 +141,8 @@ def _field_columns(name: str) -> list[str]:
         return list(DERIVED[name][1])
     if name in _COMPUTED:
         return list(_COMPUTED[name][2])
-    if name in _EITHER:
-        return ["fd.type", *(c for side in _EITHER[name] for c in _field_columns(side))]
+    if name in EITHER:
+        return ["fd.type", *(c for side in EITHER[name] for c in _field_columns(side))]
     if name in _NETS:
         return [_NETS[name]]
     if base.startswith("evt.arg"):
@@ -182,7 +182,7 @@ def _error(msg: str, text: str, pos: int) -> UsageError:
 
 
 def _check(c: Check, text: str, env: _Env) -> pc.Expression:
-    if c.field in _EITHER:
+    if c.field in EITHER:
         return _either(c, text, env)
     if c.field in _NETS:
         return _net_check(c, text, env)
@@ -206,7 +206,7 @@ def _either(c: Check, text: str, env: _Env) -> pc.Expression:
         _check_ips(c, text)
     if c.op not in ("=", "!=", "in"):
         raise _error(f"operator '{c.op}' does not apply to '{c.field}' (use =, != or in)", text, c.pos)
-    sides = [Check(f, c.op, c.value, c.pos, c.transforms) for f in _EITHER[c.field]]
+    sides = [Check(f, c.op, c.value, c.pos, c.transforms) for f in EITHER[c.field]]
     if c.op != "!=":
         return _compile(BoolOp("or", tuple(sides)), text, env)
     columns = [_field_columns(side.field)[0] for side in sides]

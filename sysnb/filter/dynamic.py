@@ -23,10 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sysnb.format.output import RESOLVABLE
 from sysnb.scap.events import EVENTS, event_info
 
-_RESOLVABLE = frozenset({"FD", "PID", "ERRNO", "FSPATH", "FSRELPATH", "FLAGS8", "FLAGS16", "FLAGS32", "MODE",
-                         "UID", "GID", "SYSCALLID", "SIGTYPE", "RELTIME"})
 #: parameter type -> (numpy dtype of its raw bytes) for the numeric ones
 _NUMERIC = {"INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8", "UINT8": "<u1", "UINT16": "<u2",
             "UINT32": "<u4", "UINT64": "<u8", "FD": "<i8", "FD32": "<i4", "PID": "<i8", "ERRNO": "<i8", "FLAGS8": "<u1",
@@ -78,7 +77,7 @@ def evt_arg(table: pa.Table, key: str | int) -> pa.Array:
         nxt = f" {names[k + 1]}=" if k + 1 < len(names) else " $"
         pattern = f"(?:^| ){names[k]}=(?P<v>.*?)(?:{nxt}| ?$)"
         values = pc.struct_field(pc.extract_regex(args.take(pa.array(rows)), pattern), [0])
-        if params[k][1] in _RESOLVABLE:  # "3(<f>/etc/passwd)" -> "<f>/etc/passwd"
+        if params[k][1] in RESOLVABLE:  # "3(<f>/etc/passwd)" -> "<f>/etc/passwd"
             inner = pc.struct_field(pc.extract_regex(values, r"^[^(]+\((?P<r>.+)\)$"), [0])
             values = pc.coalesce(inner, values)
         parts.append((rows, values))

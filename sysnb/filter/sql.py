@@ -7,7 +7,7 @@ is false (``COALESCE(..., FALSE)``), so ``NOT`` of it is true, as in sysdig and 
 from __future__ import annotations
 
 from sysnb.errors import UsageError
-from sysnb.filter.compile import IO_TYPE_IDS, glob_regex
+from sysnb.filter.compile import EITHER, IO_TYPE_IDS, glob_regex
 from sysnb.filter.parser import BoolOp, Check, FieldRef, Node, Not
 
 BINARY_COLUMNS = frozenset({"evt.buffer"})
@@ -28,7 +28,6 @@ _DERIVED = {
 
 #: fields computed from the table at evaluation (per event type, per distinct value): Arrow only
 NO_SQL = ("evt.arg", "evt.rawarg.", "fd.net", "fd.snet", "fd.cnet")
-_EITHER = {"fd.ip": ("fd.sip", "fd.cip"), "fd.port": ("fd.sport", "fd.cport")}
 _SQL_TRANSFORMS = {"tolower": "lower({})", "toupper": "upper({})", "len": "length({})",
                    "basename": "regexp_replace({}, '^.*/', '')"}
 _NUMERIC_FIELDS = frozenset({"proc.apid", "fd.port"})
@@ -65,8 +64,8 @@ def _column(name: str) -> str:
 
 
 def _check(c: Check, numeric: frozenset[str]) -> str:
-    if c.field in _EITHER:
-        sides = [Check(f, c.op, c.value, c.pos, c.transforms) for f in _EITHER[c.field]]
+    if c.field in EITHER:
+        sides = [Check(f, c.op, c.value, c.pos, c.transforms) for f in EITHER[c.field]]
         if c.op != "!=":
             return "(" + " OR ".join(f"COALESCE({_check(s, numeric)}, FALSE)" for s in sides) + ")"
         each = [f'("{s.field}" IS NULL OR COALESCE({_check(s, numeric)}, FALSE))' for s in sides]

@@ -196,12 +196,12 @@ def _col(cols: dict[str, list[Any]], name: str, i: int) -> Any:
     return None if c is None else c[i]
 
 
-def _clock(ts: int) -> str:
+def clock_time(ts: int) -> str:
     """Local time of day with nanoseconds, as sysdig prints it (set TZ=UTC for UTC)."""
     return time.strftime("%H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
 
 
-def _date(ts: int) -> str:
+def date_time(ts: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
 
 
@@ -241,10 +241,10 @@ def _latency_part(div: bool) -> Any:
 
 
 _DERIVED: dict[str, Any] = {
-    "evt.time": lambda f, c, i: _clock(_ts(c, i)),
-    "evt.outputtime": lambda f, c, i: _clock(_ts(c, i)),
-    "evt.time.s": lambda f, c, i: _clock(_ts(c, i))[:8],
-    "evt.datetime": lambda f, c, i: _date(_ts(c, i)),
+    "evt.time": lambda f, c, i: clock_time(_ts(c, i)),
+    "evt.outputtime": lambda f, c, i: clock_time(_ts(c, i)),
+    "evt.time.s": lambda f, c, i: clock_time(_ts(c, i))[:8],
+    "evt.datetime": lambda f, c, i: date_time(_ts(c, i)),
     "evt.rawtime.s": lambda f, c, i: str(_ts(c, i) // 1_000_000_000),
     "evt.rawtime.ns": lambda f, c, i: f"{_ts(c, i) % 1_000_000_000:09d}",  # sysdig pads these to 9 digits
     "evt.reltime": lambda f, c, i: f"{_ts(c, i) - f.first_ts:09d}",
@@ -295,7 +295,7 @@ def _split_args(args: str, type_id: int) -> dict[str, str]:
 
 
 #: parameter types whose rendering may carry a "(resolved)" part
-_RESOLVABLE = frozenset({"FD", "PID", "ERRNO", "FSPATH", "FSRELPATH", "FLAGS8", "FLAGS16", "FLAGS32", "MODE",
+RESOLVABLE = frozenset({"FD", "PID", "ERRNO", "FSPATH", "FSRELPATH", "FLAGS8", "FLAGS16", "FLAGS32", "MODE",
                          "UID", "GID", "SYSCALLID", "SIGTYPE", "RELTIME"})
 
 
@@ -319,7 +319,7 @@ def _arg_value(cols: dict[str, list[Any]], i: int, name: str, f: Formatter) -> s
     else:
         arg = name[len("evt.arg."):]
     v = parsed.get(arg)
-    if v is None or types.get(arg) not in _RESOLVABLE or not v.endswith(")"):
+    if v is None or types.get(arg) not in RESOLVABLE or not v.endswith(")"):
         return v
     open_at = v.find("(")
     return v[open_at + 1:-1] if open_at > 0 and v[open_at + 1:-1] else v
