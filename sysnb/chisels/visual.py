@@ -122,6 +122,14 @@ def _heatmap(cells: pa.Table, x_title: str) -> Any:
         tooltip=["interval_s", "bucket", "events"]).properties(width=600)
 
 
+def _visual(name: str, ts: np.ndarray, keep: np.ndarray, bucket: np.ndarray, refresh: int, width: int,
+            axis: str, x_title: str) -> ChiselResult:
+    """The histogram of the kept events by (interval, bucket), as a table, terminal rows and a heat map."""
+    cells = histogram(ts[keep], bucket, int(ts[0]) if len(ts) else 0, refresh, width)
+    return ChiselResult(cells, _terminal_text(name, lambda: _ansi_rows(cells, width, 1e9 / refresh, axis)),
+                        chart=lambda: _heatmap(cells, x_title))
+
+
 _REFRESH = Arg("refresh_time", "Chart refresh time in milliseconds", "int", True)
 
 
@@ -143,12 +151,8 @@ def spectrogram(events: pa.Table, refresh_time: int | None = None) -> ChiselResu
     keep = lat > 0
     llat = np.minimum(np.log10(lat[keep]), 11)
     bucket = (np.floor(llat * width / 11) + 1).astype(np.int64)
-    start = int(ts[0]) if len(ts) else 0
-    cells = histogram(ts[keep], bucket, start, refresh, width)
-    per_sec = 1e9 / refresh
-    return ChiselResult(cells, _terminal_text("spectrogram", lambda: _ansi_rows(cells, width, per_sec,
-                                                                                _latency_axis(width))),
-                        chart=lambda: _heatmap(cells, "latency (log10 buckets, 1 ns .. 100 s)"))
+    return _visual("spectrogram", ts, keep, bucket, refresh, width, _latency_axis(width),
+                   "latency (log10 buckets, 1 ns .. 100 s)")
 
 
 @chisel("subsecoffset", category="CPU Usage", short="Visualize subsecond offset execution time.",
@@ -169,8 +173,5 @@ def subsecoffset(events: pa.Table, refresh_time: int | None = None) -> ChiselRes
     rows = events.filter(pc.equal(events["evt.dir"].cast(pa.string()), ">"))
     ts = np.asarray(rows["evt.rawtime"].to_numpy(), np.int64)
     bucket = (ts % refresh) * width // refresh
-    start = int(ts[0]) if len(ts) else 0
-    cells = histogram(ts, bucket, start, refresh, width)
-    return ChiselResult(cells, _terminal_text("subsecoffset", lambda: _ansi_rows(
-        cells, width, 1e9 / refresh, _offset_axis(width, refresh))),
-        chart=lambda: _heatmap(cells, f"offset inside each {refresh // 1_000_000} ms interval"))
+    return _visual("subsecoffset", ts, np.ones(len(ts), bool), bucket, refresh, width,
+                   _offset_axis(width, refresh), f"offset inside each {refresh // 1_000_000} ms interval")

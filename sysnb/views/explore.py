@@ -142,10 +142,6 @@ class View:
         table = self.base if columns is None else self.base.select(columns)
         return table.take(self.indices() if window else self.filtered_indices())
 
-    def filtered(self) -> pa.Table:
-        """The rows matching crumbs and filter box over the whole time span (what the timeline shows)."""
-        return self.rows(window=False)
-
 
 # -- lenses: Sysdig Inspect's views as group-bys ---------------------------------------------------------
 def _bytes(rows: pa.Table) -> tuple[pa.Array, pa.Array]:
