@@ -24,8 +24,13 @@ _JSON_CONTAINERS = pa.array(sorted(CONTAINER_IDS - {228}), pa.uint16())
 
 def thread_cpu(procinfo: pa.Table) -> np.ndarray:
     """thread.cpu for each procinfo row (rows in capture order)."""
-    params = procinfo["sysnb.params"].to_pylist()
-    tcpu = np.array([int.from_bytes(p[0], "little") + int.from_bytes(p[1], "little") for p in params], np.uint64)
+    from sysnb.filter.dynamic import decode_ints
+
+    params = procinfo["sysnb.params"].combine_chunks()
+    usr, sys_ = (decode_ints(pc.list_element(params, k), "UINT64") if len(params) else pa.array([], pa.int64())
+                 for k in (0, 1))
+    tcpu = (np.asarray(usr.fill_null(0).to_numpy(), np.int64).view(np.uint64)
+            + np.asarray(sys_.fill_null(0).to_numpy(), np.int64).view(np.uint64))
     tid = np.asarray(pc.fill_null(procinfo["thread.tid"], -1).to_numpy(), np.int64)
     order = np.argsort(tid, kind="stable")
     prev = np.zeros(len(tid), np.uint64)

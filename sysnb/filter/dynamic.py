@@ -98,11 +98,11 @@ def evt_rawarg(table: pa.Table, name: str) -> pa.Array:
         long_enough = pc.greater(pc.list_value_length(lists), k).to_numpy(zero_copy_only=False)
         rows, lists = rows[long_enough], lists.filter(pa.array(long_enough))
         raw = pc.list_element(lists, k) if len(lists) else pa.array([], pa.binary())
-        parts.append((rows, _decode(raw, params[k][1]) if numeric else raw.cast(pa.string(), safe=False)))
+        parts.append((rows, decode_ints(raw, params[k][1]) if numeric else raw.cast(pa.string(), safe=False)))
     return _scatter(table.num_rows, parts, pa.int64() if numeric else pa.string())
 
 
-def _decode(raw: pa.Array, ptype: str) -> pa.Array:
+def decode_ints(raw: pa.Array, ptype: str) -> pa.Array:
     """Little-endian integers of the parameter's width, gathered from the binary array's data buffer."""
     dtype = np.dtype(_NUMERIC[ptype])
     width = dtype.itemsize
