@@ -267,8 +267,9 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())
     printed = 0
+    seconds = args.seconds
     try:
-        for batch in stream(rec):
+        for batch in stream(rec, until=lambda: seconds is not None and rec.elapsed() >= seconds):
             table = pa.Table.from_batches([batch])
             rows = returned_rows(table, sorted(needed & set(table.column_names)))
             if flt is not None:
@@ -280,8 +281,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
                 sys.stdout.write(line + "\n")
             sys.stdout.flush()
             printed += rows.num_rows
-            if (args.seconds is not None and rec.elapsed() >= args.seconds) or \
-                    (args.numevents is not None and printed >= args.numevents):
+            if args.numevents is not None and printed >= args.numevents:
                 break
     except KeyboardInterrupt:
         pass

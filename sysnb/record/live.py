@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -19,26 +19,41 @@ from sysnb.record.spill import WATERMARK_NS, release
 from sysnb.state.engine import Engine
 
 
-def stream(rec: Recording) -> Iterator[pa.RecordBatch]:
-    """Table batches (sysdig columns) of ``rec`` until it stops producing; the caller stops ``rec``."""
+def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterator[pa.RecordBatch]:
+    """Table batches (sysdig columns) of ``rec``. Once ``until()`` is true (checked at least every 0.2 s,
+    whether or not the host makes system calls) the recording is halted and everything it recorded up to
+    then is released; the caller stops ``rec`` (writing its file)."""
     assert rec.tap is not None, "Recording(tap=True) is needed for live streaming"
     engine = Engine()
     engine.load_section(rec.section)
     pend_s: list[np.ndarray] = []
     pend_b: list[np.ndarray] = []
     offset = 0
-    while True:
-        try:
-            drained_at, small, big = rec.tap.get(timeout=0.2)
+    while not rec.halted:
+        if until():
+            rec.halt()
+        cut = _take(rec.tap, pend_s, pend_b, block=not rec.halted)
+        for s, b in release(pend_s, pend_b, None if rec.halted else cut, 16384):
+            raw, offset = _raw_events(convert(s, b, rec.boot_offset), offset)
+            yield engine.process(raw)
+
+
+def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray]], pend_s: list[np.ndarray],
+          pend_b: list[np.ndarray], block: bool) -> int:
+    """Move drained batches from ``tap`` to the pending lists (waiting up to 0.2 s for the first one when
+    ``block``); return the watermark: records up to it are complete on every CPU."""
+    drained_at = None
+    try:
+        item = tap.get(timeout=0.2) if block else tap.get_nowait()
+        while True:
+            drained_at, small, big = item
             pend_s.append(small)
             pend_b.append(big)
-            cut: int | None = drained_at - WATERMARK_NS
-        except queue.Empty:
-            cut = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - WATERMARK_NS
-        for s, b in release(pend_s, pend_b, cut, 16384):
-            events = convert(s, b, rec.boot_offset)
-            raw, offset = _raw_events(events, offset)
-            yield engine.process(raw)
+            item = tap.get_nowait()
+    except queue.Empty:
+        pass
+    now = drained_at if drained_at is not None else time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    return now - WATERMARK_NS
 
 
 def _raw_events(t: pa.Table, offset: int) -> tuple[list[tuple[int, int, int, int, int, int, tuple[bytes, ...]]], int]:

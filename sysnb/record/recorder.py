@@ -90,11 +90,11 @@ class Recording:
             if self.tap is not None:
                 self.tap.put((now, small, big))
 
-    def stop(self, progress: Callable[[int], None] | None = None) -> RecordStats:
-        """Stop recording and write the .scap (converting the spilled records in time order). Safe to call
-        twice; ``progress(records_done)`` is called while the file is written."""
+    def halt(self) -> None:
+        """Stop producing records and drain what the rings still hold (the drain thread ends; live
+        consumers then find every record on ``tap``). The .scap is written by ``stop()``. Idempotent."""
         if self._stop.is_set():
-            return self.stats
+            return
         self._engine.pause()
         self._stop.set()
         self._drainer.join()
@@ -103,6 +103,17 @@ class Recording:
         self.stats.seconds = time.monotonic() - self._t0
         self.stats.drops_per_cpu = counters["drops"]
         self.stats.seen_per_cpu = counters["seen"]
+
+    @property
+    def halted(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self, progress: Callable[[int], None] | None = None) -> RecordStats:
+        """Stop recording and write the .scap (converting the spilled records in time order). Safe to call
+        twice; ``progress(records_done)`` is called while the file is written."""
+        if self._spill.closed:
+            return self.stats
+        self.halt()
         try:
             self._write_scap(progress)
         finally:
