@@ -10,7 +10,6 @@ and a store of the new consumer position: no Python per record.
 from __future__ import annotations
 
 import mmap
-import struct
 
 import numpy as np
 
@@ -31,11 +30,15 @@ class Ring:
         self._cons = mmap.mmap(fd, PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
         self._prod = mmap.mmap(fd, PAGE + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=PAGE)
         self._data = np.frombuffer(self._prod, np.uint8)
+        # the positions are read and written as single aligned 8-byte words: struct.pack_into zeroes its
+        # destination before packing, and the kernel saw consumer_pos == 0 ("ring full") in between
+        self._cons_pos = np.frombuffer(self._cons, np.uint64, count=1)
+        self._prod_pos = np.frombuffer(self._prod, np.uint64, count=1)
 
     def drain(self) -> np.ndarray:
         """Every committed record not consumed yet, copied out (the ring space is released)."""
-        cons = struct.unpack_from("<Q", self._cons, 0)[0]
-        prod = struct.unpack_from("<Q", self._prod, 0)[0]
+        cons = int(self._cons_pos[0])
+        prod = int(self._prod_pos[0])
         n = (prod - cons) // self.slot
         if n <= 0:
             return np.zeros(0, self.record)
@@ -51,7 +54,7 @@ class Ring:
         if discarded.any():
             recs = recs[~discarded]
         out = self._copy_out(recs)
-        struct.pack_into("<Q", self._cons, 0, cons + n * self.slot)
+        self._cons_pos[0] = cons + n * self.slot
         return out
 
     def _copy_out(self, recs: np.ndarray) -> np.ndarray:
@@ -64,6 +67,6 @@ class Ring:
         return np.ascontiguousarray(recs[:, :BIG_PREFIX + width]).view(big_dtype(width)).ravel()
 
     def close(self) -> None:
-        del self._data
+        del self._data, self._cons_pos, self._prod_pos
         self._prod.close()
         self._cons.close()
