@@ -5,6 +5,7 @@
 
 #define SNB_DATA 1024       /* payload, path or argv bytes per record (snaplen is capped here) */
 #define SNB_DATA2 256       /* second string, raw sockaddr, env, openat2 `how` */
+#define SNB_MID_DATA 120    /* payload bytes of a mid record (a 256-byte ring slot with its header) */
 #define SNB_MAX_CPUS 128
 #define SNB_RING_BYTES (8 * 1024 * 1024)
 #define SNB_MAX_EXCLUDED 8
@@ -32,6 +33,13 @@ struct snb_big {            /* syscalls that carry strings, buffers or addresses
 	__u8 saddr[16], daddr[16];  /* AF_UNIX: kernel socket and peer pointers (u64) */
 	__u8 data2[SNB_DATA2];
 	__u8 data[SNB_DATA];    /* last, so userspace copies out only the prefix a batch uses */
+};
+
+struct snb_mid {            /* read/write payloads that fit SNB_MID_DATA (most I/O at snaplen 80): 248 bytes */
+	struct snb_base b;
+	__u16 data_len, data2_len;  /* same offsets as in snb_big; data2_len is always 0 */
+	__u32 data_total;
+	__u8 data[SNB_MID_DATA];
 };
 
 struct snb_config {

@@ -17,7 +17,7 @@ from sysnb.scap.reader import Section
 
 class FakeRecording:
     def __init__(self) -> None:
-        self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray]] = queue.Queue()
+        self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = queue.Queue()
         self.section = Section(offset=0, version=(1, 0))
         self.boot_offset = 0
         self.halted = False
@@ -53,7 +53,7 @@ def test_idle_host_still_honours_the_deadline() -> None:
 def test_records_still_behind_the_watermark_are_released_at_the_deadline() -> None:
     rec = FakeRecording()
     now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-    rec.tap.put((now, _getpid_record(4242, now), np.zeros(0, L.big_dtype(8))))
+    rec.tap.put((now, _getpid_record(4242, now), np.zeros(0, L.MID), np.zeros(0, L.big_dtype(8))))
     batches = list(stream(rec, until=lambda: True))  # type: ignore[arg-type]
     rows = [r for b in batches for r in b.to_pylist()]
     assert {(r["evt.type"], r["thread.tid"]) for r in rows} >= {("getpid", 4242)}

@@ -17,6 +17,7 @@ from sysnb.record.rings import Ring
 
 PROGRAMS = ("snb_enter", "snb_exit", "snb_procexit")
 SMALL_RING_BYTES = 8 << 20
+MID_RING_BYTES = 16 << 20
 BIG_RING_BYTES = 32 << 20
 
 
@@ -61,6 +62,7 @@ class CoreEngine:
         self._links: list[int] = []
         self._fds: list[int] = []
         self.small: list[Ring] = []
+        self.mid: list[Ring] = []
         self.big: list[Ring] = []
         try:
             check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
@@ -88,10 +90,11 @@ class CoreEngine:
         self._config = (snaplen, exclude, target)
 
     def _make_rings(self) -> None:
-        outer = {"small_rings": self._map_fd("small_rings"), "big_rings": self._map_fd("big_rings")}
+        kinds = (("small_rings", SMALL_RING_BYTES, L.BASE, self.small), ("mid_rings", MID_RING_BYTES, L.MID, self.mid),
+                 ("big_rings", BIG_RING_BYTES, L.BIG, self.big))
+        outer = {name: self._map_fd(name) for name, *_ in kinds}
         for cpu in possible_cpus():
-            for name, size, dtype, rings in (("small_rings", SMALL_RING_BYTES, L.BASE, self.small),
-                                             ("big_rings", BIG_RING_BYTES, L.BIG, self.big)):
+            for name, size, dtype, rings in kinds:
                 fd = check(self._lib.bpf_map_create(BPF_MAP_TYPE_RINGBUF, f"snb_{name[:3]}{cpu}".encode(), 0, 0,
                                                     size, None), "creating a ring buffer")
                 self._fds.append(fd)
@@ -100,10 +103,12 @@ class CoreEngine:
                       "installing a ring buffer")
                 rings.append(Ring(fd, size, dtype, L.DATA_LEN_AT if dtype is L.BIG else None))
 
-    def drain(self) -> tuple[np.ndarray, np.ndarray]:
+    def drain(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(small, mid, big) records copied out of every CPU's rings."""
         small = [r.drain() for r in self.small]
+        mid = [r.drain() for r in self.mid]
         big = [r.drain() for r in self.big]
-        return np.concatenate(small), L.concat_big(big)
+        return np.concatenate(small), np.concatenate(mid), L.concat_big(big)
 
     def pause(self) -> None:
         """Stop producing records (the programs stay attached until close)."""
@@ -123,10 +128,10 @@ class CoreEngine:
         for link in self._links:
             self._lib.bpf_link__destroy(link)
         self._links.clear()
-        for r in self.small + self.big:
-            r.close()
-        self.small.clear()
-        self.big.clear()
+        for rings in (self.small, self.mid, self.big):
+            for r in rings:
+                r.close()
+            rings.clear()
         for fd in self._fds:
             os.close(fd)
         self._fds.clear()

@@ -6,6 +6,7 @@ import numpy as np
 
 SNB_DATA = 1024
 SNB_DATA2 = 256
+SNB_MID_DATA = 120
 SNB_MAX_EXCLUDED = 8
 SNB_PROCEXIT = 1
 PROCEXIT_NR = 0xFFFF
@@ -27,6 +28,8 @@ def big_dtype(data_bytes: int = SNB_DATA) -> np.dtype:
 
 
 BIG = big_dtype()
+MID = np.dtype([("b", BASE), ("data_len", "<u2"), ("data2_len", "<u2"), ("data_total", "<u4"),
+                ("data", "u1", (SNB_MID_DATA,))])
 BIG_PREFIX: int = BIG.itemsize - SNB_DATA  # bytes before the payload (the last field)
 DATA_LEN_AT: int = BASE.itemsize  # the u16 payload length follows the base record
 
@@ -35,7 +38,9 @@ CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"
 
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])
 
-assert BASE.itemsize == 120 and BIG.itemsize == 1448, "bpf/record.h and layout.py disagree"
+assert BASE.itemsize == 120 and BIG.itemsize == 1448 and MID.itemsize == 248, "bpf/record.h and layout.py disagree"
+_MID_HEAD = BASE.itemsize + 8  # base + data_len, data2_len, data_total: laid out as in the big record
+assert MID.itemsize == _MID_HEAD + SNB_MID_DATA
 
 
 def raw_rows(recs: np.ndarray) -> np.ndarray:
@@ -59,4 +64,15 @@ def concat_big(parts: list[np.ndarray]) -> np.ndarray:
     for p in parts:
         out[at:at + len(p), :p.dtype.itemsize] = raw_rows(p)
         at += len(p)
+    return out.view(big_dtype(width)).ravel()
+
+
+def widen_mid(mid: np.ndarray) -> np.ndarray:
+    """Mid records (small read/write payloads) as big records cut to the batch's payload width: the
+    recorder keeps them compact in the rings and the spill, the converter sees one big-record layout."""
+    width = max((int(mid["data_len"].max()) + 7) // 8 * 8 if len(mid) else 8, 8)
+    out = np.zeros((len(mid), BIG_PREFIX + width), np.uint8)
+    raw = raw_rows(mid)
+    out[:, :_MID_HEAD] = raw[:, :_MID_HEAD]
+    out[:, BIG_PREFIX:BIG_PREFIX + min(width, SNB_MID_DATA)] = raw[:, _MID_HEAD:_MID_HEAD + min(width, SNB_MID_DATA)]
     return out.view(big_dtype(width)).ravel()

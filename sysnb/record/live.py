@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from sysnb.record.convert import convert
 from sysnb.record.recorder import Recording
-from sysnb.record.spill import WATERMARK_NS, release
+from sysnb.record.spill import WATERMARK_NS, merge, release
 from sysnb.state.engine import Engine
 
 
@@ -38,7 +38,7 @@ def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterato
             yield engine.process(raw)
 
 
-def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray]], pend_s: list[np.ndarray],
+def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]], pend_s: list[np.ndarray],
           pend_b: list[np.ndarray], block: bool) -> int:
     """Move drained batches from ``tap`` to the pending lists (waiting up to 0.2 s for the first one when
     ``block``); return the watermark: records up to it are complete on every CPU."""
@@ -46,7 +46,8 @@ def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray]], pend_s: list[np.
     try:
         item = tap.get(timeout=0.2) if block else tap.get_nowait()
         while True:
-            drained_at, small, big = item
+            drained_at, small, mid, big = item
+            small, big = merge(small, mid, big)
             pend_s.append(small)
             pend_b.append(big)
             item = tap.get_nowait()

@@ -55,7 +55,7 @@ class Recording:
         """``tap=True``: drained batches are also queued on ``self.tap`` for live consumers (the spill and
         the .scap are written all the same)."""
         self.stats = RecordStats(path, snaplen=snaplen)
-        self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
+        self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
         self._compress = compress
         self._engine = CoreEngine(snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])], target_tgid=target_pid)
         self._t0 = time.monotonic()
@@ -82,13 +82,13 @@ class Recording:
             self._error = e
 
     def _drain_once(self) -> None:
-        small, big = self._engine.drain()
-        if len(small) or len(big):
+        small, mid, big = self._engine.drain()
+        if len(small) or len(mid) or len(big):
             now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-            write_frame(self._spill, now, small, big)
-            self.stats.records += len(small) + len(big)
+            write_frame(self._spill, now, small, mid, big)
+            self.stats.records += len(small) + len(mid) + len(big)
             if self.tap is not None:
-                self.tap.put((now, small, big))
+                self.tap.put((now, small, mid, big))
 
     def halt(self) -> None:
         """Stop producing records and drain what the rings still hold (the drain thread ends; live

@@ -1,7 +1,8 @@
 """Raw record batches spilled to disk while recording, replayed in time order afterwards.
 
 While the recorder runs, the only Python work is draining the rings and appending the copied records to
-this file (one frame per drain: drain time, small records, big records cut to the batch's payload width),
+this file (one frame per drain: drain time, small records, mid records, big records cut to the batch's payload
+width),
 so conversion never competes with draining for the interpreter and memory stays bounded. ``replay``
 reads the frames back and releases records in timestamp order behind a watermark: a record is released
 once a later drain happened at least ``WATERMARK_NS`` after it, by which time every CPU's ring holding
@@ -18,28 +19,34 @@ import numpy as np
 
 from sysnb.record import layout as L
 
-_FRAME = struct.Struct("<QIII")  # drain time (boot ns), small count, big count, big payload width
+_FRAME = struct.Struct("<QIIII")  # drain time (boot ns), small, mid and big counts, big payload width
 WATERMARK_NS = 100_000_000
 
 
-def write_frame(f: BinaryIO, drained_at: int, small: np.ndarray, big: np.ndarray) -> None:
+def write_frame(f: BinaryIO, drained_at: int, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
     width = big.dtype["data"].shape[0]
-    f.write(_FRAME.pack(drained_at, len(small), len(big), width))
-    f.write(small.tobytes())
-    f.write(big.tobytes())
+    f.write(_FRAME.pack(drained_at, len(small), len(mid), len(big), width))
+    for recs in (small, mid, big):
+        f.write(np.ascontiguousarray(recs).data)
+
+
+def merge(small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A drained (small, mid, big) batch as the (small, big) pair the converter takes."""
+    return small, (L.concat_big([big, L.widen_mid(mid)]) if len(mid) else big)
 
 
 def _frames(f: BinaryIO) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     while head := f.read(_FRAME.size):
         if len(head) < _FRAME.size:
             return
-        drained_at, ns, nb, width = _FRAME.unpack(head)
+        drained_at, ns, nm, nb, width = _FRAME.unpack(head)
         big_t = L.big_dtype(width)
         small = np.frombuffer(f.read(ns * L.BASE.itemsize), L.BASE)
+        mid = np.frombuffer(f.read(nm * L.MID.itemsize), L.MID)
         big = np.frombuffer(f.read(nb * big_t.itemsize), big_t)
-        if len(small) < ns or len(big) < nb:
+        if len(small) < ns or len(mid) < nm or len(big) < nb:
             return  # a frame cut short (the recorder was killed): keep what is whole
-        yield drained_at, small, big
+        yield drained_at, *merge(small, mid, big)
 
 
 def replay(f: BinaryIO, max_records: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
