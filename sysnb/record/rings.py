@@ -35,6 +35,13 @@ class Ring:
         self._cons_pos = np.frombuffer(self._cons, np.uint64, count=1)
         self._prod_pos = np.frombuffer(self._prod, np.uint64, count=1)
 
+    def _slots(self, fields: dict[str, tuple[str, int]]) -> np.dtype:
+        """A dtype over one ring slot exposing ``fields`` (name: (format, offset)); numpy then moves each
+        field as one element (a memcpy per record), where a uint8 column slice moves byte by byte."""
+        names = list(fields)
+        return np.dtype({"names": names, "formats": [fields[k][0] for k in names],
+                         "offsets": [fields[k][1] for k in names], "itemsize": self.slot})
+
     def drain(self) -> np.ndarray:
         """Every committed record not consumed yet, copied out (the ring space is released)."""
         cons = int(self._cons_pos[0])
@@ -43,28 +50,32 @@ class Ring:
         if n <= 0:
             return np.zeros(0, self.record)
         start = PAGE + (cons & self.mask)
-        view = self._data[start:start + n * self.slot].reshape(n, self.slot)
-        headers = view[:, :4].copy().view("<u4").ravel()
+        len_field = {"len": ("<u4", 8 + self.len_at)} if self.len_at is not None else {}
+        slots = self._data[start:start + n * self.slot].view(self._slots({"hdr": ("<u4", 0), **len_field}))
+        headers = slots["hdr"]
         busy = (headers & _BUSY) != 0
         if busy.any():
             n = int(np.argmax(busy))
-            view, headers = view[:n], headers[:n]
-        recs = view[:, 8:8 + self.record.itemsize]
-        discarded = (headers & _DISCARD) != 0
-        if discarded.any():
-            recs = recs[~discarded]
-        out = self._copy_out(recs)
+            slots, headers = slots[:n], headers[:n]
+        keep = (headers & _DISCARD) == 0
+        out = self._copy_out(slots, None if keep.all() else keep)
         self._cons_pos[0] = cons + n * self.slot
         return out
 
-    def _copy_out(self, recs: np.ndarray) -> np.ndarray:
-        if self.len_at is None:
-            return recs.copy().view(self.record).ravel()
-        from sysnb.record.layout import BIG_PREFIX, big_dtype
+    def _copy_out(self, slots: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+        """The records of ``slots`` (those in ``keep``), contiguous; big records cut to the width the
+        batch's longest payload needs."""
+        size, dtype = self.record.itemsize, self.record
+        if self.len_at is not None:
+            from sysnb.record.layout import BIG_PREFIX, big_dtype
 
-        lens = recs[:, self.len_at:self.len_at + 2].copy().view("<u2").ravel()
-        width = max((int(lens.max()) + 7) // 8 * 8 if len(lens) else 8, 8)
-        return np.ascontiguousarray(recs[:, :BIG_PREFIX + width]).view(big_dtype(width)).ravel()
+            lens = slots["len"] & 0xFFFF
+            width = max((int(lens.max()) + 7) // 8 * 8 if len(lens) else 8, 8)
+            size, dtype = BIG_PREFIX + width, big_dtype(width)
+        recs = slots.view(self._slots({"rec": (f"V{size}", 8)}))["rec"]
+        if keep is not None:
+            recs = recs[keep]
+        return np.ascontiguousarray(recs).view(dtype).ravel()
 
     def close(self) -> None:
         del self._data, self._cons_pos, self._prod_pos
