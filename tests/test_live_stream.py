@@ -57,3 +57,26 @@ def test_records_still_behind_the_watermark_are_released_at_the_deadline() -> No
     batches = list(stream(rec, until=lambda: True))  # type: ignore[arg-type]
     rows = [r for b in batches for r in b.to_pylist()]
     assert {(r["evt.type"], r["thread.tid"]) for r in rows} >= {("getpid", 4242)}
+
+
+def test_mid_records_survive_the_spill_as_big_records() -> None:
+    import io
+
+    from sysnb.record.spill import SpillWriter, replay
+
+    mid = np.zeros(2, L.MID)
+    mid["b"] = np.concatenate([_getpid_record(7, 1000), _getpid_record(8, 2000)])
+    mid["b"]["nr"] = 1  # write
+    mid["data_len"] = (3, 0)
+    mid["data_total"] = (3, 0)
+    mid["data"][0, :3] = list(b"abc")
+    f = io.BytesIO()
+    writer = SpillWriter(f)  # type: ignore[arg-type]
+    writer.put(5000, _getpid_record(9, 1500), mid, np.zeros(0, L.big_dtype(8)))
+    writer.close()
+    f.seek(0)
+    (small, big), = list(replay(f))  # type: ignore[arg-type]
+    assert small["tid"].tolist() == [9]
+    assert big["b"]["tid"].tolist() == [7, 8] and big["b"]["nr"].tolist() == [1, 1]
+    assert big["data_len"].tolist() == [3, 0] and big["data_total"].tolist() == [3, 0]
+    assert bytes(big["data"][0, :3]) == b"abc" and not big["data2_len"].any()

@@ -54,8 +54,8 @@ class CoreEngine:
 
     def __init__(self, snaplen: int = 80, exclude: list[int] | None = None, target_tgid: int = 0) -> None:
         preflight()
-        if not 0 < snaplen <= L.SNB_DATA:
-            raise BpfError(f"snaplen {snaplen} is out of range: 1..{L.SNB_DATA} bytes")
+        if not 0 <= snaplen <= L.SNB_DATA:
+            raise BpfError(f"snaplen {snaplen} is out of range: 0 (no payloads)..{L.SNB_DATA} bytes")
         self._lib = lib()
         self._obj = check_ptr(self._lib.bpf_object__open_file(str(bpf_object_path()).encode(), None),
                               "opening the BPF object")

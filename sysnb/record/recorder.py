@@ -9,6 +9,7 @@ and converts the spill in time order into the .scap (see spill.py).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import tempfile
@@ -22,11 +23,25 @@ import numpy as np
 from sysnb.record.convert import convert
 from sysnb.record.engine import CoreEngine
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
-from sysnb.record.spill import replay, write_frame
+from sysnb.record.spill import SpillWriter, replay
 from sysnb.scap.reader import Section
 from sysnb.scap.writer import ScapWriter
 
 DRAIN_INTERVAL_S = 0.002
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> None:
+    """Have glibc keep freed buffers in the heap instead of returning each one to the kernel. Every drain
+    allocates a few hundred KB; with glibc's defaults each was a fresh mmap (page faults) and munmap
+    (TLB shootdown), and single drains stalled for up to 112 ms: the rings overflowed at ~1 M records/s
+    (4 % dropped). With this, 0 drops. A no-op on a libc without mallopt."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass
@@ -54,6 +69,7 @@ class Recording:
                  exclude: list[int] | None = None, target_pid: int = 0, tap: bool = False) -> None:
         """``tap=True``: drained batches are also queued on ``self.tap`` for live consumers (the spill and
         the .scap are written all the same)."""
+        keep_freed_memory()
         self.stats = RecordStats(path, snaplen=snaplen)
         self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
         self._compress = compress
@@ -64,6 +80,7 @@ class Recording:
             self._section = take_snapshot()
             self._spill = tempfile.TemporaryFile(  # noqa: SIM115 - lives until stop()
                 prefix="sysnb-spill-", dir=os.path.dirname(os.path.abspath(path)))
+            self._spill_writer = SpillWriter(self._spill)
         except BaseException:
             self._engine.close()
             raise
@@ -85,7 +102,7 @@ class Recording:
         small, mid, big = self._engine.drain()
         if len(small) or len(mid) or len(big):
             now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-            write_frame(self._spill, now, small, mid, big)
+            self._spill_writer.put(now, small, mid, big)
             self.stats.records += len(small) + len(mid) + len(big)
             if self.tap is not None:
                 self.tap.put((now, small, mid, big))
@@ -98,6 +115,10 @@ class Recording:
         self._engine.pause()
         self._stop.set()
         self._drainer.join()
+        try:
+            self._spill_writer.close()
+        except BaseException as e:
+            self._error = self._error or e
         counters = self._engine.stats()
         self._engine.close()
         self.stats.seconds = time.monotonic() - self._t0

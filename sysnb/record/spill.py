@@ -11,7 +11,9 @@ an older record has been drained.
 
 from __future__ import annotations
 
+import queue
 import struct
+import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -28,6 +30,46 @@ def write_frame(f: BinaryIO, drained_at: int, small: np.ndarray, mid: np.ndarray
     f.write(_FRAME.pack(drained_at, len(small), len(mid), len(big), width))
     for recs in (small, mid, big):
         f.write(np.ascontiguousarray(recs).data)
+
+
+class SpillWriter:
+    """Frames written to the spill by a thread of their own, so a write stalled by page-cache writeback
+    (tens of ms on a disk) never delays the next drain: the rings keep being emptied into memory, up to
+    ``budget`` bytes queued, and only beyond that does draining wait (and the kernel count drops)."""
+
+    def __init__(self, f: BinaryIO, budget: int = 1 << 30) -> None:
+        self._f = f
+        self._queue: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray] | None] = queue.Queue()
+        self._room = threading.Semaphore(max(budget >> 20, 1))  # one token per queued MiB
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sysnb-spill", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _tokens(small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> int:
+        return max((small.nbytes + mid.nbytes + big.nbytes) >> 20, 1)
+
+    def put(self, drained_at: int, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
+        for _ in range(self._tokens(small, mid, big)):
+            self._room.acquire()
+        self._queue.put((drained_at, small, mid, big))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                if self.error is None:
+                    write_frame(self._f, *item)
+            except BaseException as e:  # surfaced by close()
+                self.error = e
+            for _ in range(self._tokens(*item[1:])):
+                self._room.release()
+
+    def close(self) -> None:
+        """Wait until every queued frame is written; raise what writing raised."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def merge(small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
