@@ -53,6 +53,7 @@ class RecordStats:
     drops_per_cpu: list[int] = field(default_factory=list)
     seen_per_cpu: list[int] = field(default_factory=list)
     snaplen: int = 80
+    latency: bool = True
 
     @property
     def drops(self) -> int:
@@ -66,14 +67,16 @@ class RecordStats:
 
 class Recording:
     def __init__(self, path: str, *, snaplen: int = 80, compress: bool | None = None,
-                 exclude: list[int] | None = None, target_pid: int = 0, tap: bool = False) -> None:
+                 exclude: list[int] | None = None, target_pid: int = 0, tap: bool = False,
+                 latency: bool = True) -> None:
         """``tap=True``: drained batches are also queued on ``self.tap`` for live consumers (the spill and
-        the .scap are written all the same)."""
+        the .scap are written all the same). ``latency=False``: no sys_enter hook (see CoreEngine)."""
         keep_freed_memory()
-        self.stats = RecordStats(path, snaplen=snaplen)
+        self.stats = RecordStats(path, snaplen=snaplen, latency=latency)
         self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
         self._compress = compress
-        self._engine = CoreEngine(snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])], target_tgid=target_pid)
+        self._engine = CoreEngine(snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])], target_tgid=target_pid,
+                                  enter_hook=latency)
         self._t0 = time.monotonic()
         self._offset = boot_offset_ns()
         try:
@@ -171,13 +174,14 @@ class Recording:
 
 
 def record(path: str, seconds: float | None = None, *, snaplen: int = 80, compress: bool | None = None,
-           exclude: list[int] | None = None, target_pid: int = 0,
+           exclude: list[int] | None = None, target_pid: int = 0, latency: bool = True,
            until: Callable[[], bool] | None = None, tick: Callable[[Recording], None] | None = None,
            started: Callable[[Recording], None] | None = None) -> RecordStats:
     """Record every system call on the host into ``path`` for ``seconds`` (or until ``until()`` is true, or
     KeyboardInterrupt). Whatever was recorded is always written to a valid file. ``started(rec)`` is called
     once the programs are attached and the snapshot is taken."""
-    rec = Recording(path, snaplen=snaplen, compress=compress, exclude=exclude, target_pid=target_pid)
+    rec = Recording(path, snaplen=snaplen, compress=compress, exclude=exclude, target_pid=target_pid,
+                    latency=latency)
     try:
         if started is not None:
             started(rec)

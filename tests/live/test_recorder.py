@@ -159,3 +159,26 @@ def test_sigterm_leaves_a_valid_file(tmp_path: Path) -> None:
     assert "events written" in err
     cap = sysnb.open_capture(out, strict=True)
     assert cap.filter(f"evt.type=openat and fd.name={marker}").events.num_rows >= 2
+
+
+def test_lean_recording_without_entry_hook_or_payloads(tmp_path: Path) -> None:
+    """``--no-latency -s 0``: the cheapest recording still has every syscall, its fd names and results, but
+    no buffers, and enter events carry the exit time."""
+    out = tmp_path / "lean.scap"
+    proc = _sysnb("-w", str(out), "-M", "4", "--no-latency", "-s", "0")
+    assert proc.stderr is not None
+    assert "recording to" in proc.stderr.readline()
+    marker = _touch_marker_file(tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    cap = sysnb.open_capture(out, strict=True)
+    writes = cap.filter(f"evt.type=write and evt.dir=< and fd.name={marker}").events
+    assert writes.num_rows >= 1 and writes["evt.rawres"].to_pylist() == [2] * writes.num_rows
+    assert all(not b for b in writes["evt.buffer"].to_pylist())
+    latency = cap.filter("evt.dir=< and evt.type=write").events["evt.latency"]
+    assert pc.max(latency).as_py() == 0
+
+
+def test_default_recording_times_syscall_entry(recorded: SimpleNamespace) -> None:
+    latency = recorded.cap.filter("evt.dir=< and evt.type in (write, openat, connect)").events["evt.latency"]
+    assert pc.max(latency).as_py() > 0
