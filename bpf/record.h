@@ -42,6 +42,18 @@ struct snb_mid {            /* read/write payloads that fit SNB_MID_DATA (most I
 	__u8 data[SNB_MID_DATA];
 };
 
+/* Per-thread state kept between sys_enter and sys_exit (task storage). Paths and connect's address are
+ * copied at entry, when the kernel is about to use them: read at exit instead, a racing thread could have
+ * rewritten the user memory in between (TOCTOU) and the record would show a path the kernel never opened. */
+#define SNB_ENTER_DATA 256
+struct snb_task {
+	__u64 ts;               /* bpf_ktime_get_boot_ns() at the last sys_enter */
+	__u16 nr;               /* its syscall, 0xFFFF once its exit consumed the data */
+	__u16 len;              /* bytes in data (a string counts its NUL) */
+	__u32 pad;
+	__u8 data[SNB_ENTER_DATA];
+};
+
 struct snb_config {
 	__u32 enabled;
 	__u32 snaplen;

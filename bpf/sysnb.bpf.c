@@ -94,8 +94,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u64);
-} enter_ts SEC(".maps");
+	__type(value, struct snb_task);
+} task_state SEC(".maps");
 
 /* sizes of the record structs, for the Python side to check its mirror of record.h */
 const volatile __u32 snb_sizes[3] = {sizeof(struct snb_base), sizeof(struct snb_big), sizeof(struct snb_mid)};
@@ -146,11 +146,10 @@ static __always_inline struct snb_stats *cpu_stats(void)
 }
 
 static __always_inline void fill_base(struct snb_base *r, struct task_struct *t, struct pt_regs *regs,
-				      long nr, long ret, __u16 kind, __u32 cpu, struct snb_stats *st)
+				      long nr, long ret, __u16 kind, __u32 cpu, struct snb_stats *st, struct snb_task *ts)
 {
-	__u64 *ets = bpf_task_storage_get(&enter_ts, t, 0, 0);
 	r->ts = bpf_ktime_get_boot_ns();
-	r->enter_ts = ets ? *ets : 0;
+	r->enter_ts = ts ? ts->ts : 0;
 	r->ret = ret;
 	if (regs) {
 		r->args[0] = regs->di;
@@ -327,7 +326,25 @@ static __always_inline void sock_of_fd(struct snb_big *r, struct task_struct *t,
 
 /* ---- what each syscall carries ------------------------------------------------------------------------------- */
 
-static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, long nr, long ret, __u32 snaplen)
+/* The path or address this syscall's entry copied (see struct snb_task) into data (or data2); false when
+ * there is none (no entry seen, --no-latency, or the string filled the buffer: then read at exit). */
+static __always_inline bool from_entry(struct snb_big *r, struct snb_task *ts, long nr, bool second)
+{
+	if (!ts || ts->nr != nr || !ts->len || ts->len >= SNB_ENTER_DATA)
+		return false;
+	if (second) {
+		__builtin_memcpy(r->data2, ts->data, SNB_ENTER_DATA);
+		r->data2_len = ts->len;
+	} else {
+		__builtin_memcpy(r->data, ts->data, SNB_ENTER_DATA);
+		r->data_len = ts->len;
+	}
+	ts->nr = 0xFFFF;
+	return true;
+}
+
+static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, long nr, long ret, __u32 snaplen,
+				     struct snb_task *ts)
 {
 	__u64 *a = r->b.args;
 	switch (nr) {
@@ -356,7 +373,8 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 		sock_of_fd(r, t, a[0]);
 		break;
 	case NR_connect: case NR_bind:
-		user_raw2(r, a[1], a[2]);
+		if (!from_entry(r, ts, nr, true))
+			user_raw2(r, a[1], a[2]);
 		sock_of_fd(r, t, a[0]);
 		break;
 	case NR_listen:
@@ -366,13 +384,16 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 		sock_of_fd(r, t, ret);
 		break;
 	case NR_open: case NR_creat: case NR_chdir: case NR_mkdir: case NR_rmdir: case NR_unlink:
-		user_str(r, a[0]);
+		if (!from_entry(r, ts, nr, false))
+			user_str(r, a[0]);
 		break;
 	case NR_openat: case NR_mkdirat: case NR_unlinkat:
-		user_str(r, a[1]);
+		if (!from_entry(r, ts, nr, false))
+			user_str(r, a[1]);
 		break;
 	case NR_openat2:
-		user_str(r, a[1]);
+		if (!from_entry(r, ts, nr, false))
+			user_str(r, a[1]);
 		user_raw2(r, a[2], 24);
 		break;
 	case NR_rename: case NR_link: case NR_symlink:
@@ -450,9 +471,23 @@ int BPF_PROG(snb_enter, struct pt_regs *regs, long id)
 	struct task_struct *t = traced_task(cfg);
 	if (!t)
 		return 0;
-	__u64 *ts = bpf_task_storage_get(&enter_ts, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (ts)
-		*ts = bpf_ktime_get_boot_ns();
+	struct snb_task *ts = bpf_task_storage_get(&task_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts)
+		return 0;
+	ts->ts = bpf_ktime_get_boot_ns();
+	ts->nr = id;
+	ts->len = 0;
+	switch (id) {  /* what the kernel is about to read from user memory: copy it now (TOCTOU) */
+	case NR_open: case NR_creat: case NR_chdir: case NR_mkdir: case NR_rmdir: case NR_unlink:
+		read_str(ts->data, &ts->len, SNB_ENTER_DATA, regs->di);
+		break;
+	case NR_openat: case NR_openat2: case NR_mkdirat: case NR_unlinkat:
+		read_str(ts->data, &ts->len, SNB_ENTER_DATA, regs->si);
+		break;
+	case NR_connect: case NR_bind:
+		read_raw(ts->data, &ts->len, SNB_ENTER_DATA, regs->si, regs->dx);
+		break;
+	}
 	return 0;
 }
 
@@ -468,11 +503,12 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		return 0;
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snb_stats *st = cpu_stats();
+	struct snb_task *ts = bpf_task_storage_get(&task_state, t, 0, 0);
 	if (fits_mid(nr, ret, cfg->snaplen)) {
 		struct snb_mid *r = reserve(&mid_rings, cpu, sizeof(*r), st);
 		if (!r)
 			return 0;
-		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st);
+		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
 		r->data_len = r->data2_len = 0;
 		r->data_total = ret > 0 ? ret : 0;
 		read_raw(r->data, &r->data_len, SNB_MID_DATA, r->b.args[1], ret > cfg->snaplen ? cfg->snaplen : ret);
@@ -483,21 +519,21 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		struct snb_big *r = reserve(&big_rings, cpu, sizeof(*r), st);
 		if (!r)
 			return 0;
-		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st);
+		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
 		r->data_len = r->data2_len = 0;
 		r->data_total = 0;
 		r->family = r->sock_type = r->proto = 0;
 		r->sport = r->dport = 0;
 		__builtin_memset(r->saddr, 0, sizeof(r->saddr));
 		__builtin_memset(r->daddr, 0, sizeof(r->daddr));
-		fill_big(r, t, nr, ret, cfg->snaplen);
+		fill_big(r, t, nr, ret, cfg->snaplen, ts);
 		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
 	struct snb_base *r = reserve(&small_rings, cpu, sizeof(*r), st);
 	if (!r)
 		return 0;
-	fill_base(r, t, regs, nr, ret, SNB_SYSCALL, cpu, st);
+	fill_base(r, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
@@ -514,7 +550,7 @@ int BPF_PROG(snb_procexit, struct task_struct *p)
 	struct snb_base *r = reserve(&small_rings, cpu, sizeof(*r), st);
 	if (!r)
 		return 0;
-	fill_base(r, t, NULL, 0xFFFF, t->exit_code, SNB_PROCEXIT, cpu, st);
+	fill_base(r, t, NULL, 0xFFFF, t->exit_code, SNB_PROCEXIT, cpu, st, NULL);
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }

@@ -28,8 +28,13 @@ def big_dtype(data_bytes: int = SNB_DATA) -> np.dtype:
 
 
 BIG = big_dtype()
-MID = np.dtype([("b", BASE), ("data_len", "<u2"), ("data2_len", "<u2"), ("data_total", "<u4"),
-                ("data", "u1", (SNB_MID_DATA,))])
+def mid_dtype(data_bytes: int = SNB_MID_DATA) -> np.dtype:
+    """The mid record, its payload cut to ``data_bytes`` (the spill keeps only what a batch's payloads use)."""
+    return np.dtype([("b", BASE), ("data_len", "<u2"), ("data2_len", "<u2"), ("data_total", "<u4"),
+                     ("data", "u1", (data_bytes,))])
+
+
+MID = mid_dtype()
 BIG_PREFIX: int = BIG.itemsize - SNB_DATA  # bytes before the payload (the last field)
 DATA_LEN_AT: int = BASE.itemsize  # the u16 payload length follows the base record
 
@@ -70,9 +75,21 @@ def concat_big(parts: list[np.ndarray]) -> np.ndarray:
 def widen_mid(mid: np.ndarray) -> np.ndarray:
     """Mid records (small read/write payloads) as big records cut to the batch's payload width: the
     recorder keeps them compact in the rings and the spill, the converter sees one big-record layout."""
-    width = max((int(mid["data_len"].max()) + 7) // 8 * 8 if len(mid) else 8, 8)
+    width = payload_width(mid)
     out = np.zeros((len(mid), BIG_PREFIX + width), np.uint8)
     raw = raw_rows(mid)
     out[:, :_MID_HEAD] = raw[:, :_MID_HEAD]
-    out[:, BIG_PREFIX:BIG_PREFIX + min(width, SNB_MID_DATA)] = raw[:, _MID_HEAD:_MID_HEAD + min(width, SNB_MID_DATA)]
+    out[:, BIG_PREFIX:BIG_PREFIX + width] = raw[:, _MID_HEAD:_MID_HEAD + width]
     return out.view(big_dtype(width)).ravel()
+
+
+def payload_width(recs: np.ndarray) -> int:
+    """Payload bytes (a multiple of 8, at least 8) that hold the longest payload of mid or big ``recs``."""
+    longest = int(recs["data_len"].max()) if len(recs) else 0
+    return min(max((longest + 7) // 8 * 8, 8), int(recs.dtype["data"].shape[0]))
+
+
+def cut_mid(mid: np.ndarray) -> np.ndarray:
+    """Mid records with the payload field cut to the batch's longest payload."""
+    width = payload_width(mid)
+    return np.ascontiguousarray(raw_rows(mid)[:, :_MID_HEAD + width]).view(mid_dtype(width)).ravel()

@@ -21,13 +21,14 @@ import numpy as np
 
 from sysnb.record import layout as L
 
-_FRAME = struct.Struct("<QIIII")  # drain time (boot ns), small, mid and big counts, big payload width
+_FRAME = struct.Struct("<QIIIHH")  # drain time (boot ns), small, mid and big counts, mid and big payload widths
 WATERMARK_NS = 100_000_000
 
 
 def write_frame(f: BinaryIO, drained_at: int, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
-    width = big.dtype["data"].shape[0]
-    f.write(_FRAME.pack(drained_at, len(small), len(mid), len(big), width))
+    mid = L.cut_mid(mid)
+    f.write(_FRAME.pack(drained_at, len(small), len(mid), len(big), mid.dtype["data"].shape[0],
+                        big.dtype["data"].shape[0]))
     for recs in (small, mid, big):
         f.write(np.ascontiguousarray(recs).data)
 
@@ -81,10 +82,10 @@ def _frames(f: BinaryIO) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     while head := f.read(_FRAME.size):
         if len(head) < _FRAME.size:
             return
-        drained_at, ns, nm, nb, width = _FRAME.unpack(head)
-        big_t = L.big_dtype(width)
+        drained_at, ns, nm, nb, mid_width, width = _FRAME.unpack(head)
+        big_t, mid_t = L.big_dtype(width), L.mid_dtype(mid_width)
         small = np.frombuffer(f.read(ns * L.BASE.itemsize), L.BASE)
-        mid = np.frombuffer(f.read(nm * L.MID.itemsize), L.MID)
+        mid = np.frombuffer(f.read(nm * mid_t.itemsize), mid_t)
         big = np.frombuffer(f.read(nb * big_t.itemsize), big_t)
         if len(small) < ns or len(mid) < nm or len(big) < nb:
             return  # a frame cut short (the recorder was killed): keep what is whole

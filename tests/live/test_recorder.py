@@ -182,3 +182,43 @@ def test_lean_recording_without_entry_hook_or_payloads(tmp_path: Path) -> None:
 def test_default_recording_times_syscall_entry(recorded: SimpleNamespace) -> None:
     latency = recorded.cap.filter("evt.dir=< and evt.type in (write, openat, connect)").events["evt.latency"]
     assert pc.max(latency).as_py() > 0
+
+
+FIFO_OPEN = r"""
+import ctypes, os, sys, threading, time
+a, b = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(a.encode(), 4096)
+def swap_then_unblock():
+    time.sleep(0.5)                      # the reader is blocked inside open(): the kernel has read the path
+    buf.value = b.encode()               # rewrite it in user memory before the syscall returns
+    os.close(os.open(a, os.O_WRONLY))    # a writer arrives: the reader's open returns
+threading.Thread(target=swap_then_unblock).start()
+fd = libc.open(buf, os.O_RDONLY)
+print(fd)
+"""
+
+
+@pytest.mark.parametrize("latency", [True, False], ids=["entry-hook", "no-latency"])
+def test_path_is_the_one_the_kernel_opened(tmp_path: Path, latency: bool) -> None:
+    """TOCTOU: a thread rewrites the path while open() blocks on a FIFO. With the entry hook the record has
+    the path the kernel opened (sysnb and sysdig agree); without it (--no-latency) the path is read at exit
+    and shows the rewritten one, which is why the entry hook is the default."""
+    from sysnb.record.recorder import Recording
+
+    fifo_a, fifo_b = tmp_path / "fifoA", tmp_path / "fifoB"
+    os.mkfifo(fifo_a)
+    out = tmp_path / "toctou.scap"
+    rec = Recording(str(out), latency=latency)
+    try:
+        fd = subprocess.run([sys.executable, "-c", FIFO_OPEN, str(fifo_a), str(fifo_b)], capture_output=True,
+                            text=True, check=True, timeout=30).stdout.strip()
+    finally:
+        rec.stop()
+    assert int(fd) >= 0
+    flt = f"evt.type=openat and evt.dir=< and evt.rawres={fd} and fd.name startswith {tmp_path}/fifo"
+    names = [r["fd.name"] for r in _rows(sysnb.open_capture(out), flt)]
+    expected = str(fifo_a if latency else fifo_b)
+    assert names == [expected]
+    if latency:
+        assert [line.split()[-1] for line in _sysdig(out, flt)] == [expected]
