@@ -5,6 +5,8 @@
 
 #define SNB_DATA 1024       /* payload, path or argv bytes per record (snaplen is capped here) */
 #define SNB_DATA2 256       /* second string, raw sockaddr, env, openat2 `how` */
+#define SNB_CG_LEVELS 4     /* cgroup path components kept (leaf first): enough for /kubepods/<qos>/pod<uid>/<id> */
+#define SNB_CG_NAME 80      /* bytes per component: docker-<64 hex>.scope is 77 */
 #define SNB_MID_DATA 120    /* payload bytes of a mid record (a 256-byte ring slot with its header) */
 #define SNB_MAX_CPUS 128
 #define SNB_RING_BYTES (8 * 1024 * 1024)
@@ -24,13 +26,14 @@ struct snb_base {           /* one per syscall exit (or process exit): 120 bytes
 	__u32 cpu;
 };
 
-struct snb_big {            /* syscalls that carry strings, buffers or addresses: 1448 bytes */
+struct snb_big {            /* syscalls that carry strings, buffers or addresses: 1768 bytes */
 	struct snb_base b;
 	__u16 data_len, data2_len;
 	__u32 data_total;       /* bytes the syscall really moved (data holds the first snaplen) */
 	__u8 family, sock_type, proto, pad;
 	__u16 sport, dport;     /* local, remote (host order) */
 	__u8 saddr[16], daddr[16];  /* AF_UNIX: kernel socket and peer pointers (u64) */
+	__u8 cgroup[SNB_CG_LEVELS * SNB_CG_NAME];  /* exec/clone: the task's cgroup, one NUL-padded name per slot */
 	__u8 data2[SNB_DATA2];
 	__u8 data[SNB_DATA];    /* last, so userspace copies out only the prefix a batch uses */
 };

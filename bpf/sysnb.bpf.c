@@ -324,6 +324,45 @@ static __always_inline void sock_of_fd(struct snb_big *r, struct task_struct *t,
 	}
 }
 
+/* ---- the cgroup of a task (container ids come from it) ------------------------------------------------------- */
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;  /* renamed __parent in 6.15 */
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* The task's cgroup as up to SNB_CG_LEVELS names, leaf first: the unified (v2) cgroup, or on a hybrid
+ * host whose v2 cgroup is the root the memory controller's v1 cgroup (where docker puts containers). */
+static __always_inline void cgroup_path(struct snb_big *r, struct task_struct *t)
+{
+	struct css_set *cs = BPF_CORE_READ(t, cgroups);
+	struct cgroup *cg = BPF_CORE_READ(cs, dfl_cgrp);
+	if (cg && BPF_CORE_READ(cg, level) == 0 && bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		struct cgroup_subsys_state *css = NULL;
+		bpf_probe_read_kernel(&css, sizeof(css), &cs->subsys[id & 15]);
+		if (css)
+			cg = BPF_CORE_READ(css, cgroup);
+	}
+	struct kernfs_node *kn = cg ? BPF_CORE_READ(cg, kn) : NULL;
+#pragma unroll
+	for (int i = 0; i < SNB_CG_LEVELS; i++) {
+		if (!kn)
+			break;
+		struct kernfs_node *parent = kn_parent(kn);
+		if (!parent)
+			break;  /* the hierarchy's root has no name of its own */
+		bpf_probe_read_kernel_str(&r->cgroup[i * SNB_CG_NAME], SNB_CG_NAME, BPF_CORE_READ(kn, name));
+		kn = parent;
+	}
+}
+
 /* ---- what each syscall carries ------------------------------------------------------------------------------- */
 
 /* The path or address this syscall's entry copied (see struct snb_task) into data (or data2); false when
@@ -419,17 +458,20 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 	case NR_execve: case NR_execveat:
 		if (ret == 0) {
 			mm_args(r, t);
+			cgroup_path(r, t);
 		} else {
 			user_str(r, nr == NR_execve ? a[0] : a[1]);
 		}
 		break;
 	case NR_clone3:
 		mm_args(r, t);
+		cgroup_path(r, t);
 		if (a[0]) /* clone_args.flags, the first u64 of the struct */
 			bpf_probe_read_user(&r->data_total, sizeof(r->data_total), (void *)a[0]);
 		break;
 	case NR_clone: case NR_fork: case NR_vfork:
 		mm_args(r, t);
+		cgroup_path(r, t);
 		break;
 	}
 }
@@ -526,6 +568,9 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		r->sport = r->dport = 0;
 		__builtin_memset(r->saddr, 0, sizeof(r->saddr));
 		__builtin_memset(r->daddr, 0, sizeof(r->daddr));
+		if (nr == NR_clone || nr == NR_fork || nr == NR_vfork || nr == NR_clone3 || nr == NR_execve ||
+		    nr == NR_execveat)
+			__builtin_memset(r->cgroup, 0, sizeof(r->cgroup));
 		fill_big(r, t, nr, ret, cfg->snaplen, ts);
 		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 		return 0;

@@ -22,6 +22,7 @@ import pyarrow as pa
 from sysnb.record import layout as L
 from sysnb.record.syscall_table import SYSCALLS
 from sysnb.scap.events import event_info
+from sysnb.state.model import cgroup_entries
 
 GENERIC_E, GENERIC_X, PROCEXIT_E = 0, 1, 186
 SOCK_RAW = 3  # a raw socket's "port" in the kernel socket is its protocol number, not a port
@@ -215,10 +216,22 @@ def _proc_params(g: Group, exec_: bool, nr: int) -> dict[str, Param]:
         "exe": rows(exes), "args": rows(args), "tid": fixed(b["tid"], 8), "pid": fixed(b["pid"], 8),
         "ptid": fixed(b["ppid"], 8), "cwd": rows([b"\0"] * g.n), "fdlimit": zero8, "pgft_maj": zero8,
         "pgft_min": zero8, "vm_size": zero4, "vm_rss": zero4, "vm_swap": zero4, "comm": rows(comm),
-        "cgroups": empty(g.n), "env": rows(env), "tty": zero4, "pgid": fixed(b["pid"], 8),
+        "cgroups": _cgroup_param(g), "env": rows(env), "tty": zero4, "pgid": fixed(b["pid"], 8),
         "loginuid": fixed(np.full(g.n, -1), 4), "flags": fixed(flags, 4), "uid": fixed(b["uid"], 4),
         "gid": fixed(b["gid"], 4), "vtid": fixed(b["tid"], 8), "vpid": fixed(b["pid"], 8),
     }
+
+
+def _cgroup_param(g: Group) -> Param:
+    """The recorder's cgroup names (leaf first) as sysdig's cgroups parameter ("cpuset=/docker/<id>", …),
+    from which the state engine takes container.id; empty when the record has none."""
+    if g.big is None:
+        return empty(g.n)
+    out = []
+    for names in g.big["cgroup"].tolist():
+        parts = [n.decode("utf-8", "replace") for n in reversed(names) if n]
+        out.append(b"".join(e.encode() + b"\0" for e in cgroup_entries("/" + "/".join(parts))) if parts else b"")
+    return rows(out)
 
 
 # -- the specs: parameter name -> source, per syscall ------------------------------------------------------------

@@ -7,6 +7,8 @@ import numpy as np
 SNB_DATA = 1024
 SNB_DATA2 = 256
 SNB_MID_DATA = 120
+SNB_CG_LEVELS = 4
+SNB_CG_NAME = 80
 SNB_MAX_EXCLUDED = 8
 SNB_PROCEXIT = 1
 PROCEXIT_NR = 0xFFFF
@@ -23,7 +25,8 @@ def big_dtype(data_bytes: int = SNB_DATA) -> np.dtype:
     return np.dtype([
         ("b", BASE), ("data_len", "<u2"), ("data2_len", "<u2"), ("data_total", "<u4"),
         ("family", "u1"), ("sock_type", "u1"), ("proto", "u1"), ("pad", "u1"), ("sport", "<u2"), ("dport", "<u2"),
-        ("saddr", "u1", (16,)), ("daddr", "u1", (16,)), ("data2", "u1", (SNB_DATA2,)), ("data", "u1", (data_bytes,)),
+        ("saddr", "u1", (16,)), ("daddr", "u1", (16,)), ("cgroup", f"S{SNB_CG_NAME}", (SNB_CG_LEVELS,)),
+        ("data2", "u1", (SNB_DATA2,)), ("data", "u1", (data_bytes,)),
     ])
 
 
@@ -43,7 +46,7 @@ CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"
 
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])
 
-assert BASE.itemsize == 120 and BIG.itemsize == 1448 and MID.itemsize == 248, "bpf/record.h and layout.py disagree"
+assert BASE.itemsize == 120 and BIG.itemsize == 1768 and MID.itemsize == 248, "bpf/record.h and layout.py disagree"
 _MID_HEAD = BASE.itemsize + 8  # base + data_len, data2_len, data_total: laid out as in the big record
 assert MID.itemsize == _MID_HEAD + SNB_MID_DATA
 

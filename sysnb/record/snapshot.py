@@ -14,6 +14,7 @@ from pathlib import Path
 from sysnb.record.convert import open_flag
 from sysnb.scap import blocks as B
 from sysnb.scap.reader import Section
+from sysnb.state.model import cgroup_entries
 
 _ANON_TYPES = {"[eventfd]": 9, "[signalfd]": 11, "[eventpoll]": 12, "inotify": 13, "[timerfd]": 14}
 _TCP_LISTEN = "0A"
@@ -144,9 +145,7 @@ def _cgroups(pid: int) -> list[str]:
     out = []
     for line in _read(f"/proc/{pid}/cgroup").splitlines():
         _, subsys, path = line.split(":", 2)
-        for name in (subsys or "cpuset,cpu,cpuacct,io,memory,devices,freezer,net_cls,perf_event,net_prio,"
-                     "hugetlb,pids,rdma,misc").split(","):
-            out.append(f"{name}={path}")
+        out.extend(cgroup_entries(path, subsys))
     return out
 
 

@@ -154,6 +154,14 @@ class Proc:
 _DOCKER_ID = re.compile(r"(?:docker[-/]|/kubepods/.*/|crio-|containerd-|libpod-)([0-9a-f]{64})")
 
 
+V2_CONTROLLERS = "cpuset,cpu,cpuacct,io,memory,devices,freezer,net_cls,perf_event,net_prio,hugetlb,pids,rdma,misc"
+
+
+def cgroup_entries(path: str, subsys: str = "") -> list[str]:
+    """The ``controller=path`` entries sysdig lists for a cgroup (every controller for a v2 cgroup)."""
+    return [f"{name}={path}" for name in (subsys or V2_CONTROLLERS).split(",")]
+
+
 def container_id(cgroups: list[str]) -> str:
     """Container id from cgroup paths (first 12 hex chars), ``host`` when none is found."""
     for cg in cgroups:

@@ -222,3 +222,43 @@ def test_path_is_the_one_the_kernel_opened(tmp_path: Path, latency: bool) -> Non
     assert names == [expected]
     if latency:
         assert [line.split()[-1] for line in _sysdig(out, flt)] == [expected]
+
+
+def _container_cgroup(tmp_id: str) -> Path | None:
+    """A cgroup laid out like docker's (``/docker/<64 hex>``) in the hierarchy the recorder reads."""
+    for root in (Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup")):
+        if (root / "cgroup.procs").exists() and os.access(root, os.W_OK):
+            try:
+                path = root / "docker" / tmp_id
+                path.mkdir(parents=True, exist_ok=True)
+                return path
+            except OSError:
+                continue
+    return None
+
+
+def test_container_id_of_a_process_started_during_the_recording(tmp_path: Path) -> None:
+    """The container id comes from the cgroup the recorder reads at exec/clone, not only from the /proc
+    snapshot: a process moved into a docker-style cgroup after recording started has its container.id."""
+    from sysnb.record.recorder import Recording
+
+    cid = os.urandom(32).hex()
+    cgroup = _container_cgroup(cid)
+    if cgroup is None:
+        pytest.skip("no writable cgroup hierarchy to lay out a docker-style cgroup in")
+    out = tmp_path / "container.scap"
+    rec = Recording(str(out))
+    try:
+        subprocess.run(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs && exec /bin/echo in-container"], check=True,
+                       capture_output=True)
+    finally:
+        rec.stop()
+        cgroup.rmdir()
+        if not any(cgroup.parent.iterdir()) or cgroup.parent.name == "docker":
+            with __import__("contextlib").suppress(OSError):
+                cgroup.parent.rmdir()
+    cap = sysnb.open_capture(out)
+    rows = cap.filter("evt.type=execve and evt.dir=< and proc.name=echo").events.select(["container.id"]).to_pylist()
+    assert rows and {r["container.id"] for r in rows} == {cid[:12]}
+    if shutil.which("sysdig"):
+        assert set(_sysdig(out, "evt.type=execve and evt.dir=< and proc.name=echo", "%container.id")) == {cid[:12]}
