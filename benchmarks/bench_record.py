@@ -120,14 +120,19 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=10_000_000, help="syscalls per workload (default 10 M)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", choices=("dd", "loop"), help="one workload only")
+    ap.add_argument("--tables", default="overhead,rate", help="which tables: overhead, rate (default both)")
+    ap.add_argument("--dir", help="where the spill and the .scap go (default: a temporary directory on the "
+                                  "disk; /dev/shm takes the disk out of the measurement)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    tables = args.tables.split(",")
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         loop = build_loop(tmp)
         names = [n for n in ("dd", "loop") if args.only in (None, n) and (n == "dd" or loop)]
         print(f"sysnb recorder benchmark: {len(CPUS)} CPUs, {os.uname().release}, {args.count:,} syscalls per workload")
-        for name in names:
+        print(f"files in {tmp}")
+        for name in names if "overhead" in tables else []:
             overhead_table(name, workload(name, args.count, loop), args.runs, tmp)
-        for name in names:
+        for name in names if "rate" in tables else []:
             rate_table(name, workload(name, args.count, loop), args.runs, tmp)
 
 

@@ -59,7 +59,7 @@ def test_records_still_behind_the_watermark_are_released_at_the_deadline() -> No
     assert {(r["evt.type"], r["thread.tid"]) for r in rows} >= {("getpid", 4242)}
 
 
-def test_mid_records_survive_the_spill_as_big_records() -> None:
+def test_mid_records_survive_the_spill_cut_to_their_payload() -> None:
     import io
 
     from sysnb.record.spill import SpillWriter, replay
@@ -75,8 +75,24 @@ def test_mid_records_survive_the_spill_as_big_records() -> None:
     writer.put(5000, _getpid_record(9, 1500), mid, np.zeros(0, L.big_dtype(8)))
     writer.close()
     f.seek(0)
-    (small, big), = list(replay(f))  # type: ignore[arg-type]
-    assert small["tid"].tolist() == [9]
-    assert big["b"]["tid"].tolist() == [7, 8] and big["b"]["nr"].tolist() == [1, 1]
-    assert big["data_len"].tolist() == [3, 0] and big["data_total"].tolist() == [3, 0]
-    assert bytes(big["data"][0, :3]) == b"abc" and not big["data2_len"].any()
+    (small, mid_out, big), = list(replay(f))  # type: ignore[arg-type]
+    assert small["tid"].tolist() == [9] and len(big) == 0
+    assert mid_out.dtype == L.mid_dtype(8)  # the 120-byte payload field cut to the longest payload
+    assert mid_out["b"]["tid"].tolist() == [7, 8] and mid_out["b"]["nr"].tolist() == [1, 1]
+    assert mid_out["data_len"].tolist() == [3, 0] and mid_out["data_total"].tolist() == [3, 0]
+    assert bytes(mid_out["data"][0, :3]) == b"abc"
+
+
+def test_records_come_back_in_time_order_across_kinds_and_frames() -> None:
+    from sysnb.record.spill import Pending
+
+    pending = Pending()
+    mid = np.zeros(1, L.MID)
+    mid["b"] = _getpid_record(2, 30_000)
+    pending.add(_getpid_record(1, 50_000), mid, np.zeros(0, L.big_dtype(8)))
+    pending.add(_getpid_record(3, 10_000), np.zeros(0, L.MID), np.zeros(0, L.big_dtype(8)))
+    first = list(pending.release(40_000, 10))
+    assert [(b[0]["tid"].tolist(), b[1]["b"]["tid"].tolist()) for b in first] == [([3], [2])]
+    assert pending.count == 1
+    rest = list(pending.release(None, 10))
+    assert [b[0]["tid"].tolist() for b in rest] == [[1]] and pending.count == 0

@@ -464,11 +464,12 @@ def _list_array(n: int, params: list[Param]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)), values)
 
 
-def convert(small: np.ndarray, big: np.ndarray, boot_offset: int) -> pa.Table:
-    """Records (already drained, any order) -> an events table sorted by time, ready for ScapWriter."""
+def convert(small: np.ndarray, mid: np.ndarray, big: np.ndarray, boot_offset: int) -> pa.Table:
+    """Records (already drained, any order) -> an events table sorted by time, ready for ScapWriter. Mid
+    records (read/write payloads) have the big record's payload fields and none of its others."""
     ev = Events()
     seq_base = 0
-    for recs, is_big in ((small, False), (big, True)):
+    for recs, is_big in ((small, False), (mid, True), (big, True)):
         nr = recs["b"]["nr"] if is_big else recs["nr"]
         order = np.argsort(nr, kind="stable")
         recs_sorted = L.take_rows(recs, order)

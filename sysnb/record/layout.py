@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 SNB_DATA = 1024
@@ -62,28 +64,24 @@ def take_rows(recs: np.ndarray, sel: np.ndarray) -> np.ndarray:
     return out
 
 
-def concat_big(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate drained big-record batches whose payload fields were cut to different widths (the payload
-    is the last field, so a narrower batch is widened by zero bytes at the end of each row)."""
-    parts = [p for p in parts if len(p)] or [np.zeros(0, big_dtype(8))]
+def concat_cut(parts: list[np.ndarray], kind: Callable[[int], np.dtype]) -> np.ndarray:
+    """Concatenate mid or big record batches (``kind`` is mid_dtype or big_dtype) whose payload fields were cut
+    to different widths (the payload is the last field, so a narrower batch gets zero bytes at the end)."""
+    parts = [p for p in parts if len(p)] or [np.zeros(0, kind(8))]
     width = max(p.dtype["data"].shape[0] for p in parts)
-    out = np.zeros((sum(len(p) for p in parts), BIG_PREFIX + width), np.uint8)
+    wide = kind(width)
+    if all(p.dtype == wide for p in parts):
+        return np.concatenate(parts)
+    out = np.zeros((sum(len(p) for p in parts), wide.itemsize), np.uint8)
     at = 0
     for p in parts:
         out[at:at + len(p), :p.dtype.itemsize] = raw_rows(p)
         at += len(p)
-    return out.view(big_dtype(width)).ravel()
+    return out.view(wide).ravel()
 
 
-def widen_mid(mid: np.ndarray) -> np.ndarray:
-    """Mid records (small read/write payloads) as big records cut to the batch's payload width: the
-    recorder keeps them compact in the rings and the spill, the converter sees one big-record layout."""
-    width = payload_width(mid)
-    out = np.zeros((len(mid), BIG_PREFIX + width), np.uint8)
-    raw = raw_rows(mid)
-    out[:, :_MID_HEAD] = raw[:, :_MID_HEAD]
-    out[:, BIG_PREFIX:BIG_PREFIX + width] = raw[:, _MID_HEAD:_MID_HEAD + width]
-    return out.view(big_dtype(width)).ravel()
+def concat_big(parts: list[np.ndarray]) -> np.ndarray:
+    return concat_cut(parts, big_dtype)
 
 
 def payload_width(recs: np.ndarray) -> int:

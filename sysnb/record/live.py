@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from sysnb.record.convert import convert
 from sysnb.record.recorder import Recording
-from sysnb.record.spill import WATERMARK_NS, merge, release
+from sysnb.record.spill import WATERMARK_NS, Pending
 from sysnb.state.engine import Engine
 
 
@@ -26,30 +26,26 @@ def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterato
     assert rec.tap is not None, "Recording(tap=True) is needed for live streaming"
     engine = Engine()
     engine.load_section(rec.section)
-    pend_s: list[np.ndarray] = []
-    pend_b: list[np.ndarray] = []
+    pending = Pending()
     offset = 0
     while not rec.halted:
         if until():
             rec.halt()
-        cut = _take(rec.tap, pend_s, pend_b, block=not rec.halted)
-        for s, b in release(pend_s, pend_b, None if rec.halted else cut, 16384):
-            raw, offset = _raw_events(convert(s, b, rec.boot_offset), offset)
+        cut = _take(rec.tap, pending, block=not rec.halted)
+        for batch in pending.release(None if rec.halted else cut, 16384):
+            raw, offset = _raw_events(convert(*batch, rec.boot_offset), offset)
             yield engine.process(raw)
 
 
-def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]], pend_s: list[np.ndarray],
-          pend_b: list[np.ndarray], block: bool) -> int:
-    """Move drained batches from ``tap`` to the pending lists (waiting up to 0.2 s for the first one when
+def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]], pending: Pending, block: bool) -> int:
+    """Move drained batches from ``tap`` to ``pending`` (waiting up to 0.2 s for the first one when
     ``block``); return the watermark: records up to it are complete on every CPU."""
     drained_at = None
     try:
         item = tap.get(timeout=0.2) if block else tap.get_nowait()
         while True:
-            drained_at, small, mid, big = item
-            small, big = merge(small, mid, big)
-            pend_s.append(small)
-            pend_b.append(big)
+            drained_at, *batch = item
+            pending.add(*batch)
             item = tap.get_nowait()
     except queue.Empty:
         pass

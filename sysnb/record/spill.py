@@ -73,12 +73,7 @@ class SpillWriter:
             raise self.error
 
 
-def merge(small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A drained (small, mid, big) batch as the (small, big) pair the converter takes."""
-    return small, (L.concat_big([big, L.widen_mid(mid)]) if len(mid) else big)
-
-
-def _frames(f: BinaryIO) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def _frames(f: BinaryIO) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     while head := f.read(_FRAME.size):
         if len(head) < _FRAME.size:
             return
@@ -89,42 +84,61 @@ def _frames(f: BinaryIO) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         big = np.frombuffer(f.read(nb * big_t.itemsize), big_t)
         if len(small) < ns or len(mid) < nm or len(big) < nb:
             return  # a frame cut short (the recorder was killed): keep what is whole
-        yield drained_at, *merge(small, mid, big)
+        yield drained_at, small, mid, big
 
 
-def replay(f: BinaryIO, max_records: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(small, big) record batches in time order, each at most about ``max_records`` long."""
-    pend_s: list[np.ndarray] = []
-    pend_b: list[np.ndarray] = []
-    released_at, pending = 0, 0
-    for drained_at, small, big in _frames(f):
-        pend_s.append(small)
-        pend_b.append(big)
-        pending += len(small) + len(big)
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # small, mid and big records
+
+
+def replay(f: BinaryIO, max_records: int = 65536) -> Iterator[Batch]:
+    """(small, mid, big) record batches in time order, each at most about ``max_records`` long."""
+    pending = Pending()
+    released_at = 0
+    for drained_at, *batch in _frames(f):
+        pending.add(*batch)
         # release every half watermark (or when a lot is pending): each record is re-examined about twice
-        if drained_at - released_at >= WATERMARK_NS // 2 or pending >= 4 * max_records:
-            yield from release(pend_s, pend_b, drained_at - WATERMARK_NS, max_records)
-            released_at, pending = drained_at, sum(map(len, pend_s)) + sum(map(len, pend_b))
-    yield from release(pend_s, pend_b, None, max_records)
+        if drained_at - released_at >= WATERMARK_NS // 2 or pending.count >= 4 * max_records:
+            yield from pending.release(drained_at - WATERMARK_NS, max_records)
+            released_at = drained_at
+    yield from pending.release(None, max_records)
 
 
-def release(pend_s: list[np.ndarray], pend_b: list[np.ndarray], cut: int | None,
-             max_records: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    small = np.concatenate(pend_s) if pend_s else np.zeros(0, L.BASE)
-    big = L.concat_big(pend_b)
-    s_ts, b_ts = small["ts"], big["b"]["ts"]
-    ready_s = s_ts <= cut if cut is not None else np.ones(len(small), bool)
-    ready_b = b_ts <= cut if cut is not None else np.ones(len(big), bool)
-    pend_s[:] = [L.take_rows(small, ~ready_s)]
-    pend_b[:] = [L.take_rows(big, ~ready_b)]
-    small, big = L.take_rows(small, ready_s), L.take_rows(big, ready_b)
-    if not len(small) and not len(big):
-        return
-    times = np.sort(np.concatenate([small["ts"], big["b"]["ts"]]))
-    edges = [*times[max_records::max_records].tolist(), None]
-    lo = 0
-    for hi in edges:
-        sel_s = (small["ts"] >= lo) & (small["ts"] < hi) if hi is not None else small["ts"] >= lo
-        sel_b = (big["b"]["ts"] >= lo) & (big["b"]["ts"] < hi) if hi is not None else big["b"]["ts"] >= lo
-        yield L.take_rows(small, sel_s), L.take_rows(big, sel_b)
-        lo = hi
+class Pending:
+    """Drained batches not released yet; ``release(cut)`` yields, in time order, the records up to ``cut``
+    (all of them with None) in batches of about ``max_records``."""
+
+    def __init__(self) -> None:
+        self.parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+        self.count = 0
+
+    def add(self, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
+        for parts, recs in zip(self.parts, (small, mid, big), strict=True):
+            parts.append(recs)
+        self.count += len(small) + len(mid) + len(big)
+
+    def _take(self) -> Batch:
+        small = np.concatenate(self.parts[0]) if self.parts[0] else np.zeros(0, L.BASE)
+        return small, L.concat_cut(self.parts[1], L.mid_dtype), L.concat_big(self.parts[2])
+
+    def release(self, cut: int | None, max_records: int) -> Iterator[Batch]:
+        batch = self._take()
+        stamps = [_ts(r) for r in batch]
+        ready = [ts <= cut if cut is not None else np.ones(len(ts), bool) for ts in stamps]
+        for parts, recs, ok in zip(self.parts, batch, ready, strict=True):
+            parts[:] = [L.take_rows(recs, ~ok)]
+        self.count = sum(int((~ok).sum()) for ok in ready)
+        batch = tuple(L.take_rows(recs, ok) for recs, ok in zip(batch, ready, strict=True))  # type: ignore[assignment]
+        stamps = [ts[ok] for ts, ok in zip(stamps, ready, strict=True)]
+        times = np.sort(np.concatenate(stamps))
+        if not len(times):
+            return
+        lo = 0
+        for hi in [*times[max_records::max_records].tolist(), None]:
+            sel = [(ts >= lo) & (ts < hi) if hi is not None else ts >= lo for ts in stamps]
+            yield tuple(L.take_rows(recs, s) for recs, s in zip(batch, sel, strict=True))  # type: ignore[misc]
+            lo = hi
+
+
+def _ts(recs: np.ndarray) -> np.ndarray:
+    ts: np.ndarray = recs["ts"] if "ts" in (recs.dtype.names or ()) else recs["b"]["ts"]
+    return ts
