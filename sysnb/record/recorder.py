@@ -1,9 +1,11 @@
-"""A live recording into a .scap file: engine -> drain thread -> raw spill file -> (at stop) .scap.
+"""A live recording into a .scap file: engine -> drain thread -> spill thread -> raw spill file -> (at
+stop) .scap.
 
 The engine starts producing before the /proc snapshot is taken, so no process can slip between the two.
-A drain thread empties the rings every 2 ms (bulk numpy copies) and appends the raw records to a spill
-file next to the output, so memory stays bounded and no conversion competes with draining while the
-workload runs. ``stop()`` (also on SIGINT/SIGTERM in the CLI) pauses the programs, drains what is left,
+A drain thread (SCHED_FIFO) empties the rings every 2 ms (bulk numpy copies) and a spill thread appends the
+raw records to a spill file next to the output, so memory stays bounded, a slow disk does not delay
+draining, and no conversion competes with draining while the workload runs. ``stop()`` (also on
+SIGINT/SIGTERM in the CLI) pauses the programs, drains what is left,
 and converts the spill in time order into the .scap (see spill.py).
 """
 

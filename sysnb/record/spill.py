@@ -1,13 +1,11 @@
 """Raw record batches spilled to disk while recording, replayed in time order afterwards.
 
-While the recorder runs, the only Python work is draining the rings and appending the copied records to
-this file (one frame per drain: drain time, small records, mid records, big records cut to the batch's payload
-width),
-so conversion never competes with draining for the interpreter and memory stays bounded. ``replay``
-reads the frames back and releases records in timestamp order behind a watermark: a record is released
-once a later drain happened at least ``WATERMARK_NS`` after it, by which time every CPU's ring holding
-an older record has been drained.
-"""
+While the recorder runs, the only Python work is draining the rings (the drain thread) and appending the
+copied records to this file (the spill thread): one frame per drain with the drain time and the small, mid
+and big records, mid and big cut to the batch's longest payload. So conversion never competes with draining
+and memory stays bounded. ``replay`` reads the frames back and releases records in timestamp order behind a
+watermark: a record is released once a later drain happened at least ``WATERMARK_NS`` after it, by which
+time every CPU's ring holding an older record has been drained."""
 
 from __future__ import annotations
 
