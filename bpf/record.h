@@ -11,6 +11,7 @@
 #define SNB_MAX_CPUS 128
 #define SNB_RING_BYTES (8 * 1024 * 1024)
 #define SNB_MAX_EXCLUDED 8
+#define SNB_NR_SYSCALLS 1024
 
 enum snb_kind { SNB_SYSCALL = 0, SNB_PROCEXIT = 1 };
 
@@ -62,6 +63,8 @@ struct snb_config {
 	__u32 snaplen;
 	__u32 target_tgid;      /* 0: every process */
 	__u32 excluded[SNB_MAX_EXCLUDED];
+	__u32 syscall_filter;   /* 1: record only the syscalls marked in syscalls[] */
+	__u8 syscalls[SNB_NR_SYSCALLS];
 };
 
 struct snb_stats {          /* per CPU */

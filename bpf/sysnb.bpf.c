@@ -485,6 +485,12 @@ static __always_inline bool fits_mid(long nr, long ret, __u32 snaplen)
 	return ret <= SNB_MID_DATA || snaplen <= SNB_MID_DATA;
 }
 
+/* Whether the syscall set (if one was given) includes ``nr``. */
+static __always_inline bool wanted(struct snb_config *cfg, long nr)
+{
+	return !cfg->syscall_filter || cfg->syscalls[nr & (SNB_NR_SYSCALLS - 1)];
+}
+
 /* The current task, or NULL when recording is off or the task is excluded. */
 static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
 {
@@ -511,7 +517,7 @@ int BPF_PROG(snb_enter, struct pt_regs *regs, long id)
 {
 	struct snb_config *cfg = get_config();
 	struct task_struct *t = traced_task(cfg);
-	if (!t)
+	if (!t || !wanted(cfg, id))
 		return 0;
 	struct snb_task *ts = bpf_task_storage_get(&task_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
@@ -541,7 +547,7 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 	if (!t)
 		return 0;
 	long nr = regs->orig_ax;
-	if (nr < 0 || nr >= 1024 || (t->thread_info.status & TS_COMPAT))
+	if (nr < 0 || nr >= SNB_NR_SYSCALLS || (t->thread_info.status & TS_COMPAT) || !wanted(cfg, nr))
 		return 0;
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snb_stats *st = cpu_stats();

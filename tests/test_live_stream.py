@@ -96,3 +96,16 @@ def test_records_come_back_in_time_order_across_kinds_and_frames() -> None:
     assert pending.count == 1
     rest = list(pending.release(None, 10))
     assert [b[0]["tid"].tolist() for b in rest] == [[1]] and pending.count == 0
+
+
+def test_syscall_set_keeps_what_state_needs_and_names_unknown_syscalls() -> None:
+    import pytest
+
+    from sysnb.errors import UsageError
+    from sysnb.record.syscall_set import syscall_numbers
+
+    nrs = syscall_numbers(["read", " write", ""])
+    assert {0, 1, 257, 3, 59, 56, 42} <= nrs  # read, write + openat, close, execve, clone, connect
+    assert 39 not in nrs  # getpid
+    with pytest.raises(UsageError, match="did you mean read"):
+        syscall_numbers(["raed"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -53,9 +54,10 @@ class CoreEngine:
     """A loaded, attached recorder. ``drain()`` returns (small records, big records) copied out of the rings."""
 
     def __init__(self, snaplen: int = 80, exclude: list[int] | None = None, target_tgid: int = 0,
-                 enter_hook: bool = True) -> None:
+                 enter_hook: bool = True, syscalls: Iterable[int] | None = None) -> None:
         """``enter_hook=False`` leaves sys_enter untraced: records then carry no entry time (enter events get
-        the exit timestamp, evt.latency is 0) and each syscall costs one program instead of two."""
+        the exit timestamp, evt.latency is 0) and each syscall costs one program instead of two.
+        ``syscalls``: record only these syscall numbers (process exits are always recorded)."""
         preflight()
         if not 0 <= snaplen <= L.SNB_DATA:
             raise BpfError(f"snaplen {snaplen} is out of range: 0 (no payloads)..{L.SNB_DATA} bytes")
@@ -69,12 +71,13 @@ class CoreEngine:
         self.big: list[Ring] = []
         try:
             check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
-            self._configure(snaplen, exclude or [os.getpid()], target_tgid, enabled=0)
+            self._config = self._make_config(snaplen, exclude or [os.getpid()], target_tgid, syscalls)
+            self._write_config(enabled=0)
             self._make_rings()
             for name in PROGRAMS if enter_hook else PROGRAMS[1:]:
                 prog = check_ptr(self._lib.bpf_object__find_program_by_name(self._obj, name.encode()), name)
                 self._links.append(check_ptr(self._lib.bpf_program__attach(prog), f"attaching {name}"))
-            self._configure(snaplen, exclude or [os.getpid()], target_tgid, enabled=1)
+            self._write_config(enabled=1)
         except BaseException:
             self.close()
             raise
@@ -83,14 +86,22 @@ class CoreEngine:
         m = check_ptr(self._lib.bpf_object__find_map_by_name(self._obj, name.encode()), f"map {name}")
         return check(self._lib.bpf_map__fd(m), f"map {name}")
 
-    def _configure(self, snaplen: int, exclude: list[int], target: int, enabled: int) -> None:
+    @staticmethod
+    def _make_config(snaplen: int, exclude: list[int], target: int, syscalls: Iterable[int] | None) -> np.ndarray:
         cfg = np.zeros(1, L.CONFIG)
-        cfg["enabled"], cfg["snaplen"], cfg["target_tgid"] = enabled, snaplen, target
+        cfg["snaplen"], cfg["target_tgid"] = snaplen, target
         cfg["excluded"][0, :len(exclude[:L.SNB_MAX_EXCLUDED])] = exclude[:L.SNB_MAX_EXCLUDED]
+        if syscalls is not None:
+            nrs = [nr for nr in syscalls if 0 <= nr < L.SNB_NR_SYSCALLS]
+            cfg["syscall_filter"] = 1
+            cfg["syscalls"][0, nrs] = 1
+        return cfg
+
+    def _write_config(self, enabled: int) -> None:
+        self._config["enabled"] = enabled
         key = ctypes.c_uint32(0)
         check(self._lib.bpf_map_update_elem(self._map_fd("snb_config_map"), ctypes.byref(key),
-                                            cfg.ctypes.data, 0), "configuring the recorder")
-        self._config = (snaplen, exclude, target)
+                                            self._config.ctypes.data, 0), "configuring the recorder")
 
     def _make_rings(self) -> None:
         kinds = (("small_rings", SMALL_RING_BYTES, L.BASE, self.small), ("mid_rings", MID_RING_BYTES, L.MID, self.mid),
@@ -115,8 +126,7 @@ class CoreEngine:
 
     def pause(self) -> None:
         """Stop producing records (the programs stay attached until close)."""
-        snaplen, exclude, target = self._config
-        self._configure(snaplen, exclude, target, enabled=0)
+        self._write_config(enabled=0)
 
     def stats(self) -> dict[str, list[int]]:
         """Per-CPU counters: records produced (``seen``) and records lost because a ring was full."""

@@ -43,8 +43,10 @@ MID = mid_dtype()
 BIG_PREFIX: int = BIG.itemsize - SNB_DATA  # bytes before the payload (the last field)
 DATA_LEN_AT: int = BASE.itemsize  # the u16 payload length follows the base record
 
+SNB_NR_SYSCALLS = 1024
 CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"),
-                   ("excluded", "<u4", (SNB_MAX_EXCLUDED,))])
+                   ("excluded", "<u4", (SNB_MAX_EXCLUDED,)), ("syscall_filter", "<u4"),
+                   ("syscalls", "u1", (SNB_NR_SYSCALLS,))])
 
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])
 

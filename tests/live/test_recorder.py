@@ -262,3 +262,22 @@ def test_container_id_of_a_process_started_during_the_recording(tmp_path: Path) 
     assert rows and {r["container.id"] for r in rows} == {cid[:12]}
     if shutil.which("sysdig"):
         assert set(_sysdig(out, "evt.type=execve and evt.dir=< and proc.name=echo", "%container.id")) == {cid[:12]}
+
+
+def test_syscall_set_narrows_the_recording_in_the_kernel(tmp_path: Path) -> None:
+    from sysnb.record.recorder import Recording
+
+    marker = tmp_path / "set-marker.txt"
+    out = tmp_path / "set.scap"
+    code = f"import os; os.getpid(); os.getppid(); open({str(marker)!r}, 'w').write('x')"
+    rec = Recording(str(out), syscalls=["getpid"])
+    try:
+        subprocess.run([sys.executable, "-c", code], check=True)
+    finally:
+        stats = rec.stop()
+    assert stats.drops == 0
+    cap = sysnb.open_capture(out)
+    types = set(cap.filter("proc.name startswith python").events["evt.type"].to_pylist())
+    assert {"getpid", "openat", "close", "execve"} <= types
+    assert not types & {"getppid", "write", "mmap", "read"}
+    assert cap.filter(f"evt.type=openat and evt.dir=< and fd.name={marker}").events.num_rows == 1
