@@ -35,6 +35,8 @@ def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterato
         for batch in pending.release(None if rec.halted else cut, 16384):
             raw, offset = _raw_events(convert(*batch, rec.boot_offset), offset)
             yield engine.process(raw)
+            if not rec.halted and until():  # a printer behind a busy host still stops recording on time
+                rec.halt()
 
 
 def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]], pending: Pending, block: bool) -> int:

@@ -9,6 +9,7 @@ time every CPU's ring holding an older record has been drained."""
 
 from __future__ import annotations
 
+import itertools
 import queue
 import struct
 import threading
@@ -125,16 +126,17 @@ class Pending:
         for parts, recs, ok in zip(self.parts, batch, ready, strict=True):
             parts[:] = [L.take_rows(recs, ~ok)]
         self.count = sum(int((~ok).sum()) for ok in ready)
-        batch = tuple(L.take_rows(recs, ok) for recs, ok in zip(batch, ready, strict=True))  # type: ignore[assignment]
-        stamps = [ts[ok] for ts, ok in zip(stamps, ready, strict=True)]
-        times = np.sort(np.concatenate(stamps))
-        if not len(times):
+        # each kind sorted by time once; batches are then slices between the same time edges
+        order = [np.flatnonzero(ok)[np.argsort(ts[ok], kind="stable")] for ts, ok in zip(stamps, ready, strict=True)]
+        kinds = [L.take_rows(recs, o) for recs, o in zip(batch, order, strict=True)]
+        times = [ts[o] for ts, o in zip(stamps, order, strict=True)]
+        merged = np.sort(np.concatenate(times))
+        if not len(merged):
             return
-        lo = 0
-        for hi in [*times[max_records::max_records].tolist(), None]:
-            sel = [(ts >= lo) & (ts < hi) if hi is not None else ts >= lo for ts in stamps]
-            yield tuple(L.take_rows(recs, s) for recs, s in zip(batch, sel, strict=True))  # type: ignore[misc]
-            lo = hi
+        edges = [0, *merged[max_records::max_records].tolist(), None]
+        for lo, hi in itertools.pairwise(edges):
+            spans = [(np.searchsorted(t, lo), len(t) if hi is None else np.searchsorted(t, hi)) for t in times]
+            yield tuple(k[a:b] for k, (a, b) in zip(kinds, spans, strict=True))  # type: ignore[misc]
 
 
 def _ts(recs: np.ndarray) -> np.ndarray:
