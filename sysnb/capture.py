@@ -300,10 +300,11 @@ def _fill_span(table: pa.Table, prov: Provenance) -> None:
         return
     ts = table["evt.rawtime"]
     # procinfo timestamps are synthetic and container meta-events may carry 0: use syscall rows
-    mask = pc.and_(table["sysnb.visible"], pc.greater(ts, 0))
+    zero = pa.scalar(0, ts.type)  # a damaged timestamp may exceed int64: compare as the column's uint64
+    mask = pc.and_(table["sysnb.visible"], pc.greater(ts, zero))
     real = ts.filter(mask)
     if len(real) == 0:
-        real = ts.filter(pc.greater(ts, 0))
+        real = ts.filter(pc.greater(ts, zero))
     if len(real):
         mm = pc.min_max(real)
         prov.start_ns, prov.end_ns = mm["min"].as_py(), mm["max"].as_py()

@@ -118,3 +118,20 @@ def test_undecodable_process_names_survive_in_ancestor_chains() -> None:
 
     arr = _safe_array([["\udc80ystemd", "systemd"], [], None], pa.list_(pa.string()))
     assert arr.to_pylist() == [["\ufffdystemd", "systemd"], [], None]
+
+
+@pytest.mark.parametrize(("pos", "val"), [(90341, 128), (93913, 221), (97490, 211), (97882, 194)],
+                         ids=["span-uint64", "latency-beyond-int64", "uid-short", "gid-short"])
+def test_damaged_bytes_found_by_fuzzing(tmp_path: Path, pos: int, val: int) -> None:
+    """Flips the flipped-byte test (and 7,000 more seeded trials) found: a timestamp beyond int64 broke the time
+    span and evt.latency, a cut uid/gid parameter broke argument rendering."""
+    data = bytearray(raw_bytes(CAT))
+    data[pos] = val
+    f = tmp_path / "flip.scap"
+    f.write_bytes(bytes(data))
+    try:
+        cap = sysnb.open_capture(f, cache=False)
+    except CaptureFormatError as e:
+        assert "offset" in str(e)
+        return
+    assert len(cap) <= 345 + 1

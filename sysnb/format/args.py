@@ -83,7 +83,10 @@ class ArgRenderer:
         handler: Any = _HANDLERS.get(ptype)
         if handler is None:
             return "(n.a.)", ""
-        out: tuple[str, str] = handler(self, v, pf, info, raw, params, thread, fd)
+        try:
+            out: tuple[str, str] = handler(self, v, pf, info, raw, params, thread, fd)
+        except struct.error:  # a fixed-size parameter of the wrong length (damaged file): no value, as above
+            return "", ""
         return out
 
     # -- handlers -------------------------------------------------------------------------------------------

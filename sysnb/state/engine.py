@@ -196,7 +196,8 @@ class Engine:
             t.pair_ok = False
             return t, fd, (t.last_fd if uses_fd else None)
         if t.last_ts:
-            t.latency = ts - t.last_ts
+            latency = ts - t.last_ts
+            t.latency = latency if -(1 << 63) <= latency < 1 << 63 else 0  # a damaged timestamp
         t.pair_ok = etype == t.last_type + 1 or (etype == 293 and t.last_type == 330)
         if not t.pair_ok:
             return t, None, None
