@@ -233,15 +233,42 @@ static __always_inline void user_buf(struct snb_big *r, __u64 ptr, long len, __u
 #define user_str2(r, ptr) read_str((r)->data2, &(r)->data2_len, SNB_DATA2, (ptr))
 #define user_raw2(r, ptr, len) read_raw((r)->data2, &(r)->data2_len, SNB_DATA2, (ptr), (len))
 
-static __always_inline void first_iovec(struct snb_big *r, __u64 iov_ptr, long ret, __u32 snaplen)
+#define SNB_IOVECS 8  /* iovecs gathered per readv/writev/sendmsg/recvmsg */
+
+/* The first snaplen bytes the syscall moved through an iovec array, gathered across up to SNB_IOVECS
+ * entries (as sysdig does). After the first entry the verifier needs offset and length each within half the
+ * buffer, so later entries fill at most the first SNB_DATA/2 bytes: all of it at the default snaplen. */
+static __always_inline void iovecs(struct snb_big *r, __u64 iov_ptr, long iovcnt, long ret, __u32 snaplen)
 {
-	struct iovec iov = {};
-	if (!iov_ptr || bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
+	if (!iov_ptr || ret <= 0)
 		return;
-	long len = ret < (long)iov.iov_len ? ret : (long)iov.iov_len;
-	user_buf(r, (__u64)iov.iov_base, len, snaplen);
-	if (ret > 0)
-		r->data_total = ret;
+	r->data_total = ret;
+	long want = ret < (long)snaplen ? ret : (long)snaplen;
+	__u32 off = 0;
+#pragma unroll
+	for (int i = 0; i < SNB_IOVECS; i++) {
+		struct iovec iov = {};
+		if (i >= iovcnt || off >= want || bpf_probe_read_user(&iov, sizeof(iov), (void *)(iov_ptr + i * sizeof(iov))))
+			break;
+		long n = (long)iov.iov_len < want - off ? (long)iov.iov_len : want - off;
+		if (n <= 0)
+			continue;
+		if (i == 0) {
+			__u64 m = bounded(n, SNB_DATA);
+			if (m > SNB_DATA || bpf_probe_read_user(r->data, m, iov.iov_base))
+				break;
+			off = m;
+			continue;
+		}
+		if (off >= SNB_DATA / 2)
+			break;
+		__u32 at = off & (SNB_DATA / 2 - 1);
+		__u64 m = bounded(n, SNB_DATA / 2);
+		if (m > SNB_DATA / 2 || bpf_probe_read_user(&r->data[at], m, iov.iov_base))
+			break;
+		off = at + m;
+	}
+	r->data_len = off;
 }
 
 static __always_inline void msghdr(struct snb_big *r, __u64 ptr, long ret, __u32 snaplen)
@@ -250,7 +277,7 @@ static __always_inline void msghdr(struct snb_big *r, __u64 ptr, long ret, __u32
 	if (!ptr || bpf_probe_read_user(&m, sizeof(m), (void *)ptr))
 		return;
 	user_raw2(r, (__u64)m.msg_name, m.msg_namelen);
-	first_iovec(r, (__u64)m.msg_iov, ret, snaplen);
+	iovecs(r, (__u64)m.msg_iov, m.msg_iovlen, ret, snaplen);
 }
 
 /* The process command line (argv, NUL-separated) into data, the environment into data2. */
@@ -405,7 +432,7 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 		sock_of_fd(r, t, a[0]);
 		break;
 	case NR_readv: case NR_writev: case NR_preadv: case NR_pwritev:
-		first_iovec(r, a[1], ret, snaplen);
+		iovecs(r, a[1], a[2], ret, snaplen);
 		break;
 	case NR_sendmsg: case NR_recvmsg:
 		msghdr(r, a[1], ret, snaplen);

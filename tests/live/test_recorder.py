@@ -281,3 +281,31 @@ def test_syscall_set_narrows_the_recording_in_the_kernel(tmp_path: Path) -> None
     assert {"getpid", "openat", "close", "execve"} <= types
     assert not types & {"getppid", "write", "mmap", "read"}
     assert cap.filter(f"evt.type=openat and evt.dir=< and fd.name={marker}").events.num_rows == 1
+
+
+IOVEC_IO = r"""
+import os, sys
+path = sys.argv[1]
+fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+os.writev(fd, [b"hello ", b"", b"iovec ", b"world"])
+os.lseek(fd, 0, 0)
+os.readv(fd, [bytearray(3), bytearray(4), bytearray(100)])
+"""
+
+
+def test_readv_writev_payloads_span_iovecs(tmp_path: Path) -> None:
+    from sysnb.record.recorder import Recording
+
+    target = tmp_path / "iovec.txt"
+    out = tmp_path / "iovec.scap"
+    rec = Recording(str(out))
+    try:
+        subprocess.run([sys.executable, "-c", IOVEC_IO, str(target)], check=True)
+    finally:
+        rec.stop()
+    cap = sysnb.open_capture(out)
+    for etype in ("writev", "readv"):
+        rows = _rows(cap, f"evt.type={etype} and evt.dir=< and fd.name={target}")
+        assert [(r["evt.buffer"], r["evt.rawres"]) for r in rows] == [(b"hello iovec world", 17)], etype
+        assert _sysdig(out, f"evt.type={etype} and evt.dir=< and fd.name={target}", "%evt.buffer") == \
+            ["hello iovec world"]
