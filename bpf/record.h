@@ -64,6 +64,7 @@ struct snb_config {
 	__u32 target_tgid;      /* 0: every process */
 	__u32 excluded[SNB_MAX_EXCLUDED];
 	__u32 syscall_filter;   /* 1: record only the syscalls marked in syscalls[] */
+	__u64 target_cgroup;    /* 0: every cgroup; else the kernfs id of the cgroup whose tasks (and descendants') are recorded */
 	__u8 syscalls[SNB_NR_SYSCALLS];
 };
 

@@ -107,15 +107,75 @@ static __always_inline struct snb_config *get_config(void)
 	return cfg && cfg->enabled ? cfg : NULL;
 }
 
-static __always_inline bool skipped(struct snb_config *cfg, __u32 tgid)
+/* ---- the cgroup of a task (container ids come from it) ------------------------------------------------------- */
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;  /* renamed __parent in 6.15 */
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 {
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* The task's cgroup: the unified (v2) one, or on a hybrid host whose v2 cgroup is the root the memory
+ * controller's v1 cgroup (where docker puts containers). */
+static __always_inline struct kernfs_node *task_cgroup(struct task_struct *t)
+{
+	struct css_set *cs = BPF_CORE_READ(t, cgroups);
+	struct cgroup *cg = BPF_CORE_READ(cs, dfl_cgrp);
+	if (cg && BPF_CORE_READ(cg, level) == 0 && bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		struct cgroup_subsys_state *css = NULL;
+		bpf_probe_read_kernel(&css, sizeof(css), &cs->subsys[id & 15]);
+		if (css)
+			cg = BPF_CORE_READ(css, cgroup);
+	}
+	return cg ? BPF_CORE_READ(cg, kn) : NULL;
+}
+
+/* Whether the task's cgroup or one of its SNB_CG_LEVELS - 1 nearest ancestors is ``id``. */
+static __always_inline bool in_cgroup(struct task_struct *t, __u64 id)
+{
+	struct kernfs_node *kn = task_cgroup(t);
+	for (int i = 0; i < SNB_CG_LEVELS; i++) {  /* a bounded loop: the verifier walks it */
+		if (!kn)
+			return false;
+		if (BPF_CORE_READ(kn, id) == id)
+			return true;
+		kn = kn_parent(kn);
+	}
+	return false;
+}
+
+/* The task's cgroup as up to SNB_CG_LEVELS names, leaf first. */
+static __always_inline void cgroup_path(struct snb_big *r, struct task_struct *t)
+{
+	struct kernfs_node *kn = task_cgroup(t);
+#pragma unroll
+	for (int i = 0; i < SNB_CG_LEVELS; i++) {
+		if (!kn)
+			break;
+		struct kernfs_node *parent = kn_parent(kn);
+		if (!parent)
+			break;  /* the hierarchy's root has no name of its own */
+		bpf_probe_read_kernel_str(&r->cgroup[i * SNB_CG_NAME], SNB_CG_NAME, BPF_CORE_READ(kn, name));
+		kn = parent;
+	}
+}
+
+static __always_inline bool skipped(struct snb_config *cfg, struct task_struct *t)
+{
+	__u32 tgid = t->tgid;
 	if (cfg->target_tgid && cfg->target_tgid != tgid)
 		return true;
 #pragma unroll
 	for (int i = 0; i < SNB_MAX_EXCLUDED; i++)
 		if (cfg->excluded[i] == tgid)
 			return true;
-	return false;
+	return cfg->target_cgroup && !in_cgroup(t, cfg->target_cgroup);
 }
 
 static __always_inline bool is_big(long nr)
@@ -351,45 +411,6 @@ static __always_inline void sock_of_fd(struct snb_big *r, struct task_struct *t,
 	}
 }
 
-/* ---- the cgroup of a task (container ids come from it) ------------------------------------------------------- */
-
-struct kernfs_node___old {
-	struct kernfs_node *parent;  /* renamed __parent in 6.15 */
-} __attribute__((preserve_access_index));
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
-}
-
-/* The task's cgroup as up to SNB_CG_LEVELS names, leaf first: the unified (v2) cgroup, or on a hybrid
- * host whose v2 cgroup is the root the memory controller's v1 cgroup (where docker puts containers). */
-static __always_inline void cgroup_path(struct snb_big *r, struct task_struct *t)
-{
-	struct css_set *cs = BPF_CORE_READ(t, cgroups);
-	struct cgroup *cg = BPF_CORE_READ(cs, dfl_cgrp);
-	if (cg && BPF_CORE_READ(cg, level) == 0 && bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
-		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-		struct cgroup_subsys_state *css = NULL;
-		bpf_probe_read_kernel(&css, sizeof(css), &cs->subsys[id & 15]);
-		if (css)
-			cg = BPF_CORE_READ(css, cgroup);
-	}
-	struct kernfs_node *kn = cg ? BPF_CORE_READ(cg, kn) : NULL;
-#pragma unroll
-	for (int i = 0; i < SNB_CG_LEVELS; i++) {
-		if (!kn)
-			break;
-		struct kernfs_node *parent = kn_parent(kn);
-		if (!parent)
-			break;  /* the hierarchy's root has no name of its own */
-		bpf_probe_read_kernel_str(&r->cgroup[i * SNB_CG_NAME], SNB_CG_NAME, BPF_CORE_READ(kn, name));
-		kn = parent;
-	}
-}
-
 /* ---- what each syscall carries ------------------------------------------------------------------------------- */
 
 /* The path or address this syscall's entry copied (see struct snb_task) into data (or data2); false when
@@ -524,7 +545,7 @@ static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
 	if (!cfg)
 		return NULL;
 	struct task_struct *t = bpf_get_current_task_btf();
-	return skipped(cfg, t->tgid) ? NULL : t;
+	return skipped(cfg, t) ? NULL : t;
 }
 
 /* A record in this CPU's ring of ``rings``, or NULL (counted as lost) when the ring is full. */

@@ -24,18 +24,19 @@ def default_path() -> str:
 def capture(seconds: float | None = 5.0, *, path: str | None = None, snaplen: int = 80,
             exclude: list[int] | None = None, target_pid: int = 0, until: Callable[[], bool] | None = None,
             tick: Callable[[Recording], None] | None = None, latency: bool = True,
-            syscalls: Iterable[str] | None = None) -> Capture:
+            syscalls: Iterable[str] | None = None, cgroup: str | None = None) -> Capture:
     """Record every system call on this host for ``seconds`` (or until ``until()``), write the .scap
     evidence file (``path``, gzip when it ends in .gz) and open it. Needs root and a BTF kernel; the
     calling process is excluded from the recording. ``latency=False`` skips the sys_enter hook (about a
     fifth less overhead on syscall-heavy workloads; evt.latency is then 0). ``syscalls=["read", "write"]``
-    records only those syscalls plus the ones process and fd state need."""
+    records only those syscalls plus the ones process and fd state need; ``cgroup="/sys/fs/cgroup/…"`` only
+    the tasks in that cgroup or below it."""
     from sysnb.capture import open_capture
     from sysnb.record.recorder import record
 
     out = path or default_path()
     stats = record(out, seconds, snaplen=snaplen, exclude=exclude, target_pid=target_pid, until=until, tick=tick,
-                   latency=latency, syscalls=syscalls)
+                   latency=latency, syscalls=syscalls, cgroup=cgroup)
     cap = open_capture(out)
     cap.provenance.extra["recorder"] = stats_dict(stats)
     return cap

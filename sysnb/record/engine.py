@@ -54,10 +54,11 @@ class CoreEngine:
     """A loaded, attached recorder. ``drain()`` returns (small records, big records) copied out of the rings."""
 
     def __init__(self, snaplen: int = 80, exclude: list[int] | None = None, target_tgid: int = 0,
-                 enter_hook: bool = True, syscalls: Iterable[int] | None = None) -> None:
+                 enter_hook: bool = True, syscalls: Iterable[int] | None = None, target_cgroup: int = 0) -> None:
         """``enter_hook=False`` leaves sys_enter untraced: records then carry no entry time (enter events get
         the exit timestamp, evt.latency is 0) and each syscall costs one program instead of two.
-        ``syscalls``: record only these syscall numbers (process exits are always recorded)."""
+        ``syscalls``: record only these syscall numbers (process exits are always recorded).
+        ``target_cgroup``: record only tasks in the cgroup with this kernfs id (its inode number) or below it."""
         preflight()
         if not 0 <= snaplen <= L.SNB_DATA:
             raise BpfError(f"snaplen {snaplen} is out of range: 0 (no payloads)..{L.SNB_DATA} bytes")
@@ -72,6 +73,7 @@ class CoreEngine:
         try:
             check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
             self._config = self._make_config(snaplen, exclude or [os.getpid()], target_tgid, syscalls)
+            self._config["target_cgroup"] = target_cgroup
             self._write_config(enabled=0)
             self._make_rings()
             for name in PROGRAMS if enter_hook else PROGRAMS[1:]:

@@ -46,7 +46,8 @@ DATA_LEN_AT: int = BASE.itemsize  # the u16 payload length follows the base reco
 SNB_NR_SYSCALLS = 1024
 CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"),
                    ("excluded", "<u4", (SNB_MAX_EXCLUDED,)), ("syscall_filter", "<u4"),
-                   ("syscalls", "u1", (SNB_NR_SYSCALLS,))])
+                   ("target_cgroup", "<u8"), ("syscalls", "u1", (SNB_NR_SYSCALLS,))])
+assert CONFIG.itemsize == 1080, "bpf/record.h struct snb_config and layout.CONFIG disagree"
 
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])
 

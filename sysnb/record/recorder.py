@@ -27,7 +27,7 @@ from sysnb.record.convert import convert
 from sysnb.record.engine import CoreEngine
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
 from sysnb.record.spill import SpillWriter, replay
-from sysnb.record.syscall_set import syscall_numbers
+from sysnb.record.syscall_set import cgroup_id, syscall_numbers
 from sysnb.scap.reader import Section
 from sysnb.scap.writer import ScapWriter
 
@@ -84,17 +84,19 @@ class RecordStats:
 class Recording:
     def __init__(self, path: str, *, snaplen: int = 80, compress: bool | None = None,
                  exclude: list[int] | None = None, target_pid: int = 0, tap: bool = False,
-                 latency: bool = True, syscalls: Iterable[str] | None = None) -> None:
+                 latency: bool = True, syscalls: Iterable[str] | None = None, cgroup: str | None = None) -> None:
         """``tap=True``: drained batches are also queued on ``self.tap`` for live consumers (the spill and
         the .scap are written all the same). ``latency=False``: no sys_enter hook (see CoreEngine).
-        ``syscalls``: record only these (by name) and the ones process/fd state needs (syscall_set.py)."""
+        ``syscalls``: record only these (by name) and the ones process/fd state needs (syscall_set.py).
+        ``cgroup``: record only tasks in this cgroup directory or below (e.g. a container's)."""
         keep_freed_memory()
         self.stats = RecordStats(path, snaplen=snaplen, latency=latency)
         self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
         self._compress = compress
         self._engine = CoreEngine(snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])], target_tgid=target_pid,
                                   enter_hook=latency,
-                                  syscalls=None if syscalls is None else syscall_numbers(syscalls))
+                                  syscalls=None if syscalls is None else syscall_numbers(syscalls),
+                                  target_cgroup=cgroup_id(cgroup) if cgroup else 0)
         self._t0 = time.monotonic()
         self._offset = boot_offset_ns()
         try:
@@ -194,14 +196,15 @@ class Recording:
 
 def record(path: str, seconds: float | None = None, *, snaplen: int = 80, compress: bool | None = None,
            exclude: list[int] | None = None, target_pid: int = 0, latency: bool = True,
-           syscalls: Iterable[str] | None = None, until: Callable[[], bool] | None = None,
+           syscalls: Iterable[str] | None = None, cgroup: str | None = None,
+           until: Callable[[], bool] | None = None,
            tick: Callable[[Recording], None] | None = None,
            started: Callable[[Recording], None] | None = None) -> RecordStats:
     """Record every system call on the host into ``path`` for ``seconds`` (or until ``until()`` is true, or
     KeyboardInterrupt). Whatever was recorded is always written to a valid file. ``started(rec)`` is called
     once the programs are attached and the snapshot is taken."""
     rec = Recording(path, snaplen=snaplen, compress=compress, exclude=exclude, target_pid=target_pid,
-                    latency=latency, syscalls=syscalls)
+                    latency=latency, syscalls=syscalls, cgroup=cgroup)
     try:
         if started is not None:
             started(rec)

@@ -1,10 +1,12 @@
-"""The syscall set a recording can be narrowed to (``--syscalls``), always with the syscalls the state engine
-needs: without opens, closes, sockets, dups, clones and execs, later events would have no fd names and no
-process names (sysdig keeps these in its "simple consumer" mode for the same reason)."""
+"""What a recording can be narrowed to in the kernel: a syscall set (``--syscalls``), always with the syscalls
+the state engine needs: without opens, closes, sockets, dups, clones and execs, later events would have no fd
+names and no process names (sysdig keeps these in its "simple consumer" mode for the same reason); and a
+cgroup (``--cgroup``)."""
 
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 
 from sysnb.errors import UsageError
@@ -30,3 +32,12 @@ def syscall_numbers(names: Iterable[str]) -> set[int]:
         raise UsageError(f"unknown syscall {unknown[0]!r} in --syscalls{hint}; names are the x86-64 ones, "
                          "as `sysnb -L` lists their events")
     return {_NUMBERS[n] for n in wanted | STATE_SYSCALLS if n in _NUMBERS}
+
+
+def cgroup_id(path: str) -> int:
+    """The kernfs id the recorder compares with (the cgroup directory's inode number); a path that is not a
+    cgroup directory is a UsageError."""
+    if not os.path.isfile(os.path.join(path, "cgroup.procs")):
+        raise UsageError(f"{path} is not a cgroup directory (no cgroup.procs in it): give one under "
+                         "/sys/fs/cgroup, e.g. /sys/fs/cgroup/system.slice/docker-<id>.scope")
+    return os.stat(path).st_ino

@@ -309,3 +309,39 @@ def test_readv_writev_payloads_span_iovecs(tmp_path: Path) -> None:
         assert [(r["evt.buffer"], r["evt.rawres"]) for r in rows] == [(b"hello iovec world", 17)], etype
         assert _sysdig(out, f"evt.type={etype} and evt.dir=< and fd.name={target}", "%evt.buffer") == \
             ["hello iovec world"]
+
+
+def test_target_cgroup_records_only_its_tasks(tmp_path: Path) -> None:
+    from sysnb.record.recorder import Recording
+
+    cgroup = _container_cgroup(os.urandom(32).hex())
+    if cgroup is None:
+        pytest.skip("no writable cgroup hierarchy to make a cgroup in")
+    inside, outside = tmp_path / "inside.txt", tmp_path / "outside.txt"
+    out = tmp_path / "cgroup.scap"
+    try:
+        rec = Recording(str(out), cgroup=str(cgroup))
+        try:
+            subprocess.run(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs && exec cat /etc/hostname > {inside}"],
+                           check=True)
+            subprocess.run(["sh", "-c", f"cat /etc/hostname > {outside}"], check=True)
+        finally:
+            rec.stop()
+    finally:
+        cgroup.rmdir()
+        with __import__("contextlib").suppress(OSError):
+            cgroup.parent.rmdir()
+    cap = sysnb.open_capture(out)
+    names = set(cap.filter("evt.type=openat and evt.dir=<").events["fd.name"].to_pylist())
+    assert {str(inside), "/etc/hostname"} <= names  # the shell's redirection runs after it joined the cgroup
+    assert str(outside) not in names
+    # the shell was forked outside the cgroup: until its exec it is a thread nobody saw start (no name)
+    assert set(cap.filter("evt.dir=<").events["proc.name"].to_pylist()) <= {"sh", "cat", None}
+
+
+def test_target_cgroup_must_be_a_cgroup_directory(tmp_path: Path) -> None:
+    from sysnb.errors import UsageError
+    from sysnb.record.recorder import Recording
+
+    with pytest.raises(UsageError, match="not a cgroup directory"):
+        Recording(str(tmp_path / "x.scap"), cgroup=str(tmp_path))
