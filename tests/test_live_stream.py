@@ -60,11 +60,12 @@ def test_records_still_behind_the_watermark_are_released_at_the_deadline() -> No
 
 
 def test_mid_records_survive_the_spill_cut_to_their_payload() -> None:
+    """The drain cuts mid records to the batch's longest payload; the spill keeps that width."""
     import io
 
     from sysnb.record.spill import SpillWriter, replay
 
-    mid = np.zeros(2, L.MID)
+    mid = np.zeros(2, L.mid_dtype(8))
     mid["b"] = np.concatenate([_getpid_record(7, 1000), _getpid_record(8, 2000)])
     mid["b"]["nr"] = 1  # write
     mid["data_len"] = (3, 0)

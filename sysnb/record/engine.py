@@ -51,7 +51,7 @@ def possible_cpus() -> list[int]:
 
 
 class CoreEngine:
-    """A loaded, attached recorder. ``drain()`` returns (small records, big records) copied out of the rings."""
+    """A loaded, attached recorder. ``drain()`` returns (small, mid, big) records copied out of the rings."""
 
     def __init__(self, snaplen: int = 80, exclude: list[int] | None = None, target_tgid: int = 0,
                  enter_hook: bool = True, syscalls: Iterable[int] | None = None, target_cgroup: int = 0) -> None:
@@ -72,8 +72,7 @@ class CoreEngine:
         self.big: list[Ring] = []
         try:
             check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
-            self._config = self._make_config(snaplen, exclude or [os.getpid()], target_tgid, syscalls)
-            self._config["target_cgroup"] = target_cgroup
+            self._config = self._make_config(snaplen, exclude or [os.getpid()], target_tgid, syscalls, target_cgroup)
             self._write_config(enabled=0)
             self._make_rings()
             for name in PROGRAMS if enter_hook else PROGRAMS[1:]:
@@ -89,9 +88,10 @@ class CoreEngine:
         return check(self._lib.bpf_map__fd(m), f"map {name}")
 
     @staticmethod
-    def _make_config(snaplen: int, exclude: list[int], target: int, syscalls: Iterable[int] | None) -> np.ndarray:
+    def _make_config(snaplen: int, exclude: list[int], target: int, syscalls: Iterable[int] | None,
+                     target_cgroup: int) -> np.ndarray:
         cfg = np.zeros(1, L.CONFIG)
-        cfg["snaplen"], cfg["target_tgid"] = snaplen, target
+        cfg["snaplen"], cfg["target_tgid"], cfg["target_cgroup"] = snaplen, target, target_cgroup
         cfg["excluded"][0, :len(exclude[:L.SNB_MAX_EXCLUDED])] = exclude[:L.SNB_MAX_EXCLUDED]
         if syscalls is not None:
             nrs = [nr for nr in syscalls if 0 <= nr < L.SNB_NR_SYSCALLS]
@@ -106,25 +106,26 @@ class CoreEngine:
                                             self._config.ctypes.data, 0), "configuring the recorder")
 
     def _make_rings(self) -> None:
-        kinds = (("small_rings", SMALL_RING_BYTES, L.BASE, self.small), ("mid_rings", MID_RING_BYTES, L.MID, self.mid),
-                 ("big_rings", BIG_RING_BYTES, L.BIG, self.big))
+        kinds = (("small_rings", SMALL_RING_BYTES, L.BASE, None, self.small),
+                 ("mid_rings", MID_RING_BYTES, L.MID, L.mid_dtype, self.mid),
+                 ("big_rings", BIG_RING_BYTES, L.BIG, L.big_dtype, self.big))
         outer = {name: self._map_fd(name) for name, *_ in kinds}
         for cpu in possible_cpus():
-            for name, size, dtype, rings in kinds:
+            for name, size, dtype, cut, rings in kinds:
                 fd = check(self._lib.bpf_map_create(BPF_MAP_TYPE_RINGBUF, f"snb_{name[:3]}{cpu}".encode(), 0, 0,
                                                     size, None), "creating a ring buffer")
                 self._fds.append(fd)
                 key, val = ctypes.c_uint32(cpu), ctypes.c_uint32(fd)
                 check(self._lib.bpf_map_update_elem(outer[name], ctypes.byref(key), ctypes.byref(val), 0),
                       "installing a ring buffer")
-                rings.append(Ring(fd, size, dtype, L.DATA_LEN_AT if dtype is L.BIG else None))
+                rings.append(Ring(fd, size, dtype, cut))
 
     def drain(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(small, mid, big) records copied out of every CPU's rings."""
         small = [r.drain() for r in self.small]
         mid = [r.drain() for r in self.mid]
         big = [r.drain() for r in self.big]
-        return np.concatenate(small), np.concatenate(mid), L.concat_big(big)
+        return np.concatenate(small), L.concat_cut(mid, L.mid_dtype), L.concat_big(big)
 
     def pause(self) -> None:
         """Stop producing records (the programs stay attached until close)."""

@@ -40,8 +40,6 @@ def mid_dtype(data_bytes: int = SNB_MID_DATA) -> np.dtype:
 
 
 MID = mid_dtype()
-BIG_PREFIX: int = BIG.itemsize - SNB_DATA  # bytes before the payload (the last field)
-DATA_LEN_AT: int = BASE.itemsize  # the u16 payload length follows the base record
 
 SNB_NR_SYSCALLS = 1024
 CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"),
@@ -52,8 +50,6 @@ assert CONFIG.itemsize == 1080, "bpf/record.h struct snb_config and layout.CONFI
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])
 
 assert BASE.itemsize == 120 and BIG.itemsize == 1768 and MID.itemsize == 248, "bpf/record.h and layout.py disagree"
-_MID_HEAD = BASE.itemsize + 8  # base + data_len, data2_len, data_total: laid out as in the big record
-assert MID.itemsize == _MID_HEAD + SNB_MID_DATA
 
 
 def raw_rows(recs: np.ndarray) -> np.ndarray:
@@ -87,13 +83,7 @@ def concat_big(parts: list[np.ndarray]) -> np.ndarray:
     return concat_cut(parts, big_dtype)
 
 
-def payload_width(recs: np.ndarray) -> int:
-    """Payload bytes (a multiple of 8, at least 8) that hold the longest payload of mid or big ``recs``."""
-    longest = int(recs["data_len"].max()) if len(recs) else 0
-    return min(max((longest + 7) // 8 * 8, 8), int(recs.dtype["data"].shape[0]))
-
-
-def cut_mid(mid: np.ndarray) -> np.ndarray:
-    """Mid records with the payload field cut to the batch's longest payload."""
-    width = payload_width(mid)
-    return np.ascontiguousarray(raw_rows(mid)[:, :_MID_HEAD + width]).view(mid_dtype(width)).ravel()
+def payload_width(lengths: np.ndarray, capacity: int) -> int:
+    """Payload bytes (a multiple of 8, at least 8, at most ``capacity``) holding the longest of ``lengths``."""
+    longest = int(lengths.max()) if len(lengths) else 0
+    return min(max((longest + 7) // 8 * 8, 8), capacity)

@@ -10,8 +10,11 @@ and a store of the new consumer position: no Python per record.
 from __future__ import annotations
 
 import mmap
+from collections.abc import Callable
 
 import numpy as np
+
+from sysnb.record.layout import payload_width
 
 PAGE = mmap.PAGESIZE
 _BUSY = 1 << 31
@@ -19,12 +22,16 @@ _DISCARD = 1 << 30
 
 
 class Ring:
-    """``len_at``: for big records, the offset of the u16 payload length; a drain then copies each record's
-    fixed prefix plus only as many payload bytes as the longest payload of the batch needs."""
+    """``cut``: for records whose last field is a payload (``data``, its length in ``data_len``), the dtype
+    factory of that record with the payload cut to N bytes (layout.mid_dtype, layout.big_dtype); a drain then
+    copies each record's fixed prefix plus only as many payload bytes as the batch's longest payload needs."""
 
-    def __init__(self, fd: int, size: int, record: np.dtype, len_at: int | None = None) -> None:
+    def __init__(self, fd: int, size: int, record: np.dtype, cut: Callable[[int], np.dtype] | None = None) -> None:
         self.record = record
-        self.len_at = len_at
+        self.cut = cut
+        fields = record.fields
+        # offset of the u16 payload length in the record
+        self._len_at = int(fields["data_len"][1]) if cut is not None and fields is not None else 0
         self.slot = (8 + record.itemsize + 7) // 8 * 8
         self.mask = size - 1
         self._cons = mmap.mmap(fd, PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
@@ -50,7 +57,7 @@ class Ring:
         if n <= 0:
             return np.zeros(0, self.record)
         start = PAGE + (cons & self.mask)
-        len_field = {"len": ("<u4", 8 + self.len_at)} if self.len_at is not None else {}
+        len_field = {"len": ("<u2", 8 + self._len_at)} if self.cut is not None else {}
         slots = self._data[start:start + n * self.slot].view(self._slots({"hdr": ("<u4", 0), **len_field}))
         headers = slots["hdr"]
         busy = (headers & _BUSY) != 0
@@ -66,12 +73,10 @@ class Ring:
         """The records of ``slots`` (those in ``keep``), contiguous; big records cut to the width the
         batch's longest payload needs."""
         size, dtype = self.record.itemsize, self.record
-        if self.len_at is not None:
-            from sysnb.record.layout import BIG_PREFIX, big_dtype
-
-            lens = slots["len"] & 0xFFFF
-            width = max((int(lens.max()) + 7) // 8 * 8 if len(lens) else 8, 8)
-            size, dtype = BIG_PREFIX + width, big_dtype(width)
+        if self.cut is not None:
+            capacity = self.record["data"].shape[0]
+            dtype = self.cut(payload_width(slots["len"], capacity))
+            size = dtype.itemsize
         recs = slots.view(self._slots({"rec": (f"V{size}", 8)}))["rec"]
         if keep is not None:
             recs = recs[keep]

@@ -2,10 +2,10 @@
 
 While the recorder runs, the only Python work is draining the rings (the drain thread) and appending the
 copied records to this file (the spill thread): one frame per drain with the drain time and the small, mid
-and big records, mid and big cut to the batch's longest payload. So conversion never competes with draining
-and memory stays bounded. ``replay`` reads the frames back and releases records in timestamp order behind a
-watermark: a record is released once a later drain happened at least ``WATERMARK_NS`` after it, by which
-time every CPU's ring holding an older record has been drained."""
+and big records (mid and big as the drain cut them: to the batch's longest payload). So conversion never
+competes with draining and memory stays bounded. ``replay`` reads the frames back and releases records in
+timestamp order behind a watermark: a record is released once a later drain happened at least
+``WATERMARK_NS`` after it, by which time every CPU's ring holding an older record has been drained."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ WATERMARK_NS = 100_000_000
 
 
 def write_frame(f: BinaryIO, drained_at: int, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
-    mid = L.cut_mid(mid)
     f.write(_FRAME.pack(drained_at, len(small), len(mid), len(big), mid.dtype["data"].shape[0],
                         big.dtype["data"].shape[0]))
     for recs in (small, mid, big):
