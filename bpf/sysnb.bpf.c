@@ -153,6 +153,7 @@ static __always_inline bool in_cgroup(struct task_struct *t, __u64 id)
 /* The task's cgroup as up to SNB_CG_LEVELS names, leaf first. */
 static __always_inline void cgroup_path(struct snb_big *r, struct task_struct *t)
 {
+	__builtin_memset(r->cgroup, 0, sizeof(r->cgroup));  /* ring memory holds older records */
 	struct kernfs_node *kn = task_cgroup(t);
 #pragma unroll
 	for (int i = 0; i < SNB_CG_LEVELS; i++) {
@@ -504,9 +505,9 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 			user_raw2(r, a[3], 8);
 		break;
 	case NR_execve: case NR_execveat:
+		cgroup_path(r, t);
 		if (ret == 0) {
 			mm_args(r, t);
-			cgroup_path(r, t);
 		} else {
 			user_str(r, nr == NR_execve ? a[0] : a[1]);
 		}
@@ -622,9 +623,6 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		r->sport = r->dport = 0;
 		__builtin_memset(r->saddr, 0, sizeof(r->saddr));
 		__builtin_memset(r->daddr, 0, sizeof(r->daddr));
-		if (nr == NR_clone || nr == NR_fork || nr == NR_vfork || nr == NR_clone3 || nr == NR_execve ||
-		    nr == NR_execveat)
-			__builtin_memset(r->cgroup, 0, sizeof(r->cgroup));
 		fill_big(r, t, nr, ret, cfg->snaplen, ts);
 		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 		return 0;
