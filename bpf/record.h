@@ -9,7 +9,11 @@
 #define SNB_CG_NAME 80      /* bytes per component: docker-<64 hex>.scope is 77 */
 #define SNB_MID_DATA 120    /* payload bytes of a mid record (a 256-byte ring slot with its header) */
 #define SNB_MAX_CPUS 128
-#define SNB_RING_BYTES (8 * 1024 * 1024)
+/* Ring slots per CPU (powers of two): small 7.5 MB, mid 15.5 MB, big 29 MB per CPU */
+#define SNB_SMALL_SLOTS (1 << 16)
+#define SNB_MID_SLOTS (1 << 16)
+#define SNB_BIG_SLOTS (1 << 14)
+enum snb_ring { SNB_RING_SMALL = 0, SNB_RING_MID = 1, SNB_RING_BIG = 2 };
 #define SNB_MAX_EXCLUDED 8
 #define SNB_NR_SYSCALLS 1024
 
@@ -66,6 +70,18 @@ struct snb_config {
 	__u32 syscall_filter;   /* 1: record only the syscalls marked in syscalls[] */
 	__u64 target_cgroup;    /* 0: every cgroup; else the kernfs id of the cgroup whose tasks (and descendants') are recorded */
 	__u8 syscalls[SNB_NR_SYSCALLS];
+	__u32 enter_hook;       /* 1: snb_enter is attached (task storage holds entry times and copied paths) */
+	__u32 pad;
+};
+
+/* A ring's positions (one per ring kind and CPU), counted in records: the BPF program advances head after
+ * writing a record, userspace advances tail after copying records out. Separate cache lines: each side
+ * writes only its own. */
+struct snb_pos {
+	__u64 head;
+	__u64 pad[7];
+	__u64 tail;
+	__u64 pad2[7];
 };
 
 struct snb_stats {          /* per CPU */

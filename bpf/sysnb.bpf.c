@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
 /* sysnb recorder: one record per system call, written at sys_exit (arguments read from pt_regs, as
- * Falco's modern probe does), into per-CPU ring buffers submitted without wake-ups. Userspace drains
- * the rings in bulk with numpy (sysnb/record/). Tracepoints only: no kprobes, no fentry (see
+ * Falco's modern probe does), into lock-free per-CPU rings of fixed-size slots (mmapable arrays, no
+ * wake-ups). Userspace drains the rings in bulk with numpy (sysnb/record/). Tracepoints only: no kprobes, no fentry (see
  * ../shared/docs/recorder-study.md). x86-64 syscall numbers; ia32 compat calls are skipped. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -64,17 +64,31 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define NR_clone3 435
 #define NR_openat2 437
 
-struct ringbuf_map {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, SNB_RING_BYTES);
-};
+/* The rings: one mmapable array of fixed-size records per kind, CPU c owning slots [c * N, (c + 1) * N)
+ * (userspace sizes max_entries to possible CPUs * N before loading), and their positions in ring_pos. A
+ * syscall-tracepoint program runs with preemption disabled and one instance per CPU at a time, so each
+ * CPU's ring has a single producer and needs no lock: a record costs two inlined array lookups and two
+ * stores where bpf_ringbuf_reserve/submit took a spinlock with interrupts off and an atomic exchange. */
+#define SLOT_ARRAY(name, record, slots)			\
+	struct {					\
+		__uint(type, BPF_MAP_TYPE_ARRAY);	\
+		__uint(map_flags, BPF_F_MMAPABLE);	\
+		__uint(max_entries, slots);		\
+		__type(key, __u32);			\
+		__type(value, record);			\
+	} name SEC(".maps")
+
+SLOT_ARRAY(small_slots, struct snb_base, SNB_SMALL_SLOTS);
+SLOT_ARRAY(mid_slots, struct snb_mid, SNB_MID_SLOTS);
+SLOT_ARRAY(big_slots, struct snb_big, SNB_BIG_SLOTS);
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, SNB_MAX_CPUS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 3 * SNB_MAX_CPUS);
 	__type(key, __u32);
-	__array(values, struct ringbuf_map);
-} small_rings SEC(".maps"), mid_rings SEC(".maps"), big_rings SEC(".maps");
+	__type(value, struct snb_pos);
+} ring_pos SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -193,11 +207,6 @@ static __always_inline bool is_big(long nr)
 		return true;
 	}
 	return false;
-}
-
-static __always_inline void *ring(void *rings, __u32 cpu)
-{
-	return bpf_map_lookup_elem(rings, &cpu);
 }
 
 static __always_inline struct snb_stats *cpu_stats(void)
@@ -549,16 +558,35 @@ static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
 	return skipped(cfg, t) ? NULL : t;
 }
 
-/* A record in this CPU's ring of ``rings``, or NULL (counted as lost) when the ring is full. */
-static __always_inline void *reserve(void *rings, __u32 cpu, __u64 size, struct snb_stats *st)
+/* The next free slot of this CPU's ring of ``slots`` (``ring``: enum snb_ring, ``nslots``: its SNB_*_SLOTS),
+ * or NULL (counted as lost) when the ring is full. publish() then makes the record visible. */
+static __always_inline void *claim(void *slots, __u32 ring, __u32 nslots, __u32 cpu, struct snb_stats *st,
+				   struct snb_pos **pos)
 {
-	void *rb = ring(rings, cpu);
-	if (!rb)
+	__u32 k = ring * SNB_MAX_CPUS + cpu;
+	struct snb_pos *p = bpf_map_lookup_elem(&ring_pos, &k);
+	if (!p)
 		return NULL;
-	void *r = bpf_ringbuf_reserve(rb, size, 0);
-	if (!r)
+	__u64 head = p->head;
+	if (head - *(volatile __u64 *)&p->tail >= nslots) {
 		lost_one(st);
+		return NULL;
+	}
+	__u32 idx = cpu * nslots + (head & (nslots - 1));
+	void *r = bpf_map_lookup_elem(slots, &idx);
+	if (!r) {
+		lost_one(st);
+		return NULL;
+	}
+	*pos = p;
 	return r;
+}
+
+/* The record is written: move head past it (x86 keeps stores in order; the barrier keeps clang's too). */
+static __always_inline void publish(struct snb_pos *p)
+{
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&p->head = p->head + 1;
 }
 
 SEC("tp_btf/sys_enter")
@@ -600,20 +628,22 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		return 0;
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snb_stats *st = cpu_stats();
-	struct snb_task *ts = bpf_task_storage_get(&task_state, t, 0, 0);
+	/* a helper call, with several kernel calls behind it: skipped when there is no entry hook to fill it */
+	struct snb_task *ts = cfg->enter_hook ? bpf_task_storage_get(&task_state, t, 0, 0) : NULL;
+	struct snb_pos *pos;
 	if (fits_mid(nr, ret, cfg->snaplen)) {
-		struct snb_mid *r = reserve(&mid_rings, cpu, sizeof(*r), st);
+		struct snb_mid *r = claim(&mid_slots, SNB_RING_MID, SNB_MID_SLOTS, cpu, st, &pos);
 		if (!r)
 			return 0;
 		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
 		r->data_len = r->data2_len = 0;
 		r->data_total = ret > 0 ? ret : 0;
 		read_raw(r->data, &r->data_len, SNB_MID_DATA, r->b.args[1], ret > cfg->snaplen ? cfg->snaplen : ret);
-		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+		publish(pos);
 		return 0;
 	}
 	if (is_big(nr)) {
-		struct snb_big *r = reserve(&big_rings, cpu, sizeof(*r), st);
+		struct snb_big *r = claim(&big_slots, SNB_RING_BIG, SNB_BIG_SLOTS, cpu, st, &pos);
 		if (!r)
 			return 0;
 		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
@@ -624,14 +654,14 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		__builtin_memset(r->saddr, 0, sizeof(r->saddr));
 		__builtin_memset(r->daddr, 0, sizeof(r->daddr));
 		fill_big(r, t, nr, ret, cfg->snaplen, ts);
-		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+		publish(pos);
 		return 0;
 	}
-	struct snb_base *r = reserve(&small_rings, cpu, sizeof(*r), st);
+	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos);
 	if (!r)
 		return 0;
 	fill_base(r, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	publish(pos);
 	return 0;
 }
 
@@ -644,10 +674,11 @@ int BPF_PROG(snb_procexit, struct task_struct *p)
 		return 0;
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snb_stats *st = cpu_stats();
-	struct snb_base *r = reserve(&small_rings, cpu, sizeof(*r), st);
+	struct snb_pos *pos;
+	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos);
 	if (!r)
 		return 0;
 	fill_base(r, t, NULL, 0xFFFF, t->exit_code, SNB_PROCEXIT, cpu, st, NULL);
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	publish(pos);
 	return 0;
 }

@@ -1,10 +1,11 @@
-"""The CO-RE engine: loads ``sysnb.bpf.o`` through libbpf, creates one ring pair per CPU, attaches the
-tracepoint programs, and hands out drained records. Only tracepoints are used (tp_btf sys_enter,
-sys_exit, sched_process_exit)."""
+"""The CO-RE engine: loads ``sysnb.bpf.o`` through libbpf with its rings sized to this machine's CPUs,
+maps the rings, attaches the tracepoint programs, and hands out drained records. Only tracepoints are
+used (tp_btf sys_enter, sys_exit, sched_process_exit)."""
 
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 from collections.abc import Iterable
 from importlib import resources
@@ -13,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from sysnb.record import layout as L
-from sysnb.record.libbpf import BPF_MAP_TYPE_RINGBUF, BpfError, check, check_ptr, lib
-from sysnb.record.rings import Ring
+from sysnb.record.libbpf import BpfError, check, check_ptr, lib
+from sysnb.record.rings import POS_WORDS, Ring
 
 PROGRAMS = ("snb_enter", "snb_exit", "snb_procexit")
-SMALL_RING_BYTES = 8 << 20
-MID_RING_BYTES = 16 << 20
-BIG_RING_BYTES = 32 << 20
+# (slot array, record, payload cut, slots per CPU): bpf/record.h's SNB_*_SLOTS, in enum snb_ring order
+RING_KINDS = (("small_slots", L.BASE, None, 1 << 16), ("mid_slots", L.MID, L.mid_dtype, 1 << 16),
+              ("big_slots", L.BIG, L.big_dtype, 1 << 14))
 
 
 def bpf_object_path() -> Path:
@@ -66,13 +67,17 @@ class CoreEngine:
         self._obj = check_ptr(self._lib.bpf_object__open_file(str(bpf_object_path()).encode(), None),
                               "opening the BPF object")
         self._links: list[int] = []
-        self._fds: list[int] = []
+        self._maps: list[mmap.mmap] = []
         self.small: list[Ring] = []
         self.mid: list[Ring] = []
         self.big: list[Ring] = []
         try:
+            self._ncpu = max(possible_cpus()) + 1
+            for name, _, _, nslots in RING_KINDS:
+                check(self._lib.bpf_map__set_max_entries(self._map(name), self._ncpu * nslots), f"sizing {name}")
             check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
             self._config = self._make_config(snaplen, exclude or [os.getpid()], target_tgid, syscalls, target_cgroup)
+            self._config["enter_hook"] = int(enter_hook)
             self._write_config(enabled=0)
             self._make_rings()
             for name in PROGRAMS if enter_hook else PROGRAMS[1:]:
@@ -83,9 +88,18 @@ class CoreEngine:
             self.close()
             raise
 
+    def _map(self, name: str) -> int:
+        return check_ptr(self._lib.bpf_object__find_map_by_name(self._obj, name.encode()), f"map {name}")
+
     def _map_fd(self, name: str) -> int:
-        m = check_ptr(self._lib.bpf_object__find_map_by_name(self._obj, name.encode()), f"map {name}")
-        return check(self._lib.bpf_map__fd(m), f"map {name}")
+        return check(self._lib.bpf_map__fd(self._map(name)), f"map {name}")
+
+    def _mmap(self, name: str, size: int, prot: int) -> np.ndarray:
+        """The values of mmapable array ``name`` (``size`` bytes) as bytes shared with the kernel."""
+        m = mmap.mmap(self._map_fd(name), (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE,
+                      mmap.MAP_SHARED, prot)
+        self._maps.append(m)
+        return np.frombuffer(m, np.uint8)
 
     @staticmethod
     def _make_config(snaplen: int, exclude: list[int], target: int, syscalls: Iterable[int] | None,
@@ -106,19 +120,15 @@ class CoreEngine:
                                             self._config.ctypes.data, 0), "configuring the recorder")
 
     def _make_rings(self) -> None:
-        kinds = (("small_rings", SMALL_RING_BYTES, L.BASE, None, self.small),
-                 ("mid_rings", MID_RING_BYTES, L.MID, L.mid_dtype, self.mid),
-                 ("big_rings", BIG_RING_BYTES, L.BIG, L.big_dtype, self.big))
-        outer = {name: self._map_fd(name) for name, *_ in kinds}
-        for cpu in possible_cpus():
-            for name, size, dtype, cut, rings in kinds:
-                fd = check(self._lib.bpf_map_create(BPF_MAP_TYPE_RINGBUF, f"snb_{name[:3]}{cpu}".encode(), 0, 0,
-                                                    size, None), "creating a ring buffer")
-                self._fds.append(fd)
-                key, val = ctypes.c_uint32(cpu), ctypes.c_uint32(fd)
-                check(self._lib.bpf_map_update_elem(outer[name], ctypes.byref(key), ctypes.byref(val), 0),
-                      "installing a ring buffer")
-                rings.append(Ring(fd, size, dtype, cut))
+        pos = self._mmap("ring_pos", len(RING_KINDS) * L.SNB_MAX_CPUS * POS_WORDS * 8,
+                         mmap.PROT_READ | mmap.PROT_WRITE).view(np.uint64).reshape(-1, POS_WORDS)
+        for kind, ((name, dtype, cut, nslots), rings) in enumerate(zip(RING_KINDS, (self.small, self.mid, self.big),
+                                                                        strict=True)):
+            per_cpu = nslots * dtype.itemsize
+            slots = self._mmap(name, self._ncpu * per_cpu, mmap.PROT_READ)
+            for cpu in possible_cpus():
+                rings.append(Ring(slots[cpu * per_cpu:(cpu + 1) * per_cpu], pos[kind * L.SNB_MAX_CPUS + cpu],
+                                  dtype, cut))
 
     def drain(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(small, mid, big) records copied out of every CPU's rings."""
@@ -148,9 +158,9 @@ class CoreEngine:
             for r in rings:
                 r.close()
             rings.clear()
-        for fd in self._fds:
-            os.close(fd)
-        self._fds.clear()
+        for m in self._maps:
+            m.close()
+        self._maps.clear()
         if self._obj:
             self._lib.bpf_object__close(self._obj)
             self._obj = 0

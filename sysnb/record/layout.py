@@ -12,6 +12,7 @@ SNB_MID_DATA = 120
 SNB_CG_LEVELS = 4
 SNB_CG_NAME = 80
 SNB_MAX_EXCLUDED = 8
+SNB_MAX_CPUS = 128
 SNB_PROCEXIT = 1
 PROCEXIT_NR = 0xFFFF
 
@@ -44,8 +45,9 @@ MID = mid_dtype()
 SNB_NR_SYSCALLS = 1024
 CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"),
                    ("excluded", "<u4", (SNB_MAX_EXCLUDED,)), ("syscall_filter", "<u4"),
-                   ("target_cgroup", "<u8"), ("syscalls", "u1", (SNB_NR_SYSCALLS,))])
-assert CONFIG.itemsize == 1080, "bpf/record.h struct snb_config and layout.CONFIG disagree"
+                   ("target_cgroup", "<u8"), ("syscalls", "u1", (SNB_NR_SYSCALLS,)), ("enter_hook", "<u4"),
+                   ("pad", "<u4")])
+assert CONFIG.itemsize == 1088, "bpf/record.h struct snb_config and layout.CONFIG disagree"
 
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])
 

@@ -1,4 +1,4 @@
-"""A small ctypes binding to ``libbpf.so.1``: open/load a BPF object, attach its programs, create and
+"""A small ctypes binding to ``libbpf.so.1``: open/load a BPF object, attach its programs, size, map and
 update maps. No compiler and no kernel headers are needed at run time (the object is CO-RE)."""
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ import os
 from typing import Any
 
 from sysnb.errors import SysnbError
-
-BPF_MAP_TYPE_RINGBUF = 27
 
 
 class BpfError(SysnbError):
@@ -36,8 +34,9 @@ def lib() -> Any:
     for fn, res, args in [
         ("bpf_object__open_file", vp, [cp, vp]), ("bpf_object__load", i, [vp]), ("bpf_object__close", None, [vp]),
         ("bpf_object__find_map_by_name", vp, [vp, cp]), ("bpf_map__fd", i, [vp]),
+        ("bpf_map__set_max_entries", i, [vp, u32]),
         ("bpf_object__find_program_by_name", vp, [vp, cp]), ("bpf_program__attach", vp, [vp]),
-        ("bpf_link__destroy", i, [vp]), ("bpf_map_create", i, [i, cp, u32, u32, u32, vp]),
+        ("bpf_link__destroy", i, [vp]),
         ("bpf_map_update_elem", i, [i, vp, vp, ctypes.c_uint64]), ("bpf_map_lookup_elem", i, [i, vp, vp]),
         ("libbpf_set_print", vp, [vp]),
     ]:
