@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # `timeout`/`kill` stop a recording like Ctrl-C
+    # `timeout`/`kill` stop a recording like Ctrl-C; SIGINT too where a shell started us in the background
+    # with SIGINT ignored (as sysdig, `kill -INT` then still stops and flushes)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _raise_interrupt)
     args = build_parser().parse_args(argv)
     try:
         return run(args)
