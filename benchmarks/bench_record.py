@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sysnb.record.engine import CoreEngine
@@ -50,8 +49,15 @@ def workload(name: str, count: int, loop: str | None) -> list[str]:
     return [loop, str(count)]
 
 
+def settle() -> None:
+    """Flush the previous run's files to disk first, so their writeback does not land in this run's time."""
+    os.sync()
+    time.sleep(0.5)
+
+
 def run(cmds: list[list[str]]) -> float:
     """Wall time of the commands started together, each pinned to its own CPU (from the last one down)."""
+    settle()
     t = time.perf_counter()
     procs = [subprocess.Popen(["taskset", "-c", str(CPUS[-1 - i % len(CPUS)]), *c], stderr=subprocess.DEVNULL)
              for i, c in enumerate(cmds)]
@@ -80,26 +86,39 @@ def attached_disabled(cmds: list[list[str]]) -> float:
         engine.close()
 
 
-def median(f: Callable[[], float], runs: int) -> float:
-    return statistics.median(f() for _ in range(runs))
+RECORDINGS = (("recording, no payloads (-s 0)", 0, True), ("recording, 80-byte payloads (default)", 80, True),
+              ("recording, 80-byte payloads, --no-latency", 80, False))
 
 
 def overhead_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
-    base = median(lambda: run([cmd]), runs)
-    empty = median(lambda: attached_disabled([cmd]), runs)
-    print(f"\n{name}: `{' '.join(cmd)}` (median of {runs})\n")
-    print("| configuration | workload s | slowdown | syscalls recorded/s | dropped |")
-    print("|---|---|---|---|---|")
-    print(f"| untraced | {base:.2f} | 1.00x | - | - |")
-    print(f"| programs attached, disabled | {empty:.2f} | {empty / base:.2f}x | - | - |")
-    for label, snaplen, latency in (("recording, no payloads (-s 0)", 0, True),
-                                    ("recording, 80-byte payloads (default)", 80, True),
-                                    ("recording, 80-byte payloads, --no-latency", 80, False)):
-        results = [recorded([cmd], snaplen, tmp, latency) for _ in range(runs)]
-        took = statistics.median(r[0] for r in results)
-        rate = statistics.median(r[1].records / r[0] for r in results)
-        drops = "/".join(str(r[1].drops) for r in results)
-        print(f"| {label} | {took:.2f} | {took / base:.2f}x | {rate / 1e6:.2f} M | {drops} |")
+    """Every configuration once per round, ``runs`` rounds: a slow spell of this noisy VM then hits all of
+    them alike instead of one configuration's consecutive runs."""
+    base: list[float] = []
+    empty: list[float] = []
+    results: list[list[tuple[float, RecordStats, float]]] = [[] for _ in RECORDINGS]
+    for _ in range(runs):
+        base.append(run([cmd]))
+        empty.append(attached_disabled([cmd]))
+        for out, (_, snaplen, latency) in zip(results, RECORDINGS, strict=True):
+            out.append(recorded([cmd], snaplen, tmp, latency))
+    b = statistics.median(base)
+    print(f"\n{name}: `{' '.join(cmd)}` (median of {runs} rounds)\n")
+    print("| configuration | workload s | slowdown | slowdown per round | syscalls recorded/s | dropped |")
+    print("|---|---|---|---|---|---|")
+    print(f"| untraced | {b:.2f} | 1.00x | - | - | - |")
+    print(f"| programs attached, disabled | {statistics.median(empty):.2f} | {statistics.median(empty) / b:.2f}x | "
+          f"{_per_round(empty, base)} | - | - |")
+    for (label, _, _), rs in zip(RECORDINGS, results, strict=True):
+        took = [r[0] for r in rs]
+        rate = statistics.median(r[1].records / r[0] for r in rs)
+        drops = "/".join(str(r[1].drops) for r in rs)
+        print(f"| {label} | {statistics.median(took):.2f} | {statistics.median(took) / b:.2f}x | "
+              f"{_per_round(took, base)} | {rate / 1e6:.2f} M | {drops} |")
+
+
+def _per_round(took: list[float], base: list[float]) -> str:
+    """Each round's time over that round's untraced time."""
+    return " ".join(f"{t / b:.2f}" for t, b in zip(took, base, strict=True))
 
 
 def rate_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
