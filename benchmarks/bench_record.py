@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from sysnb.record.engine import CoreEngine
 from sysnb.record.recorder import Recording, RecordStats
@@ -55,18 +56,26 @@ def settle() -> None:
     time.sleep(0.5)
 
 
-def run(cmds: list[list[str]]) -> float:
-    """Wall time of the commands started together, each pinned to its own CPU (from the last one down)."""
+class Timing(NamedTuple):
+    wall: float  # seconds from start to the last command's exit
+    cpu: float   # user + system CPU seconds of the commands (BPF program time included; the VM's steal time not)
+
+
+def run(cmds: list[list[str]]) -> Timing:
+    """The commands started together, each pinned to its own CPU (from the last one down)."""
     settle()
     t = time.perf_counter()
     procs = [subprocess.Popen(["taskset", "-c", str(CPUS[-1 - i % len(CPUS)]), *c], stderr=subprocess.DEVNULL)
              for i, c in enumerate(cmds)]
+    cpu = 0.0
     for p in procs:
-        p.wait()
-    return time.perf_counter() - t
+        _, _, usage = os.wait4(p.pid, 0)
+        p.returncode = 0
+        cpu += usage.ru_utime + usage.ru_stime
+    return Timing(time.perf_counter() - t, cpu)
 
 
-def recorded(cmds: list[list[str]], snaplen: int, tmp: str, latency: bool = True) -> tuple[float, RecordStats, float]:
+def recorded(cmds: list[list[str]], snaplen: int, tmp: str, latency: bool = True) -> tuple[Timing, RecordStats, float]:
     rec = Recording(os.path.join(tmp, "bench.scap"), snaplen=snaplen, latency=latency)
     try:
         took = run(cmds)
@@ -77,7 +86,7 @@ def recorded(cmds: list[list[str]], snaplen: int, tmp: str, latency: bool = True
     return took, stats, time.perf_counter() - t
 
 
-def attached_disabled(cmds: list[list[str]]) -> float:
+def attached_disabled(cmds: list[list[str]]) -> Timing:
     engine = CoreEngine()
     engine.pause()
     try:
@@ -93,32 +102,36 @@ RECORDINGS = (("recording, no payloads (-s 0)", 0, True), ("recording, 80-byte p
 def overhead_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
     """Every configuration once per round, ``runs`` rounds: a slow spell of this noisy VM then hits all of
     them alike instead of one configuration's consecutive runs."""
-    base: list[float] = []
-    empty: list[float] = []
-    results: list[list[tuple[float, RecordStats, float]]] = [[] for _ in RECORDINGS]
+    base: list[Timing] = []
+    empty: list[Timing] = []
+    results: list[list[tuple[Timing, RecordStats, float]]] = [[] for _ in RECORDINGS]
     for _ in range(runs):
         base.append(run([cmd]))
         empty.append(attached_disabled([cmd]))
         for out, (_, snaplen, latency) in zip(results, RECORDINGS, strict=True):
             out.append(recorded([cmd], snaplen, tmp, latency))
-    b = statistics.median(base)
-    print(f"\n{name}: `{' '.join(cmd)}` (median of {runs} rounds)\n")
-    print("| configuration | workload s | slowdown | slowdown per round | syscalls recorded/s | dropped |")
-    print("|---|---|---|---|---|---|")
-    print(f"| untraced | {b:.2f} | 1.00x | - | - | - |")
-    print(f"| programs attached, disabled | {statistics.median(empty):.2f} | {statistics.median(empty) / b:.2f}x | "
-          f"{_per_round(empty, base)} | - | - |")
+    print(f"\n{name}: `{' '.join(cmd)}` (median of {runs} rounds; slowdown = time / untraced time, wall clock "
+          "and the workload's CPU time)\n")
+    print("| configuration | workload s | slowdown (wall) | per round | slowdown (CPU time) | per round | "
+          "syscalls recorded/s | dropped |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| untraced | {statistics.median(t.wall for t in base):.2f} | 1.00x | - | 1.00x | - | - | - |")
+    print(f"| programs attached, disabled | {_row(empty, base)} | - | - |")
     for (label, _, _), rs in zip(RECORDINGS, results, strict=True):
         took = [r[0] for r in rs]
-        rate = statistics.median(r[1].records / r[0] for r in rs)
+        rate = statistics.median(r[1].records / r[0].wall for r in rs)
         drops = "/".join(str(r[1].drops) for r in rs)
-        print(f"| {label} | {statistics.median(took):.2f} | {statistics.median(took) / b:.2f}x | "
-              f"{_per_round(took, base)} | {rate / 1e6:.2f} M | {drops} |")
+        print(f"| {label} | {_row(took, base)} | {rate / 1e6:.2f} M | {drops} |")
 
 
-def _per_round(took: list[float], base: list[float]) -> str:
-    """Each round's time over that round's untraced time."""
-    return " ".join(f"{t / b:.2f}" for t, b in zip(took, base, strict=True))
+def _row(took: list[Timing], base: list[Timing]) -> str:
+    """Median wall time, then the median slowdown and each round's (over that round's untraced run), for
+    wall clock and CPU time."""
+    cells = [f"{statistics.median(t.wall for t in took):.2f}"]
+    for kind in ("wall", "cpu"):
+        ratios = [getattr(t, kind) / getattr(b, kind) for t, b in zip(took, base, strict=True)]
+        cells += [f"{statistics.median(ratios):.2f}x", " ".join(f"{r:.2f}" for r in ratios)]
+    return " | ".join(cells)
 
 
 def rate_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
@@ -128,7 +141,8 @@ def rate_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
     print("| run | workload s | syscalls recorded | recorded/s | dropped | writing the .scap took |")
     print("|---|---|---|---|---|---|")
     for i in range(runs):
-        took, stats, tail = recorded(cmds, 80, tmp)
+        timing, stats, tail = recorded(cmds, 80, tmp)
+        took = timing.wall
         pct = 100 * stats.drops / max(stats.drops + stats.records, 1)
         print(f"| {i + 1} | {took:.2f} | {stats.records:,} | {stats.records / took / 1e6:.2f} M | "
               f"{stats.drops:,} ({pct:.2f} %) | {tail:.1f} s |")
