@@ -96,8 +96,10 @@ class CoreEngine:
 
     def _mmap(self, name: str, size: int, prot: int) -> np.ndarray:
         """The values of mmapable array ``name`` (``size`` bytes) as bytes shared with the kernel."""
+        # populated now: a page fault per 4 KiB at the first drains (costly on this kind of VM) stalls the
+        # drain thread while the rings fill
         m = mmap.mmap(self._map_fd(name), (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE,
-                      mmap.MAP_SHARED, prot)
+                      mmap.MAP_SHARED | mmap.MAP_POPULATE, prot)
         self._maps.append(m)
         return np.frombuffer(m, np.uint8)
 
