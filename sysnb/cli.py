@@ -246,7 +246,8 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
     def tick(rec: Recording) -> None:
         _recorded[0] = rec.stats.events
         if sys.stderr.isatty():
-            print(f"\rsysnb: recording {rec.elapsed():6.1f} s, {rec.stats.records} syscalls (Ctrl-C stops)",
+            print(f"\rsysnb: recording {rec.elapsed():6.1f} s, {rec.stats.records:,} syscalls, "
+                  f"{rec.stats.drops:,} dropped (Ctrl-C stops)",
                   end="", file=sys.stderr)
 
     def enough() -> bool:

@@ -167,7 +167,7 @@ def _wait(rec: Any, seconds: float) -> None:
             while rec.elapsed() < seconds:
                 time.sleep(min(0.1, max(seconds - rec.elapsed(), 0)))
                 bar.n = round(min(rec.elapsed(), seconds), 1)
-                bar.set_postfix_str(f"{rec.stats.records} syscalls", refresh=True)
+                bar.set_postfix_str(f"{rec.stats.records:,} syscalls, {rec.stats.drops:,} dropped", refresh=True)
         except KeyboardInterrupt:
             pass  # an interrupted capture keeps what was recorded
 

@@ -110,3 +110,12 @@ def test_syscall_set_keeps_what_state_needs_and_names_unknown_syscalls() -> None
     assert 39 not in nrs  # getpid
     with pytest.raises(UsageError, match="did you mean read"):
         syscall_numbers(["raed"])
+
+
+def test_drop_count_is_live_then_exact() -> None:
+    from sysnb.record.recorder import RecordStats
+
+    stats = RecordStats("x.scap", drops_so_far=3)  # while recording: what drained records reported
+    assert stats.drops == 3
+    stats.drops_per_cpu = [1, 4]  # at stop: the kernel's per-CPU counters (drops after the last record too)
+    assert stats.drops == 5

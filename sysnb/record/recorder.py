@@ -70,10 +70,11 @@ class RecordStats:
     seen_per_cpu: list[int] = field(default_factory=list)
     snaplen: int = 80
     latency: bool = True
+    drops_so_far: int = 0   # while recording: the drops the drained records report (exact counters at stop)
 
     @property
     def drops(self) -> int:
-        return sum(self.drops_per_cpu)
+        return sum(self.drops_per_cpu) if self.drops_per_cpu else self.drops_so_far
 
     def summary(self) -> str:
         pct = 100.0 * self.drops / max(self.drops + self.records, 1)
@@ -128,6 +129,8 @@ class Recording:
             now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
             self._spill_writer.put(now, small, mid, big)
             self.stats.records += len(small) + len(mid) + len(big)
+            # each record carries the drops of its CPU since that CPU's previous record
+            self.stats.drops_so_far += int(small["lost"].sum() + mid["b"]["lost"].sum() + big["b"]["lost"].sum())
             if self.tap is not None:
                 self.tap.put((now, small, mid, big))
 
