@@ -9,7 +9,8 @@
 #define SNB_CG_NAME 80      /* bytes per component: docker-<64 hex>.scope is 77 */
 #define SNB_MID_DATA 120    /* payload bytes of a mid record (a 256-byte ring slot with its header) */
 #define SNB_MAX_CPUS 128
-/* Ring slots per CPU (powers of two): small 7.5 MB, mid 15.5 MB, big 29 MB per CPU */
+/* Ring slots per CPU (powers of two): small 7.5 MB, mid 15.5 MB, big 29 MB per CPU, divided by
+ * 1 << snb_config.slots_shift where that many CPUs would take too much memory */
 #define SNB_SMALL_SLOTS (1 << 16)
 #define SNB_MID_SLOTS (1 << 16)
 #define SNB_BIG_SLOTS (1 << 14)
@@ -71,7 +72,7 @@ struct snb_config {
 	__u64 target_cgroup;    /* 0: every cgroup; else the kernfs id of the cgroup whose tasks (and descendants') are recorded */
 	__u8 syscalls[SNB_NR_SYSCALLS];
 	__u32 enter_hook;       /* 1: snb_enter is attached (task storage holds entry times and copied paths) */
-	__u32 pad;
+	__u32 slots_shift;      /* each CPU's rings hold SNB_*_SLOTS >> slots_shift records (smaller on many-CPU hosts) */
 };
 
 /* A ring's positions (one per ring kind and CPU), counted in records: the BPF program advances head after

@@ -558,11 +558,13 @@ static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
 	return skipped(cfg, t) ? NULL : t;
 }
 
-/* The next free slot of this CPU's ring of ``slots`` (``ring``: enum snb_ring, ``nslots``: its SNB_*_SLOTS),
+/* The next free slot of this CPU's ring of ``slots`` (``ring``: enum snb_ring, ``nslots``: its SNB_*_SLOTS,
+ * scaled down by the config's slots_shift),
  * or NULL (counted as lost) when the ring is full. publish() then makes the record visible. */
 static __always_inline void *claim(void *slots, __u32 ring, __u32 nslots, __u32 cpu, struct snb_stats *st,
-				   struct snb_pos **pos)
+				   struct snb_pos **pos, struct snb_config *cfg)
 {
+	nslots >>= cfg->slots_shift & 15;
 	__u32 k = ring * SNB_MAX_CPUS + cpu;
 	struct snb_pos *p = bpf_map_lookup_elem(&ring_pos, &k);
 	if (!p)
@@ -632,7 +634,7 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 	struct snb_task *ts = cfg->enter_hook ? bpf_task_storage_get(&task_state, t, 0, 0) : NULL;
 	struct snb_pos *pos;
 	if (fits_mid(nr, ret, cfg->snaplen)) {
-		struct snb_mid *r = claim(&mid_slots, SNB_RING_MID, SNB_MID_SLOTS, cpu, st, &pos);
+		struct snb_mid *r = claim(&mid_slots, SNB_RING_MID, SNB_MID_SLOTS, cpu, st, &pos, cfg);
 		if (!r)
 			return 0;
 		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
@@ -643,7 +645,7 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	if (is_big(nr)) {
-		struct snb_big *r = claim(&big_slots, SNB_RING_BIG, SNB_BIG_SLOTS, cpu, st, &pos);
+		struct snb_big *r = claim(&big_slots, SNB_RING_BIG, SNB_BIG_SLOTS, cpu, st, &pos, cfg);
 		if (!r)
 			return 0;
 		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
@@ -657,7 +659,7 @@ int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 		publish(pos);
 		return 0;
 	}
-	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos);
+	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos, cfg);
 	if (!r)
 		return 0;
 	fill_base(r, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
@@ -675,7 +677,7 @@ int BPF_PROG(snb_procexit, struct task_struct *p)
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct snb_stats *st = cpu_stats();
 	struct snb_pos *pos;
-	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos);
+	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos, cfg);
 	if (!r)
 		return 0;
 	fill_base(r, t, NULL, 0xFFFF, t->exit_code, SNB_PROCEXIT, cpu, st, NULL);

@@ -73,3 +73,11 @@ def test_payload_records_are_cut_to_the_longest_payload() -> None:
         p.write(ts=10 + i, data_len=100 if i == 2 else 1)
     out = ring.drain()
     assert out["b"]["ts"].tolist() == [10, 11, 12] and out.dtype == L.mid_dtype(104)
+
+
+def test_rings_shrink_on_hosts_with_many_cpus() -> None:
+    from sysnb.record.engine import slots_shift
+
+    assert slots_shift(2) == 0 and slots_shift(16) == 0  # 53 MB per CPU
+    assert slots_shift(64) == 2  # 64 x 13 MB fits 1 GiB
+    assert slots_shift(4096) == 4  # at most 16 times smaller

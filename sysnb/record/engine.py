@@ -21,6 +21,18 @@ PROGRAMS = ("snb_enter", "snb_exit", "snb_procexit")
 # (slot array, record, payload cut, slots per CPU): bpf/record.h's SNB_*_SLOTS, in enum snb_ring order
 RING_KINDS = (("small_slots", L.BASE, None, 1 << 16), ("mid_slots", L.MID, L.mid_dtype, 1 << 16),
               ("big_slots", L.BIG, L.big_dtype, 1 << 14))
+RING_BUDGET = 1 << 30  # bytes of rings on hosts with many CPUs (2 CPUs take 104 MB at full size)
+MAX_SLOTS_SHIFT = 4
+
+
+def slots_shift(ncpu: int) -> int:
+    """How far (a power of two) to shrink every CPU's rings so that ``ncpu`` CPUs' rings fit RING_BUDGET,
+    at most 16 times (1,024 big and 4,096 small and mid records per CPU)."""
+    per_cpu = sum(nslots * dtype.itemsize for _, dtype, _, nslots in RING_KINDS)
+    shift = 0
+    while shift < MAX_SLOTS_SHIFT and ncpu * (per_cpu >> shift) > RING_BUDGET:
+        shift += 1
+    return shift
 
 
 def bpf_object_path() -> Path:
@@ -73,11 +85,14 @@ class CoreEngine:
         self.big: list[Ring] = []
         try:
             self._ncpu = max(possible_cpus()) + 1
+            self._shift = slots_shift(self._ncpu)
             for name, _, _, nslots in RING_KINDS:
-                check(self._lib.bpf_map__set_max_entries(self._map(name), self._ncpu * nslots), f"sizing {name}")
+                check(self._lib.bpf_map__set_max_entries(self._map(name), self._ncpu * (nslots >> self._shift)),
+                      f"sizing {name}")
             check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
             self._config = self._make_config(snaplen, exclude or [os.getpid()], target_tgid, syscalls, target_cgroup)
             self._config["enter_hook"] = int(enter_hook)
+            self._config["slots_shift"] = self._shift
             self._write_config(enabled=0)
             self._make_rings()
             for name in PROGRAMS if enter_hook else PROGRAMS[1:]:
@@ -126,7 +141,7 @@ class CoreEngine:
                          mmap.PROT_READ | mmap.PROT_WRITE).view(np.uint64).reshape(-1, POS_WORDS)
         for kind, ((name, dtype, cut, nslots), rings) in enumerate(zip(RING_KINDS, (self.small, self.mid, self.big),
                                                                         strict=True)):
-            per_cpu = nslots * dtype.itemsize
+            per_cpu = (nslots >> self._shift) * dtype.itemsize
             slots = self._mmap(name, self._ncpu * per_cpu, mmap.PROT_READ)
             for cpu in possible_cpus():
                 rings.append(Ring(slots[cpu * per_cpu:(cpu + 1) * per_cpu], pos[kind * L.SNB_MAX_CPUS + cpu],

@@ -46,7 +46,7 @@ SNB_NR_SYSCALLS = 1024
 CONFIG = np.dtype([("enabled", "<u4"), ("snaplen", "<u4"), ("target_tgid", "<u4"),
                    ("excluded", "<u4", (SNB_MAX_EXCLUDED,)), ("syscall_filter", "<u4"),
                    ("target_cgroup", "<u8"), ("syscalls", "u1", (SNB_NR_SYSCALLS,)), ("enter_hook", "<u4"),
-                   ("pad", "<u4")])
+                   ("slots_shift", "<u4")])
 assert CONFIG.itemsize == 1088, "bpf/record.h struct snb_config and layout.CONFIG disagree"
 
 STATS = np.dtype([("seen", "<u8"), ("drops", "<u8"), ("pending_lost", "<u8")])

@@ -345,3 +345,25 @@ def test_target_cgroup_must_be_a_cgroup_directory(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="not a cgroup directory"):
         Recording(str(tmp_path / "x.scap"), cgroup=str(tmp_path))
+
+
+def test_shrunk_rings_record_as_full_size_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rings 16 times smaller (as on a host with many CPUs): the program's slot arithmetic and the drain
+    follow the config's shift; a short workload is recorded whole."""
+    from sysnb.record import engine
+    from sysnb.record.recorder import Recording
+
+    monkeypatch.setattr(engine, "RING_BUDGET", 0)
+    assert engine.slots_shift(2) == engine.MAX_SLOTS_SHIFT
+    path = tmp_path / "small-rings.scap"
+    rec = Recording(str(path))
+    try:
+        out = subprocess.run([sys.executable, str(WORKLOAD)], capture_output=True, text=True, check=True).stdout
+    finally:
+        stats = rec.stop()
+    facts = json.loads(out)
+    assert stats.drops == 0
+    cap = sysnb.open_capture(path)
+    marker = f"evt.type=write and fd.name={facts['file']} and evt.buffer contains {facts['marker']}"
+    assert len(cap.filter(marker)) == 1
+    assert _sysdig(path, marker, "%fd.name") == [facts["file"]]
