@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--snaplen", type=int, default=80, metavar="LEN",
                    help="live capture: bytes of each I/O buffer to keep (default 80, max 1024, 0: none)")
     p.add_argument("--no-latency", dest="latency", action="store_false",
-                   help="live capture: do not hook syscall entry (14-26 %% less time for syscall-heavy "
+                   help="live capture: do not hook syscall entry (14-30 %% less time for syscall-heavy "
                         "workloads; enter events then carry the exit time and evt.latency is 0)")
     p.add_argument("--syscalls", metavar="LIST", type=lambda s: s.split(","),
                    help="live capture: record only these syscalls, e.g. read,write,sendto (plus the opens, "

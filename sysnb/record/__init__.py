@@ -27,7 +27,7 @@ def capture(seconds: float | None = 5.0, *, path: str | None = None, snaplen: in
             syscalls: Iterable[str] | None = None, cgroup: str | None = None) -> Capture:
     """Record every system call on this host for ``seconds`` (or until ``until()``), write the .scap
     evidence file (``path``, gzip when it ends in .gz) and open it. Needs root and a BTF kernel; the
-    calling process is excluded from the recording. ``latency=False`` skips the sys_enter hook (14-26 %
+    calling process is excluded from the recording. ``latency=False`` skips the sys_enter hook (14-30 %
     less time for syscall-heavy workloads; evt.latency is then 0). ``syscalls=["read", "write"]``
     records only those syscalls plus the ones process and fd state need; ``cgroup="/sys/fs/cgroup/…"`` only
     the tasks in that cgroup or below it."""
