@@ -8,13 +8,12 @@
 #define SNB_CG_LEVELS 4     /* cgroup path components kept (leaf first): enough for /kubepods/<qos>/pod<uid>/<id> */
 #define SNB_CG_NAME 80      /* bytes per component: docker-<64 hex>.scope is 77 */
 #define SNB_MID_DATA 120    /* payload bytes of a mid record (a 256-byte ring slot with its header) */
-#define SNB_MAX_CPUS 128
 /* Ring slots per CPU (powers of two): small 7.5 MB, mid 15.5 MB, big 29 MB per CPU, divided by
  * 1 << snb_config.slots_shift where that many CPUs would take too much memory */
 #define SNB_SMALL_SLOTS (1 << 16)
 #define SNB_MID_SLOTS (1 << 16)
 #define SNB_BIG_SLOTS (1 << 14)
-enum snb_ring { SNB_RING_SMALL = 0, SNB_RING_MID = 1, SNB_RING_BIG = 2 };
+enum snb_ring { SNB_RING_SMALL = 0, SNB_RING_MID = 1, SNB_RING_BIG = 2, SNB_RINGS = 3 };
 #define SNB_MAX_EXCLUDED 8
 #define SNB_NR_SYSCALLS 1024
 

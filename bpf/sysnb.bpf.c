@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
 /* sysnb recorder: one record per system call, written at sys_exit (arguments read from pt_regs, as
  * Falco's modern probe does), into lock-free per-CPU rings of fixed-size slots (mmapable arrays, no
- * wake-ups). Userspace drains the rings in bulk with numpy (sysnb/record/). Tracepoints only: no kprobes, no fentry (see
- * ../shared/docs/recorder-study.md). x86-64 syscall numbers; ia32 compat calls are skipped. */
+ * wake-ups). Userspace drains the rings in bulk with numpy (sysnb/record/). Tracepoints only: no
+ * kprobes, no fentry (see ../shared/docs/recorder-study.md). x86-64 syscall numbers; ia32 compat calls are skipped. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -85,7 +85,7 @@ SLOT_ARRAY(big_slots, struct snb_big, SNB_BIG_SLOTS);
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 3 * SNB_MAX_CPUS);
+	__uint(max_entries, SNB_RINGS);  /* sized by userspace to possible CPUs * SNB_RINGS; CPU c's at [c * SNB_RINGS] */
 	__type(key, __u32);
 	__type(value, struct snb_pos);
 } ring_pos SEC(".maps");
@@ -558,17 +558,19 @@ static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
 	return skipped(cfg, t) ? NULL : t;
 }
 
-/* The next free slot of this CPU's ring of ``slots`` (``ring``: enum snb_ring, ``nslots``: its SNB_*_SLOTS,
- * scaled down by the config's slots_shift),
- * or NULL (counted as lost) when the ring is full. publish() then makes the record visible. */
+/* The next free slot of this CPU's ring of ``slots`` (``ring``: enum snb_ring; ``nslots``: its SNB_*_SLOTS,
+ * which the config's slots_shift scales down), or NULL (counted as lost) when the ring is full. publish()
+ * then makes the record visible. */
 static __always_inline void *claim(void *slots, __u32 ring, __u32 nslots, __u32 cpu, struct snb_stats *st,
 				   struct snb_pos **pos, struct snb_config *cfg)
 {
 	nslots >>= cfg->slots_shift & 15;
-	__u32 k = ring * SNB_MAX_CPUS + cpu;
+	__u32 k = cpu * SNB_RINGS + ring;
 	struct snb_pos *p = bpf_map_lookup_elem(&ring_pos, &k);
-	if (!p)
+	if (!p) {
+		lost_one(st);
 		return NULL;
+	}
 	__u64 head = p->head;
 	if (head - *(volatile __u64 *)&p->tail >= nslots) {
 		lost_one(st);

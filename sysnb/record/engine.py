@@ -4,6 +4,7 @@ used (tp_btf sys_enter, sys_exit, sched_process_exit)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import mmap
 import os
@@ -18,9 +19,9 @@ from sysnb.record.libbpf import BpfError, check, check_ptr, lib
 from sysnb.record.rings import POS_WORDS, Ring
 
 PROGRAMS = ("snb_enter", "snb_exit", "snb_procexit")
-# (slot array, record, payload cut, slots per CPU): bpf/record.h's SNB_*_SLOTS, in enum snb_ring order
-RING_KINDS = (("small_slots", L.BASE, None, 1 << 16), ("mid_slots", L.MID, L.mid_dtype, 1 << 16),
-              ("big_slots", L.BIG, L.big_dtype, 1 << 14))
+# (slot array, record, payload cut, slots per CPU), in bpf/record.h's enum snb_ring order
+RING_KINDS = (("small_slots", L.BASE, None, L.SNB_SMALL_SLOTS), ("mid_slots", L.MID, L.mid_dtype, L.SNB_MID_SLOTS),
+              ("big_slots", L.BIG, L.big_dtype, L.SNB_BIG_SLOTS))
 RING_BUDGET = 1 << 30  # bytes of rings on hosts with many CPUs (2 CPUs take 104 MB at full size)
 MAX_SLOTS_SHIFT = 4
 
@@ -84,11 +85,14 @@ class CoreEngine:
         self.mid: list[Ring] = []
         self.big: list[Ring] = []
         try:
-            self._ncpu = max(possible_cpus()) + 1
+            self._cpus = possible_cpus()
+            self._ncpu = max(self._cpus) + 1  # per-CPU arrays are indexed by CPU number
             self._shift = slots_shift(self._ncpu)
             for name, _, _, nslots in RING_KINDS:
                 check(self._lib.bpf_map__set_max_entries(self._map(name), self._ncpu * (nslots >> self._shift)),
                       f"sizing {name}")
+            check(self._lib.bpf_map__set_max_entries(self._map("ring_pos"), self._ncpu * len(RING_KINDS)),
+                  "sizing ring_pos")
             check(self._lib.bpf_object__load(self._obj), "loading the BPF programs (verifier)")
             self._config = self._make_config(snaplen, exclude or [os.getpid()], target_tgid, syscalls, target_cgroup)
             self._config["enter_hook"] = int(enter_hook)
@@ -137,15 +141,15 @@ class CoreEngine:
                                             self._config.ctypes.data, 0), "configuring the recorder")
 
     def _make_rings(self) -> None:
-        pos = self._mmap("ring_pos", len(RING_KINDS) * L.SNB_MAX_CPUS * POS_WORDS * 8,
-                         mmap.PROT_READ | mmap.PROT_WRITE).view(np.uint64).reshape(-1, POS_WORDS)
+        shape = (self._ncpu, len(RING_KINDS), POS_WORDS)  # struct snb_pos per CPU and ring kind
+        pos = self._mmap("ring_pos", 8 * int(np.prod(shape)), mmap.PROT_READ | mmap.PROT_WRITE)
+        pos = pos.view(np.uint64)[:int(np.prod(shape))].reshape(shape)  # the mapping is whole pages
         for kind, ((name, dtype, cut, nslots), rings) in enumerate(zip(RING_KINDS, (self.small, self.mid, self.big),
                                                                         strict=True)):
             per_cpu = (nslots >> self._shift) * dtype.itemsize
             slots = self._mmap(name, self._ncpu * per_cpu, mmap.PROT_READ)
-            for cpu in possible_cpus():
-                rings.append(Ring(slots[cpu * per_cpu:(cpu + 1) * per_cpu], pos[kind * L.SNB_MAX_CPUS + cpu],
-                                  dtype, cut))
+            for cpu in self._cpus:
+                rings.append(Ring(slots[cpu * per_cpu:(cpu + 1) * per_cpu], pos[cpu, kind], dtype, cut))
 
     def drain(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(small, mid, big) records copied out of every CPU's rings."""
@@ -160,8 +164,7 @@ class CoreEngine:
 
     def stats(self) -> dict[str, list[int]]:
         """Per-CPU counters: records produced (``seen``) and records lost because a ring was full."""
-        ncpu = len(possible_cpus())
-        buf = np.zeros(ncpu, L.STATS)
+        buf = np.zeros(len(self._cpus), L.STATS)  # the kernel copies one value per possible CPU, in order
         key = ctypes.c_uint32(0)
         check(self._lib.bpf_map_lookup_elem(self._map_fd("stats"), ctypes.byref(key), buf.ctypes.data),
               "reading the drop counters")
@@ -176,7 +179,10 @@ class CoreEngine:
                 r.close()
             rings.clear()
         for m in self._maps:
-            m.close()
+            # a setup error's traceback may still hold a view: the mapping then goes with that view, and the
+            # error itself is what the caller should see
+            with contextlib.suppress(BufferError):
+                m.close()
         self._maps.clear()
         if self._obj:
             self._lib.bpf_object__close(self._obj)

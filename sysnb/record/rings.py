@@ -48,12 +48,12 @@ class Ring:
         spans = [self._recs[start:start + first]]
         if n > first:
             spans.append(self._recs[:n - first])
-        out = self._copy_out(spans, n)
+        out = self._copy_out(spans)
         self._tail = head
         self._pos[8] = head
         return out
 
-    def _copy_out(self, spans: list[np.ndarray], n: int) -> np.ndarray:
+    def _copy_out(self, spans: list[np.ndarray]) -> np.ndarray:
         """The records of ``spans``, contiguous; mid and big records cut to the width the batch's longest
         payload needs."""
         dtype = self.record
@@ -62,7 +62,7 @@ class Ring:
             dtype = self.cut(payload_width(lengths, self.record["data"].shape[0]))
         prefix = np.dtype({"names": ["rec"], "formats": [f"V{dtype.itemsize}"], "offsets": [0],
                            "itemsize": self.record.itemsize})
-        out = np.empty(n, f"V{dtype.itemsize}")
+        out = np.empty(sum(len(s) for s in spans), f"V{dtype.itemsize}")
         at = 0
         for s in spans:
             out[at:at + len(s)] = s.view(prefix)["rec"]
