@@ -30,7 +30,7 @@ build/vmlinux.h:
 	mkdir -p build
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BPF_OBJ): bpf/sysnb.bpf.c bpf/record.h build/vmlinux.h
+$(BPF_OBJ): bpf/sysnb.bpf.c bpf/record.h bpf/recorder.h build/vmlinux.h
 	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ibuild -Ibpf -c bpf/sysnb.bpf.c -o build/sysnb.bpf.o
 	llvm-strip -g build/sysnb.bpf.o -o $@ 2>/dev/null || cp build/sysnb.bpf.o $@
 

@@ -1,68 +1,24 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
-/* sysnb recorder: one record per system call, written at sys_exit (arguments read from pt_regs, as
- * Falco's modern probe does), into lock-free per-CPU rings of fixed-size slots (mmapable arrays, no
- * wake-ups). Userspace drains the rings in bulk with numpy (sysnb/record/). Tracepoints only: no
- * kprobes, no fentry (see ../shared/docs/recorder-study.md). x86-64 syscall numbers; ia32 compat calls are skipped. */
+/* sysnb recorder, CO-RE flavour (loaded through libbpf by sysnb/record/engine.py): the maps, the kernel
+ * accessors (CO-RE relocations and direct BTF loads) and the tracepoint programs around the logic in
+ * recorder.h, which the bcc flavour (sysnb_bcc.c) shares. Tracepoints only: no kprobes, no fentry (see
+ * ../shared/docs/recorder-study.md). x86-64 syscall numbers; ia32 compat calls are skipped. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "record.h"
+/* KREAD(dst, ptr, F) reads field F (recorder.h's table: F_F is "struct, field path") with a CO-RE relocation */
+#define KSTRUCT_(s, path) s
+#define KPATH_(s, path) path
+#define KREAD_(dst, p, spec) BPF_CORE_READ_INTO(dst, (struct KSTRUCT_ spec *)(p), KPATH_ spec)
+#define KREAD(dst, p, f) KREAD_(dst, p, (F_##f))
+#define KADDR_(p, spec) ((void *)&((struct KSTRUCT_ spec *)(p))->KPATH_ spec)
+#define KADDR(p, f) KADDR_(p, (F_##f))
+
+#include "recorder.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
-
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define TS_COMPAT 0x0002
-
-/* x86-64 syscall numbers (asm/unistd_64.h) */
-#define NR_read 0
-#define NR_write 1
-#define NR_open 2
-#define NR_pread64 17
-#define NR_pwrite64 18
-#define NR_readv 19
-#define NR_writev 20
-#define NR_pipe 22
-#define NR_connect 42
-#define NR_accept 43
-#define NR_sendto 44
-#define NR_recvfrom 45
-#define NR_sendmsg 46
-#define NR_recvmsg 47
-#define NR_bind 49
-#define NR_listen 50
-#define NR_socketpair 53
-#define NR_clone 56
-#define NR_fork 57
-#define NR_vfork 58
-#define NR_execve 59
-#define NR_chdir 80
-#define NR_rename 82
-#define NR_mkdir 83
-#define NR_rmdir 84
-#define NR_creat 85
-#define NR_link 86
-#define NR_unlink 87
-#define NR_symlink 88
-#define NR_openat 257
-#define NR_mkdirat 258
-#define NR_unlinkat 263
-#define NR_renameat 264
-#define NR_linkat 265
-#define NR_symlinkat 266
-#define NR_accept4 288
-#define NR_pipe2 293
-#define NR_preadv 295
-#define NR_pwritev 296
-#define NR_renameat2 316
-#define NR_execveat 322
-#define NR_clone3 435
-#define NR_openat2 437
 
 /* The rings: one mmapable array of fixed-size records per kind, CPU c owning slots [c * N, (c + 1) * N)
  * (userspace sizes max_entries to possible CPUs * N before loading), and their positions in ring_pos. A
@@ -121,568 +77,98 @@ static __always_inline struct snb_config *get_config(void)
 	return cfg && cfg->enabled ? cfg : NULL;
 }
 
-/* ---- the cgroup of a task (container ids come from it) ------------------------------------------------------- */
-
-struct kernfs_node___old {
-	struct kernfs_node *parent;  /* renamed __parent in 6.15 */
-} __attribute__((preserve_access_index));
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
-}
-
-/* The task's cgroup: the unified (v2) one, or on a hybrid host whose v2 cgroup is the root the memory
- * controller's v1 cgroup (where docker puts containers). */
-static __always_inline struct kernfs_node *task_cgroup(struct task_struct *t)
-{
-	struct css_set *cs = BPF_CORE_READ(t, cgroups);
-	struct cgroup *cg = BPF_CORE_READ(cs, dfl_cgrp);
-	if (cg && BPF_CORE_READ(cg, level) == 0 && bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
-		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-		struct cgroup_subsys_state *css = NULL;
-		bpf_probe_read_kernel(&css, sizeof(css), &cs->subsys[id & 15]);
-		if (css)
-			cg = BPF_CORE_READ(css, cgroup);
-	}
-	return cg ? BPF_CORE_READ(cg, kn) : NULL;
-}
-
-/* Whether the task's cgroup or one of its SNB_CG_LEVELS - 1 nearest ancestors is ``id``. */
-static __always_inline bool in_cgroup(struct task_struct *t, __u64 id)
-{
-	struct kernfs_node *kn = task_cgroup(t);
-	for (int i = 0; i < SNB_CG_LEVELS; i++) {  /* a bounded loop: the verifier walks it */
-		if (!kn)
-			return false;
-		if (BPF_CORE_READ(kn, id) == id)
-			return true;
-		kn = kn_parent(kn);
-	}
-	return false;
-}
-
-/* The task's cgroup as up to SNB_CG_LEVELS names, leaf first. */
-static __always_inline void cgroup_path(struct snb_big *r, struct task_struct *t)
-{
-	__builtin_memset(r->cgroup, 0, sizeof(r->cgroup));  /* ring memory holds older records */
-	struct kernfs_node *kn = task_cgroup(t);
-#pragma unroll
-	for (int i = 0; i < SNB_CG_LEVELS; i++) {
-		if (!kn)
-			break;
-		struct kernfs_node *parent = kn_parent(kn);
-		if (!parent)
-			break;  /* the hierarchy's root has no name of its own */
-		bpf_probe_read_kernel_str(&r->cgroup[i * SNB_CG_NAME], SNB_CG_NAME, BPF_CORE_READ(kn, name));
-		kn = parent;
-	}
-}
-
-static __always_inline bool skipped(struct snb_config *cfg, struct task_struct *t)
-{
-	__u32 tgid = t->tgid;
-	if (cfg->target_tgid && cfg->target_tgid != tgid)
-		return true;
-#pragma unroll
-	for (int i = 0; i < SNB_MAX_EXCLUDED; i++)
-		if (cfg->excluded[i] == tgid)
-			return true;
-	return cfg->target_cgroup && !in_cgroup(t, cfg->target_cgroup);
-}
-
-static __always_inline bool is_big(long nr)
-{
-	switch (nr) {
-	case NR_read: case NR_write: case NR_open: case NR_pread64: case NR_pwrite64: case NR_readv:
-	case NR_writev: case NR_pipe: case NR_connect: case NR_accept: case NR_sendto: case NR_recvfrom:
-	case NR_sendmsg: case NR_recvmsg: case NR_bind: case NR_listen: case NR_socketpair: case NR_clone:
-	case NR_fork: case NR_vfork: case NR_execve: case NR_chdir: case NR_rename: case NR_mkdir:
-	case NR_rmdir: case NR_creat: case NR_link: case NR_unlink: case NR_symlink: case NR_openat:
-	case NR_mkdirat: case NR_unlinkat: case NR_renameat: case NR_linkat: case NR_symlinkat:
-	case NR_accept4: case NR_pipe2: case NR_preadv: case NR_pwritev: case NR_renameat2:
-	case NR_execveat: case NR_clone3: case NR_openat2:
-		return true;
-	}
-	return false;
-}
-
 static __always_inline struct snb_stats *cpu_stats(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&stats, &zero);
 }
 
-static __always_inline void fill_base(struct snb_base *r, struct task_struct *t, struct pt_regs *regs,
-				      long nr, long ret, __u16 kind, __u32 cpu, struct snb_stats *st, struct snb_task *ts)
+static __always_inline struct snb_pos *ring_position(__u32 k)
 {
-	r->ts = bpf_ktime_get_boot_ns();
-	r->enter_ts = ts ? ts->ts : 0;
-	r->ret = ret;
-	if (regs) {
-		r->args[0] = regs->di;
-		r->args[1] = regs->si;
-		r->args[2] = regs->dx;
-		r->args[3] = regs->r10;
-		r->args[4] = regs->r8;
-		r->args[5] = regs->r9;
-	} else {
-		__builtin_memset(r->args, 0, sizeof(r->args));
-	}
+	return bpf_map_lookup_elem(&ring_pos, &k);
+}
+
+static __always_inline void *ring_slot(__u32 ring, __u32 idx)
+{
+	if (ring == SNB_RING_SMALL)
+		return bpf_map_lookup_elem(&small_slots, &idx);
+	if (ring == SNB_RING_MID)
+		return bpf_map_lookup_elem(&mid_slots, &idx);
+	return bpf_map_lookup_elem(&big_slots, &idx);
+}
+
+static __always_inline struct snb_task *task_entry(struct task_struct *t, bool create)
+{
+	return bpf_task_storage_get(&task_state, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* ---- kernel accessors ---------------------------------------------------------------------------------------- */
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;  /* renamed __parent in 6.15 */
+} __attribute__((preserve_access_index));
+
+static __always_inline void *kn_parent(void *p)
+{
+	struct kernfs_node *kn = p;
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+static __always_inline int memory_subsys(void)
+{
+	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+		return bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	return -1;
+}
+
+static __always_inline struct task_struct *current_task(void)
+{
+	return bpf_get_current_task_btf();
+}
+
+static __always_inline __u32 task_tgid(struct task_struct *t)
+{
+	return t->tgid;
+}
+
+/* direct (BTF) loads, not probe-read helper calls: this runs on every system call */
+static __always_inline void fill_task(struct snb_base *r, struct task_struct *t)
+{
 	r->tid = t->pid;
 	r->pid = t->tgid;
 	r->ppid = t->real_parent->tgid;
-	/* direct (BTF) loads, not probe-read helper calls: this runs on every system call */
 	const struct cred *cred = t->cred;
 	r->uid = cred->uid.val;
 	r->gid = cred->gid.val;
-	r->nr = nr;
-	r->kind = kind;
 	__builtin_memcpy(r->comm, t->comm, sizeof(r->comm));
-	r->cpu = cpu;
-	r->lost = st ? st->pending_lost : 0;
-	if (st) {
-		st->pending_lost = 0;
-		st->seen++;
-	}
 }
 
-static __always_inline void lost_one(struct snb_stats *st)
+static __always_inline bool task_compat(struct task_struct *t)
 {
-	if (st) {
-		st->drops++;
-		st->pending_lost++;
-	}
+	return t->thread_info.status & TS_COMPAT;
 }
 
-/* A length the verifier can prove is <= max (clang otherwise checks a 32-bit copy of the register). */
-static __always_inline __u64 bounded(__u64 n, __u64 max)
+static __always_inline long task_exit_code(struct task_struct *t)
 {
-	if (n > max)
-		n = max;
-	barrier_var(n);
-	return n & 0xFFFF;
-}
-
-/* ---- user memory ---------------------------------------------------------------------------------------- */
-
-/* Copy up to ``size`` (a constant: the field's size) bytes of user memory into ``dst``; set ``*len`` on success. */
-static __always_inline void read_raw(void *dst, __u16 *len, __u64 size, __u64 ptr, long want)
-{
-	if (!ptr || want <= 0)
-		return;
-	__u64 n = bounded(want, size);
-	if (n > size)
-		return;
-	if (bpf_probe_read_user(dst, n, (void *)ptr) == 0)
-		*len = n;
-}
-
-/* A NUL-terminated user string (the length counts the NUL). */
-static __always_inline void read_str(void *dst, __u16 *len, __u32 size, __u64 ptr)
-{
-	if (!ptr)
-		return;
-	long n = bpf_probe_read_user_str(dst, size, (void *)ptr);
-	if (n > 0)
-		*len = n;
-}
-
-/* An I/O payload: the first snaplen bytes, and how many the syscall really moved. */
-static __always_inline void user_buf(struct snb_big *r, __u64 ptr, long len, __u32 snaplen)
-{
-	if (len <= 0 || !ptr)
-		return;
-	r->data_total = len;
-	read_raw(r->data, &r->data_len, SNB_DATA, ptr, len > snaplen ? snaplen : len);
-}
-
-#define user_str(r, ptr) read_str((r)->data, &(r)->data_len, SNB_DATA, (ptr))
-#define user_str2(r, ptr) read_str((r)->data2, &(r)->data2_len, SNB_DATA2, (ptr))
-#define user_raw2(r, ptr, len) read_raw((r)->data2, &(r)->data2_len, SNB_DATA2, (ptr), (len))
-
-#define SNB_IOVECS 8  /* iovecs gathered per readv/writev/sendmsg/recvmsg */
-
-/* The first snaplen bytes the syscall moved through an iovec array, gathered across up to SNB_IOVECS
- * entries (as sysdig does). After the first entry the verifier needs offset and length each within half the
- * buffer, so later entries fill at most the first SNB_DATA/2 bytes: all of it at the default snaplen. */
-static __always_inline void iovecs(struct snb_big *r, __u64 iov_ptr, long iovcnt, long ret, __u32 snaplen)
-{
-	if (!iov_ptr || ret <= 0)
-		return;
-	r->data_total = ret;
-	long want = ret < (long)snaplen ? ret : (long)snaplen;
-	__u32 off = 0;
-#pragma unroll
-	for (int i = 0; i < SNB_IOVECS; i++) {
-		struct iovec iov = {};
-		if (i >= iovcnt || off >= want || bpf_probe_read_user(&iov, sizeof(iov), (void *)(iov_ptr + i * sizeof(iov))))
-			break;
-		long n = (long)iov.iov_len < want - off ? (long)iov.iov_len : want - off;
-		if (n <= 0)
-			continue;
-		if (i == 0) {
-			__u64 m = bounded(n, SNB_DATA);
-			if (m > SNB_DATA || bpf_probe_read_user(r->data, m, iov.iov_base))
-				break;
-			off = m;
-			continue;
-		}
-		if (off >= SNB_DATA / 2)
-			break;
-		__u32 at = off & (SNB_DATA / 2 - 1);
-		__u64 m = bounded(n, SNB_DATA / 2);
-		if (m > SNB_DATA / 2 || bpf_probe_read_user(&r->data[at], m, iov.iov_base))
-			break;
-		off = at + m;
-	}
-	r->data_len = off;
-}
-
-static __always_inline void msghdr(struct snb_big *r, __u64 ptr, long ret, __u32 snaplen)
-{
-	struct user_msghdr m = {};
-	if (!ptr || bpf_probe_read_user(&m, sizeof(m), (void *)ptr))
-		return;
-	user_raw2(r, (__u64)m.msg_name, m.msg_namelen);
-	iovecs(r, (__u64)m.msg_iov, m.msg_iovlen, ret, snaplen);
-}
-
-/* The process command line (argv, NUL-separated) into data, the environment into data2. */
-static __always_inline void mm_args(struct snb_big *r, struct task_struct *t)
-{
-	struct mm_struct *mm = t->mm;
-	if (!mm)
-		return;
-	unsigned long start = mm->arg_start, end = mm->arg_end;
-	if (end > start) {
-		__u64 n = bounded(end - start, SNB_DATA);
-		if (n <= SNB_DATA && bpf_probe_read_user(r->data, n, (void *)start) == 0)
-			r->data_len = n;
-	}
-	start = mm->env_start;
-	end = mm->env_end;
-	if (end > start) {
-		__u64 n = bounded(end - start, SNB_DATA2);
-		if (n <= SNB_DATA2 && bpf_probe_read_user(r->data2, n, (void *)start) == 0)
-			r->data2_len = n;
-	}
-}
-
-/* ---- kernel socket of an fd --------------------------------------------------------------------------------- */
-
-static __always_inline void sock_of_fd(struct snb_big *r, struct task_struct *t, long fd)
-{
-	if (fd < 0)
-		return;
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xFFFFF]);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->family = family;
-	r->sock_type = BPF_CORE_READ(sk, sk_type);
-	r->proto = BPF_CORE_READ(sk, sk_protocol);
-	if (family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)r->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)r->daddr, sk, __sk_common.skc_daddr);
-	} else if (family == AF_INET6) {
-		BPF_CORE_READ_INTO((struct in6_addr *)r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)r->daddr, sk, __sk_common.skc_v6_daddr);
-	} else if (family == AF_UNIX) {
-		struct unix_sock *us = (struct unix_sock *)sk;
-		struct sock *peer = BPF_CORE_READ(us, peer);
-		*(__u64 *)r->saddr = (__u64)sk;
-		*(__u64 *)r->daddr = (__u64)peer;
-		struct unix_address *addr = BPF_CORE_READ(us, addr);
-		if (!addr && peer)
-			addr = BPF_CORE_READ((struct unix_sock *)peer, addr);
-		if (addr && !r->data2_len) {
-			long n = bpf_probe_read_kernel_str(r->data2, sizeof(((struct sockaddr_un *)0)->sun_path),
-							   &addr->name[0].sun_path);
-			if (n > 0)
-				r->data2_len = n;
-		}
-		return;
-	}
-	if (family == AF_INET || family == AF_INET6) {
-		r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	}
-}
-
-/* ---- what each syscall carries ------------------------------------------------------------------------------- */
-
-/* The path or address this syscall's entry copied (see struct snb_task) into data (or data2); false when
- * there is none (no entry seen, --no-latency, or the string filled the buffer: then read at exit). */
-static __always_inline bool from_entry(struct snb_big *r, struct snb_task *ts, long nr, bool second)
-{
-	if (!ts || ts->nr != nr || !ts->len || ts->len >= SNB_ENTER_DATA)
-		return false;
-	if (second) {
-		__builtin_memcpy(r->data2, ts->data, SNB_ENTER_DATA);
-		r->data2_len = ts->len;
-	} else {
-		__builtin_memcpy(r->data, ts->data, SNB_ENTER_DATA);
-		r->data_len = ts->len;
-	}
-	ts->nr = 0xFFFF;
-	return true;
-}
-
-static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, long nr, long ret, __u32 snaplen,
-				     struct snb_task *ts)
-{
-	__u64 *a = r->b.args;
-	switch (nr) {
-	case NR_read: case NR_pread64: case NR_write: case NR_pwrite64:
-		user_buf(r, a[1], ret, snaplen);
-		break;
-	case NR_recvfrom:
-		user_buf(r, a[1], ret, snaplen);
-		if (a[4] && a[5]) {
-			int alen = 0;
-			bpf_probe_read_user(&alen, sizeof(alen), (void *)a[5]);
-			user_raw2(r, a[4], alen);
-		}
-		sock_of_fd(r, t, a[0]);
-		break;
-	case NR_sendto:
-		user_buf(r, a[1], ret, snaplen);
-		user_raw2(r, a[4], a[5]);
-		sock_of_fd(r, t, a[0]);
-		break;
-	case NR_readv: case NR_writev: case NR_preadv: case NR_pwritev:
-		iovecs(r, a[1], a[2], ret, snaplen);
-		break;
-	case NR_sendmsg: case NR_recvmsg:
-		msghdr(r, a[1], ret, snaplen);
-		sock_of_fd(r, t, a[0]);
-		break;
-	case NR_connect: case NR_bind:
-		if (!from_entry(r, ts, nr, true))
-			user_raw2(r, a[1], a[2]);
-		sock_of_fd(r, t, a[0]);
-		break;
-	case NR_listen:
-		sock_of_fd(r, t, a[0]);
-		break;
-	case NR_accept: case NR_accept4:
-		sock_of_fd(r, t, ret);
-		break;
-	case NR_open: case NR_creat: case NR_chdir: case NR_mkdir: case NR_rmdir: case NR_unlink:
-		if (!from_entry(r, ts, nr, false))
-			user_str(r, a[0]);
-		break;
-	case NR_openat: case NR_mkdirat: case NR_unlinkat:
-		if (!from_entry(r, ts, nr, false))
-			user_str(r, a[1]);
-		break;
-	case NR_openat2:
-		if (!from_entry(r, ts, nr, false))
-			user_str(r, a[1]);
-		user_raw2(r, a[2], 24);
-		break;
-	case NR_rename: case NR_link: case NR_symlink:
-		user_str(r, a[0]);
-		user_str2(r, a[1]);
-		break;
-	case NR_renameat: case NR_renameat2: case NR_linkat:
-		user_str(r, a[1]);
-		user_str2(r, a[3]);
-		break;
-	case NR_symlinkat:
-		user_str(r, a[0]);
-		user_str2(r, a[2]);
-		break;
-	case NR_pipe: case NR_pipe2:
-		if (ret == 0)
-			user_raw2(r, a[0], 8);
-		break;
-	case NR_socketpair:
-		if (ret == 0)
-			user_raw2(r, a[3], 8);
-		break;
-	case NR_execve: case NR_execveat:
-		cgroup_path(r, t);
-		if (ret == 0) {
-			mm_args(r, t);
-		} else {
-			user_str(r, nr == NR_execve ? a[0] : a[1]);
-		}
-		break;
-	case NR_clone3:
-		mm_args(r, t);
-		cgroup_path(r, t);
-		if (a[0]) /* clone_args.flags, the first u64 of the struct */
-			bpf_probe_read_user(&r->data_total, sizeof(r->data_total), (void *)a[0]);
-		break;
-	case NR_clone: case NR_fork: case NR_vfork:
-		mm_args(r, t);
-		cgroup_path(r, t);
-		break;
-	}
-}
-
-/* read/write/pread/pwrite whose captured payload fits a mid record: a 256-byte ring slot instead of a
- * 1456-byte one, so the byte-at-a-time I/O that floods a recorder costs a sixth of the ring and the copy. */
-static __always_inline bool fits_mid(long nr, long ret, __u32 snaplen)
-{
-	if (nr != NR_read && nr != NR_write && nr != NR_pread64 && nr != NR_pwrite64)
-		return false;
-	return ret <= SNB_MID_DATA || snaplen <= SNB_MID_DATA;
-}
-
-/* Whether the syscall set (if one was given) includes ``nr``. */
-static __always_inline bool wanted(struct snb_config *cfg, long nr)
-{
-	return !cfg->syscall_filter || cfg->syscalls[nr & (SNB_NR_SYSCALLS - 1)];
-}
-
-/* The current task, or NULL when recording is off or the task is excluded. */
-static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
-{
-	if (!cfg)
-		return NULL;
-	struct task_struct *t = bpf_get_current_task_btf();
-	return skipped(cfg, t) ? NULL : t;
-}
-
-/* The next free slot of this CPU's ring of ``slots`` (``ring``: enum snb_ring; ``nslots``: its SNB_*_SLOTS,
- * which the config's slots_shift scales down), or NULL (counted as lost) when the ring is full. publish()
- * then makes the record visible. */
-static __always_inline void *claim(void *slots, __u32 ring, __u32 nslots, __u32 cpu, struct snb_stats *st,
-				   struct snb_pos **pos, struct snb_config *cfg)
-{
-	nslots >>= cfg->slots_shift & 15;
-	__u32 k = cpu * SNB_RINGS + ring;
-	struct snb_pos *p = bpf_map_lookup_elem(&ring_pos, &k);
-	if (!p) {
-		lost_one(st);
-		return NULL;
-	}
-	__u64 head = p->head;
-	if (head - *(volatile __u64 *)&p->tail >= nslots) {
-		lost_one(st);
-		return NULL;
-	}
-	__u32 idx = cpu * nslots + (head & (nslots - 1));
-	void *r = bpf_map_lookup_elem(slots, &idx);
-	if (!r) {
-		lost_one(st);
-		return NULL;
-	}
-	*pos = p;
-	return r;
-}
-
-/* The record is written: move head past it (x86 keeps stores in order; the barrier keeps clang's too). */
-static __always_inline void publish(struct snb_pos *p)
-{
-	asm volatile("" ::: "memory");
-	*(volatile __u64 *)&p->head = p->head + 1;
+	return t->exit_code;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(snb_enter, struct pt_regs *regs, long id)
 {
-	struct snb_config *cfg = get_config();
-	struct task_struct *t = traced_task(cfg);
-	if (!t || !wanted(cfg, id))
-		return 0;
-	struct snb_task *ts = bpf_task_storage_get(&task_state, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ts)
-		return 0;
-	ts->ts = bpf_ktime_get_boot_ns();
-	ts->nr = id;
-	ts->len = 0;
-	switch (id) {  /* what the kernel is about to read from user memory: copy it now (TOCTOU) */
-	case NR_open: case NR_creat: case NR_chdir: case NR_mkdir: case NR_rmdir: case NR_unlink:
-		read_str(ts->data, &ts->len, SNB_ENTER_DATA, regs->di);
-		break;
-	case NR_openat: case NR_openat2: case NR_mkdirat: case NR_unlinkat:
-		read_str(ts->data, &ts->len, SNB_ENTER_DATA, regs->si);
-		break;
-	case NR_connect: case NR_bind:
-		read_raw(ts->data, &ts->len, SNB_ENTER_DATA, regs->si, regs->dx);
-		break;
-	}
-	return 0;
+	return handle_enter(regs, id);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(snb_exit, struct pt_regs *regs, long ret)
 {
-	struct snb_config *cfg = get_config();
-	struct task_struct *t = traced_task(cfg);
-	if (!t)
-		return 0;
-	long nr = regs->orig_ax;
-	if (nr < 0 || nr >= SNB_NR_SYSCALLS || (t->thread_info.status & TS_COMPAT) || !wanted(cfg, nr))
-		return 0;
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct snb_stats *st = cpu_stats();
-	/* a helper call, with several kernel calls behind it: skipped when there is no entry hook to fill it */
-	struct snb_task *ts = cfg->enter_hook ? bpf_task_storage_get(&task_state, t, 0, 0) : NULL;
-	struct snb_pos *pos;
-	if (fits_mid(nr, ret, cfg->snaplen)) {
-		struct snb_mid *r = claim(&mid_slots, SNB_RING_MID, SNB_MID_SLOTS, cpu, st, &pos, cfg);
-		if (!r)
-			return 0;
-		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
-		r->data_len = r->data2_len = 0;
-		r->data_total = ret > 0 ? ret : 0;
-		read_raw(r->data, &r->data_len, SNB_MID_DATA, r->b.args[1], ret > cfg->snaplen ? cfg->snaplen : ret);
-		publish(pos);
-		return 0;
-	}
-	if (is_big(nr)) {
-		struct snb_big *r = claim(&big_slots, SNB_RING_BIG, SNB_BIG_SLOTS, cpu, st, &pos, cfg);
-		if (!r)
-			return 0;
-		fill_base(&r->b, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
-		r->data_len = r->data2_len = 0;
-		r->data_total = 0;
-		r->family = r->sock_type = r->proto = 0;
-		r->sport = r->dport = 0;
-		__builtin_memset(r->saddr, 0, sizeof(r->saddr));
-		__builtin_memset(r->daddr, 0, sizeof(r->daddr));
-		fill_big(r, t, nr, ret, cfg->snaplen, ts);
-		publish(pos);
-		return 0;
-	}
-	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos, cfg);
-	if (!r)
-		return 0;
-	fill_base(r, t, regs, nr, ret, SNB_SYSCALL, cpu, st, ts);
-	publish(pos);
-	return 0;
+	return handle_exit(regs, ret);
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(snb_procexit, struct task_struct *p)
 {
-	struct snb_config *cfg = get_config();
-	struct task_struct *t = traced_task(cfg);
-	if (!t)
-		return 0;
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct snb_stats *st = cpu_stats();
-	struct snb_pos *pos;
-	struct snb_base *r = claim(&small_slots, SNB_RING_SMALL, SNB_SMALL_SLOTS, cpu, st, &pos, cfg);
-	if (!r)
-		return 0;
-	fill_base(r, t, NULL, 0xFFFF, t->exit_code, SNB_PROCEXIT, cpu, st, NULL);
-	publish(pos);
-	return 0;
+	return handle_procexit();
 }
