@@ -12,7 +12,7 @@ tracing at all); recording without payloads (-s 0); recording with sysdig's defa
 same without the sys_enter hook (--no-latency).
 Then the rate test: one workload per CPU, everything recorded with payloads: syscalls/s and drops.
 
-    sudo .venv/bin/python benchmarks/bench_record.py [--count 5000000] [--runs 3]
+    sudo .venv/bin/python benchmarks/bench_record.py [--count 5000000] [--runs 3] [--engine bcc]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from sysnb.record.engine import CoreEngine
+from sysnb.record.engine import open_engine
 from sysnb.record.recorder import Recording, RecordStats
 
 HERE = Path(__file__).resolve().parent
@@ -75,8 +75,9 @@ def run(cmds: list[list[str]]) -> Timing:
     return Timing(time.perf_counter() - t, cpu)
 
 
-def recorded(cmds: list[list[str]], snaplen: int, tmp: str, latency: bool = True) -> tuple[Timing, RecordStats, float]:
-    rec = Recording(os.path.join(tmp, "bench.scap"), snaplen=snaplen, latency=latency)
+def recorded(cmds: list[list[str]], snaplen: int, tmp: str, engine: str,
+             latency: bool = True) -> tuple[Timing, RecordStats, float]:
+    rec = Recording(os.path.join(tmp, "bench.scap"), snaplen=snaplen, latency=latency, engine=engine)
     try:
         took = run(cmds)
     finally:
@@ -86,8 +87,8 @@ def recorded(cmds: list[list[str]], snaplen: int, tmp: str, latency: bool = True
     return took, stats, time.perf_counter() - t
 
 
-def attached_disabled(cmds: list[list[str]]) -> Timing:
-    engine = CoreEngine()
+def attached_disabled(cmds: list[list[str]], engine_name: str) -> Timing:
+    engine = open_engine(engine_name)
     engine.pause()
     try:
         return run(cmds)
@@ -99,7 +100,7 @@ RECORDINGS = (("recording, no payloads (-s 0)", 0, True), ("recording, 80-byte p
               ("recording, 80-byte payloads, --no-latency", 80, False))
 
 
-def overhead_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
+def overhead_table(name: str, cmd: list[str], runs: int, tmp: str, engine: str) -> None:
     """Every configuration once per round, ``runs`` rounds: a slow spell of this noisy VM then hits all of
     them alike instead of one configuration's consecutive runs."""
     base: list[Timing] = []
@@ -107,9 +108,9 @@ def overhead_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
     results: list[list[tuple[Timing, RecordStats, float]]] = [[] for _ in RECORDINGS]
     for _ in range(runs):
         base.append(run([cmd]))
-        empty.append(attached_disabled([cmd]))
+        empty.append(attached_disabled([cmd], engine))
         for out, (_, snaplen, latency) in zip(results, RECORDINGS, strict=True):
-            out.append(recorded([cmd], snaplen, tmp, latency))
+            out.append(recorded([cmd], snaplen, tmp, engine, latency))
     print(f"\n{name}: `{' '.join(cmd)}` (median of {runs} rounds; slowdown = time / untraced time, wall clock "
           "and the workload's CPU time)\n")
     print("| configuration | workload s | slowdown (wall) | per round | slowdown (CPU time) | per round | "
@@ -134,14 +135,14 @@ def _row(took: list[Timing], base: list[Timing]) -> str:
     return " | ".join(cells)
 
 
-def rate_table(name: str, cmd: list[str], runs: int, tmp: str) -> None:
+def rate_table(name: str, cmd: list[str], runs: int, tmp: str, engine: str) -> None:
     cmds = [cmd] * len(CPUS)
     print(f"\nrate: {len(cmds)} x `{' '.join(cmd)}` at once, one per CPU, recorded with 80-byte payloads "
           "(default settings)\n")
     print("| run | workload s | syscalls recorded | recorded/s | dropped | writing the .scap took |")
     print("|---|---|---|---|---|---|")
     for i in range(runs):
-        timing, stats, tail = recorded(cmds, 80, tmp)
+        timing, stats, tail = recorded(cmds, 80, tmp, engine)
         took = timing.wall
         pct = 100 * stats.drops / max(stats.drops + stats.records, 1)
         print(f"| {i + 1} | {took:.2f} | {stats.records:,} | {stats.records / took / 1e6:.2f} M | "
@@ -154,6 +155,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", choices=("dd", "loop"), help="one workload only")
     ap.add_argument("--tables", default="overhead,rate", help="which tables: overhead, rate (default both)")
+    ap.add_argument("--engine", choices=("core", "bcc"), default="core", help="the recorder engine (default core)")
     ap.add_argument("--dir", help="where the spill and the .scap go (default: a temporary directory on the "
                                   "disk; /dev/shm takes the disk out of the measurement)")
     args = ap.parse_args()
@@ -161,12 +163,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         loop = build_loop(tmp)
         names = [n for n in ("dd", "loop") if args.only in (None, n) and (n == "dd" or loop)]
-        print(f"sysnb recorder benchmark: {len(CPUS)} CPUs, {os.uname().release}, {args.count:,} syscalls per workload")
+        print(f"sysnb recorder benchmark ({args.engine} engine): {len(CPUS)} CPUs, {os.uname().release}, "
+              f"{args.count:,} syscalls per workload")
         print(f"files in {tmp}")
         for name in names if "overhead" in tables else []:
-            overhead_table(name, workload(name, args.count, loop), args.runs, tmp)
+            overhead_table(name, workload(name, args.count, loop), args.runs, tmp, args.engine)
         for name in names if "rate" in tables else []:
-            rate_table(name, workload(name, args.count, loop), args.runs, tmp)
+            rate_table(name, workload(name, args.count, loop), args.runs, tmp, args.engine)
 
 
 if __name__ == "__main__":

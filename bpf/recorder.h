@@ -26,6 +26,7 @@
 #define F_cgroup_kn cgroup, kn
 #define F_kn_id kernfs_node, id
 #define F_kn_name kernfs_node, name
+#define F_kn_parent kernfs_node, __parent  /* `parent` before 6.15 */
 #define F_files_fdt files_struct, fdt
 #define F_fdt_max_fds fdtable, max_fds
 #define F_fdt_fd fdtable, fd
@@ -114,8 +115,8 @@ static __always_inline struct snb_stats *cpu_stats(void);
 static __always_inline struct snb_pos *ring_position(__u32 k);  /* ring_pos[k] */
 static __always_inline void *ring_slot(__u32 ring, __u32 idx);  /* slot idx of ring kind ``ring`` */
 static __always_inline struct snb_task *task_entry(struct task_struct *t, bool create);
-static __always_inline struct task_struct *current_task(void);
-static __always_inline __u32 task_tgid(struct task_struct *t);
+static __always_inline struct task_struct *this_task(void);
+static __always_inline __u32 snb_tgid(struct task_struct *t);
 static __always_inline void fill_task(struct snb_base *r, struct task_struct *t);  /* ids, uid/gid, comm */
 static __always_inline bool task_compat(struct task_struct *t);  /* an ia32 syscall */
 static __always_inline long task_exit_code(struct task_struct *t);
@@ -126,7 +127,7 @@ static __always_inline int memory_subsys(void);  /* -1 without a memory controll
 
 /* The task's cgroup: the unified (v2) one, or on a hybrid host whose v2 cgroup is the root the memory
  * controller's v1 cgroup (where docker puts containers). */
-static __always_inline void *task_cgroup(struct task_struct *t)
+static __always_inline void *snb_task_cgroup(struct task_struct *t)
 {
 	void *cs = NULL, *cg = NULL, *kn = NULL;
 	int level = 0, id = memory_subsys();
@@ -148,7 +149,7 @@ static __always_inline void *task_cgroup(struct task_struct *t)
 /* Whether the task's cgroup or one of its SNB_CG_LEVELS - 1 nearest ancestors is ``id``. */
 static __always_inline bool in_cgroup(struct task_struct *t, __u64 id)
 {
-	void *kn = task_cgroup(t);
+	void *kn = snb_task_cgroup(t);
 	for (int i = 0; i < SNB_CG_LEVELS; i++) {  /* a bounded loop: the verifier walks it */
 		if (!kn)
 			return false;
@@ -162,10 +163,10 @@ static __always_inline bool in_cgroup(struct task_struct *t, __u64 id)
 }
 
 /* The task's cgroup as up to SNB_CG_LEVELS names, leaf first. */
-static __always_inline void cgroup_path(struct snb_big *r, struct task_struct *t)
+static __always_inline void snb_cgroup_path(struct snb_big *r, struct task_struct *t)
 {
 	__builtin_memset(r->cgroup, 0, sizeof(r->cgroup));  /* ring memory holds older records */
-	void *kn = task_cgroup(t);
+	void *kn = snb_task_cgroup(t);
 #pragma unroll
 	for (int i = 0; i < SNB_CG_LEVELS; i++) {
 		if (!kn)
@@ -182,7 +183,7 @@ static __always_inline void cgroup_path(struct snb_big *r, struct task_struct *t
 
 static __always_inline bool skipped(struct snb_config *cfg, struct task_struct *t)
 {
-	__u32 tgid = task_tgid(t);
+	__u32 tgid = snb_tgid(t);
 	if (cfg->target_tgid && cfg->target_tgid != tgid)
 		return true;
 #pragma unroll
@@ -531,7 +532,7 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 			user_raw2(r, a[3], 8);
 		break;
 	case NR_execve: case NR_execveat:
-		cgroup_path(r, t);
+		snb_cgroup_path(r, t);
 		if (ret == 0) {
 			mm_args(r, t);
 		} else {
@@ -540,13 +541,13 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 		break;
 	case NR_clone3:
 		mm_args(r, t);
-		cgroup_path(r, t);
+		snb_cgroup_path(r, t);
 		if (a[0]) /* clone_args.flags, the first u64 of the struct */
 			bpf_probe_read_user(&r->data_total, sizeof(r->data_total), (void *)a[0]);
 		break;
 	case NR_clone: case NR_fork: case NR_vfork:
 		mm_args(r, t);
-		cgroup_path(r, t);
+		snb_cgroup_path(r, t);
 		break;
 	}
 }
@@ -608,7 +609,7 @@ static __always_inline struct task_struct *traced_task(struct snb_config *cfg)
 {
 	if (!cfg)
 		return NULL;
-	struct task_struct *t = current_task();
+	struct task_struct *t = this_task();
 	return skipped(cfg, t) ? NULL : t;
 }
 

@@ -123,12 +123,12 @@ static __always_inline int memory_subsys(void)
 	return -1;
 }
 
-static __always_inline struct task_struct *current_task(void)
+static __always_inline struct task_struct *this_task(void)
 {
 	return bpf_get_current_task_btf();
 }
 
-static __always_inline __u32 task_tgid(struct task_struct *t)
+static __always_inline __u32 snb_tgid(struct task_struct *t)
 {
 	return t->tgid;
 }

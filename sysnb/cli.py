@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cgroup", metavar="DIR",
                    help="live capture: record only the tasks in this cgroup directory or below it, e.g. "
                         "/sys/fs/cgroup/system.slice/docker-<id>.scope")
+    p.add_argument("--engine", choices=("auto", "core", "bcc"), default="auto",
+                   help="live capture: the recorder: core (CO-RE through libbpf, needs a kernel with BTF), bcc "
+                        "(compiled at start, needs python3-bpfcc and kernel headers) or auto (default: core "
+                        "where it can run, else bcc)")
     p.add_argument("-S", "--summary", action="store_true", help="print the event summary (the top event types)")
     p.add_argument("-q", "--quiet", action="store_true", help="print no events (useful with -S)")
     p.add_argument("-A", "--print-ascii", action="store_true", help="print buffers as printable ASCII only")
@@ -258,8 +262,8 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
         print(f"sysnb: recording to {path} (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
 
     stats = record(path, args.seconds, snaplen=args.snaplen, compress=True if args.compress else None,
-                   latency=args.latency, syscalls=args.syscalls, cgroup=args.cgroup, until=enough, tick=tick,
-                   started=started)
+                   latency=args.latency, syscalls=args.syscalls, cgroup=args.cgroup, engine=args.engine,
+                   until=enough, tick=tick, started=started)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.write or args.verbose:
@@ -278,7 +282,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     from sysnb.record.recorder import Recording
 
     rec = Recording(default_path(), snaplen=args.snaplen, tap=True, latency=args.latency, syscalls=args.syscalls,
-                    cgroup=args.cgroup)
+                    cgroup=args.cgroup, engine=args.engine)
     print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())
     printed = 0

@@ -7,9 +7,10 @@
 
 * ``%chisel NAME [ARGS] [-- FILTER]`` runs a chisel on the current view (bound to ``_chisel``);
   ``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]`` prints it as sysdig does.
-* ``%%capture 5s [-o NAME] [-s SNAPLEN] [--filter FILTER]`` records every system call on the host while
-  the cell runs, for at least the duration, and binds the capture (default ``_capture``). When the first
-  argument is not a duration the cell goes to IPython's own ``%%capture`` (stdout capture) unchanged.
+* ``%%capture 5s [-o NAME] [-s SNAPLEN] [--engine core|bcc] [--filter FILTER]`` records every system call
+  on the host while the cell runs, for at least the duration, and binds the capture (default ``_capture``).
+  When the first argument is not a duration the cell goes to IPython's own ``%%capture`` (stdout capture)
+  unchanged.
   ``%%syscapture`` is the unambiguous spelling; ``%capture 5s`` records for 5 s with a progress bar.
   The kernel process itself is excluded from the recording (the recorder would otherwise record itself);
   commands the cell starts (``!curl ...``, subprocesses) are recorded.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError
@@ -82,7 +83,8 @@ def sysfilter(line: str, shell: Any) -> Capture | str | None:
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|min)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, None: 1.0}
-CAPTURE_USAGE = "usage: %%capture DURATION [-o NAME] [-s SNAPLEN] [--filter FILTER], e.g. %%capture 5s -o incident"
+CAPTURE_USAGE = ("usage: %%capture DURATION [-o NAME] [-s SNAPLEN] [--engine auto|core|bcc] [--filter FILTER], "
+                 "e.g. %%capture 5s -o incident")
 
 
 def duration(text: str) -> float | None:
@@ -91,39 +93,49 @@ def duration(text: str) -> float | None:
     return float(m[1]) * _UNIT[m[2]] if m else None
 
 
-def _capture_args(line: str) -> tuple[float, str, int, str | None]:
+class CaptureArgs(NamedTuple):
+    seconds: float
+    name: str = "_capture"
+    snaplen: int = 80
+    filter: str | None = None
+    engine: str = "auto"
+
+
+def _capture_args(line: str) -> CaptureArgs:
     head, _, flt = line.partition("--filter")
     args = shlex.split(head)
     if not args or duration(args[0]) is None:
         raise _usage(CAPTURE_USAGE)
-    seconds, name, snaplen = duration(args[0]) or 0.0, "_capture", 80
+    out = CaptureArgs(duration(args[0]) or 0.0, filter=flt.strip() or None)
     rest = args[1:]
     while rest:
         opt = rest.pop(0)
-        if opt in ("-o", "-s") and rest:
-            if opt == "-o":
-                name = rest.pop(0)
-            elif rest[0].isdigit():
-                snaplen = int(rest.pop(0))
-            else:
-                raise _usage(f"%%capture: -s needs a number of bytes, not {rest[0]!r}")
-        else:
+        if opt not in ("-o", "-s", "--engine") or not rest:
             raise _usage(f"%%capture: unexpected {opt!r}. {CAPTURE_USAGE}")
-    return seconds, name, snaplen, flt.strip() or None
+        value = rest.pop(0)
+        if opt == "-o":
+            out = out._replace(name=value)
+        elif opt == "--engine" and value in ("auto", "core", "bcc"):
+            out = out._replace(engine=value)
+        elif opt == "-s" and value.isdigit():
+            out = out._replace(snaplen=int(value))
+        else:
+            raise _usage(f"%%capture: {opt} {value!r}: -s takes a number of bytes, --engine auto, core or bcc")
+    return out
 
 
 def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
     """Record while ``cell`` runs (and at least for the duration); bind and return the capture."""
     from sysnb.record.libbpf import BpfError
 
-    seconds, name, snaplen, flt = _capture_args(line)
+    seconds, name, snaplen, flt, engine = _capture_args(line)
     if flt is not None:
         _check_filter(flt)
     try:
         from sysnb.record import default_path
         from sysnb.record.recorder import Recording
 
-        rec = Recording(default_path(), snaplen=snaplen)
+        rec = Recording(default_path(), snaplen=snaplen, engine=engine)
     except (BpfError, SysnbError) as e:
         raise _usage(f"%%capture: {e}") from None
     try:

@@ -40,3 +40,15 @@ def test_user_mistakes_are_usage_errors(ip) -> None:  # type: ignore[no-untyped-
         ip.run_line_magic("sysopen", "/nonexistent.scap")
     with pytest.raises(UsageError, match="usage: %sysopen"):
         ip.run_line_magic("sysopen", "")
+
+
+def test_capture_arguments() -> None:
+    from sysnb.magics import _capture_args
+
+    assert _capture_args("5s -o incident --engine bcc -s 0 --filter proc.name=cat") == \
+        (5.0, "incident", 0, "proc.name=cat", "bcc")
+    assert _capture_args("500ms") == (0.5, "_capture", 80, None, "auto")
+    with pytest.raises(UsageError, match="--engine auto, core or bcc"):
+        _capture_args("5s --engine ebpf")
+    with pytest.raises(UsageError, match="unexpected '-x'"):
+        _capture_args("5s -x")

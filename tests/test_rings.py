@@ -76,7 +76,7 @@ def test_payload_records_are_cut_to_the_longest_payload() -> None:
 
 
 def test_rings_shrink_on_hosts_with_many_cpus() -> None:
-    from sysnb.record.engine import slots_shift
+    from sysnb.record.ring_engine import slots_shift
 
     assert slots_shift(2) == 0 and slots_shift(16) == 0  # 53 MB per CPU
     assert slots_shift(64) == 2  # 64 x 13 MB fits 1 GiB

@@ -1,4 +1,5 @@
-"""Live capture with the CO-RE eBPF recorder (``bpf/sysnb.bpf.c``): ``capture(seconds=5) -> Capture``."""
+"""Live capture with the eBPF recorder (``bpf/``: CO-RE through libbpf, or bcc where there is no BTF):
+``capture(seconds=5) -> Capture``."""
 
 from __future__ import annotations
 
@@ -24,25 +25,26 @@ def default_path() -> str:
 def capture(seconds: float | None = 5.0, *, path: str | None = None, snaplen: int = 80,
             exclude: list[int] | None = None, target_pid: int = 0, until: Callable[[], bool] | None = None,
             tick: Callable[[Recording], None] | None = None, latency: bool = True,
-            syscalls: Iterable[str] | None = None, cgroup: str | None = None) -> Capture:
+            syscalls: Iterable[str] | None = None, cgroup: str | None = None, engine: str = "auto") -> Capture:
     """Record every system call on this host for ``seconds`` (or until ``until()``), write the .scap
     evidence file (``path``, gzip when it ends in .gz) and open it. Needs root and a BTF kernel; the
     calling process is excluded from the recording. ``latency=False`` skips the sys_enter hook (14-30 %
     less time for syscall-heavy workloads; evt.latency is then 0). ``syscalls=["read", "write"]``
     records only those syscalls plus the ones process and fd state need; ``cgroup="/sys/fs/cgroup/…"`` only
-    the tasks in that cgroup or below it."""
+    the tasks in that cgroup or below it. ``engine="bcc"`` records through bcc (kernels without BTF; ``auto``
+    picks it when the CO-RE engine cannot run)."""
     from sysnb.capture import open_capture
     from sysnb.record.recorder import record
 
     out = path or default_path()
     stats = record(out, seconds, snaplen=snaplen, exclude=exclude, target_pid=target_pid, until=until, tick=tick,
-                   latency=latency, syscalls=syscalls, cgroup=cgroup)
+                   latency=latency, syscalls=syscalls, cgroup=cgroup, engine=engine)
     cap = open_capture(out)
     cap.provenance.extra["recorder"] = stats_dict(stats)
     return cap
 
 
 def stats_dict(stats: RecordStats) -> dict[str, object]:
-    return {"engine": "core", "seconds": round(stats.seconds, 3), "syscalls": stats.records,
+    return {"engine": stats.engine, "seconds": round(stats.seconds, 3), "syscalls": stats.records,
             "events": stats.events, "drops": stats.drops, "drops_per_cpu": stats.drops_per_cpu,
             "snaplen": stats.snaplen, "latency": stats.latency}

@@ -1,5 +1,5 @@
-"""A small ctypes binding to ``libbpf.so.1``: open/load a BPF object, attach its programs, size, map and
-update maps. No compiler and no kernel headers are needed at run time (the object is CO-RE)."""
+"""A small ctypes binding to ``libbpf.so.1``: open/load a BPF object, size its maps, attach its programs. No
+compiler and no kernel headers are needed at run time (the object is CO-RE)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,6 @@ def lib() -> Any:
         ("bpf_map__set_max_entries", i, [vp, u32]),
         ("bpf_object__find_program_by_name", vp, [vp, cp]), ("bpf_program__attach", vp, [vp]),
         ("bpf_link__destroy", i, [vp]),
-        ("bpf_map_update_elem", i, [i, vp, vp, ctypes.c_uint64]), ("bpf_map_lookup_elem", i, [i, vp, vp]),
         ("libbpf_set_print", vp, [vp]),
     ]:
         f = getattr(L, fn)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sysnb.record.convert import convert
-from sysnb.record.engine import CoreEngine
+from sysnb.record.engine import open_engine
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
 from sysnb.record.spill import SpillWriter, replay
 from sysnb.record.syscall_set import cgroup_id, syscall_numbers
@@ -70,6 +70,7 @@ class RecordStats:
     seen_per_cpu: list[int] = field(default_factory=list)
     snaplen: int = 80
     latency: bool = True
+    engine: str = "core"
     drops_so_far: int = 0   # while recording: the drops the drained records report (exact counters at stop)
 
     @property
@@ -85,19 +86,23 @@ class RecordStats:
 class Recording:
     def __init__(self, path: str, *, snaplen: int = 80, compress: bool | None = None,
                  exclude: list[int] | None = None, target_pid: int = 0, tap: bool = False,
-                 latency: bool = True, syscalls: Iterable[str] | None = None, cgroup: str | None = None) -> None:
+                 latency: bool = True, syscalls: Iterable[str] | None = None, cgroup: str | None = None,
+                 engine: str = "auto") -> None:
         """``tap=True``: drained batches are also queued on ``self.tap`` for live consumers (the spill and
         the .scap are written all the same). ``latency=False``: no sys_enter hook (see CoreEngine).
         ``syscalls``: record only these (by name) and the ones process/fd state needs (syscall_set.py).
-        ``cgroup``: record only tasks in this cgroup directory or below (e.g. a container's)."""
+        ``cgroup``: record only tasks in this cgroup directory or below (e.g. a container's).
+        ``engine``: ``core`` (CO-RE, needs BTF), ``bcc`` (compiled at start, needs kernel headers) or ``auto``
+        (core where it can run, else bcc)."""
         keep_freed_memory()
         self.stats = RecordStats(path, snaplen=snaplen, latency=latency)
         self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
         self._compress = compress
-        self._engine = CoreEngine(snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])], target_tgid=target_pid,
-                                  enter_hook=latency,
-                                  syscalls=None if syscalls is None else syscall_numbers(syscalls),
-                                  target_cgroup=cgroup_id(cgroup) if cgroup else 0)
+        self._engine = open_engine(engine, snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])],
+                                   target_tgid=target_pid, enter_hook=latency,
+                                   syscalls=None if syscalls is None else syscall_numbers(syscalls),
+                                   target_cgroup=cgroup_id(cgroup) if cgroup else 0)
+        self.stats.engine = self._engine.name
         self._t0 = time.monotonic()
         self._offset = boot_offset_ns()
         try:
@@ -199,7 +204,7 @@ class Recording:
 
 def record(path: str, seconds: float | None = None, *, snaplen: int = 80, compress: bool | None = None,
            exclude: list[int] | None = None, target_pid: int = 0, latency: bool = True,
-           syscalls: Iterable[str] | None = None, cgroup: str | None = None,
+           syscalls: Iterable[str] | None = None, cgroup: str | None = None, engine: str = "auto",
            until: Callable[[], bool] | None = None,
            tick: Callable[[Recording], None] | None = None,
            started: Callable[[Recording], None] | None = None) -> RecordStats:
@@ -207,7 +212,7 @@ def record(path: str, seconds: float | None = None, *, snaplen: int = 80, compre
     KeyboardInterrupt). Whatever was recorded is always written to a valid file. ``started(rec)`` is called
     once the programs are attached and the snapshot is taken."""
     rec = Recording(path, snaplen=snaplen, compress=compress, exclude=exclude, target_pid=target_pid,
-                    latency=latency, syscalls=syscalls, cgroup=cgroup)
+                    latency=latency, syscalls=syscalls, cgroup=cgroup, engine=engine)
     try:
         if started is not None:
             started(rec)

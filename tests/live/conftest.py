@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 
-def recorder_unavailable() -> str | None:
+def recorder_unavailable(engine: str = "core") -> str | None:
     try:
         from sysnb.record.engine import preflight
 
-        preflight()
+        preflight(engine)
     except Exception as e:  # any reason the recorder cannot run is a skip reason
         return str(e)
     return None
@@ -20,3 +20,9 @@ def can_record() -> None:
     reason = recorder_unavailable()
     if reason:
         pytest.skip(f"live capture unavailable here: {reason}")
+
+
+def require_engine(engine: str) -> None:
+    reason = recorder_unavailable(engine)
+    if reason:
+        pytest.skip(f"the {engine} engine cannot record here: {reason}")

@@ -16,17 +16,22 @@ import pyarrow.compute as pc
 import pytest
 
 import sysnb
+from live.conftest import require_engine
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("can_record")]
 WORKLOAD = Path(__file__).with_name("workload.py")
+# the features the engines implement apart (kernel struct reads, entry state, map sizing) run on both
+BOTH_ENGINES = pytest.mark.parametrize("engine", ["core", "bcc"])
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+@pytest.fixture(scope="module", params=["core", "bcc"])
+def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """The workload recorded by each engine (the bcc one skips with the reason where it cannot run)."""
     from sysnb.record.recorder import Recording
 
+    require_engine(request.param)
     path = tmp_path_factory.mktemp("live") / "workload.scap.gz"
-    rec = Recording(str(path))
+    rec = Recording(str(path), engine=request.param)
     try:
         out = subprocess.run([sys.executable, str(WORKLOAD)], capture_output=True, text=True, check=True).stdout
     finally:
@@ -161,11 +166,14 @@ def test_sigterm_leaves_a_valid_file(tmp_path: Path) -> None:
     assert cap.filter(f"evt.type=openat and fd.name={marker}").events.num_rows >= 2
 
 
-def test_lean_recording_without_entry_hook_or_payloads(tmp_path: Path) -> None:
+@BOTH_ENGINES
+def test_lean_recording_without_entry_hook_or_payloads(tmp_path: Path, engine: str) -> None:
     """``--no-latency -s 0``: the cheapest recording still has every syscall, its fd names and results, but
     no buffers, and enter events carry the exit time."""
+    require_engine(engine)
     out = tmp_path / "lean.scap"
-    proc = _sysnb("-w", str(out), "-M", "4", "--no-latency", "-s", "0")
+    proc = _sysnb("-w", str(out), "-M", "4", "--no-latency", "-s", "0",
+                  "--engine", engine)
     assert proc.stderr is not None
     assert "recording to" in proc.stderr.readline()
     marker = _touch_marker_file(tmp_path)
@@ -199,17 +207,19 @@ print(fd)
 """
 
 
+@BOTH_ENGINES
 @pytest.mark.parametrize("latency", [True, False], ids=["entry-hook", "no-latency"])
-def test_path_is_the_one_the_kernel_opened(tmp_path: Path, latency: bool) -> None:
+def test_path_is_the_one_the_kernel_opened(tmp_path: Path, latency: bool, engine: str) -> None:
     """TOCTOU: a thread rewrites the path while open() blocks on a FIFO. With the entry hook the record has
     the path the kernel opened (sysnb and sysdig agree); without it (--no-latency) the path is read at exit
     and shows the rewritten one, which is why the entry hook is the default."""
     from sysnb.record.recorder import Recording
 
+    require_engine(engine)
     fifo_a, fifo_b = tmp_path / "fifoA", tmp_path / "fifoB"
     os.mkfifo(fifo_a)
     out = tmp_path / "toctou.scap"
-    rec = Recording(str(out), latency=latency)
+    rec = Recording(str(out), latency=latency, engine=engine)
     try:
         fd = subprocess.run([sys.executable, "-c", FIFO_OPEN, str(fifo_a), str(fifo_b)], capture_output=True,
                             text=True, check=True, timeout=30).stdout.strip()
@@ -237,17 +247,19 @@ def _container_cgroup(tmp_id: str) -> Path | None:
     return None
 
 
-def test_container_id_of_a_process_started_during_the_recording(tmp_path: Path) -> None:
+@BOTH_ENGINES
+def test_container_id_of_a_process_started_during_the_recording(tmp_path: Path, engine: str) -> None:
     """The container id comes from the cgroup the recorder reads at exec/clone, not only from the /proc
     snapshot: a process moved into a docker-style cgroup after recording started has its container.id."""
     from sysnb.record.recorder import Recording
 
+    require_engine(engine)
     cid = os.urandom(32).hex()
     cgroup = _container_cgroup(cid)
     if cgroup is None:
         pytest.skip("no writable cgroup hierarchy to lay out a docker-style cgroup in")
     out = tmp_path / "container.scap"
-    rec = Recording(str(out))
+    rec = Recording(str(out), engine=engine)
     try:
         subprocess.run(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs && exec /bin/echo in-container"], check=True,
                        capture_output=True)
@@ -264,13 +276,15 @@ def test_container_id_of_a_process_started_during_the_recording(tmp_path: Path) 
         assert set(_sysdig(out, "evt.type=execve and evt.dir=< and proc.name=echo", "%container.id")) == {cid[:12]}
 
 
-def test_syscall_set_narrows_the_recording_in_the_kernel(tmp_path: Path) -> None:
+@BOTH_ENGINES
+def test_syscall_set_narrows_the_recording_in_the_kernel(tmp_path: Path, engine: str) -> None:
     from sysnb.record.recorder import Recording
 
+    require_engine(engine)
     marker = tmp_path / "set-marker.txt"
     out = tmp_path / "set.scap"
     code = f"import os; os.getpid(); os.getppid(); open({str(marker)!r}, 'w').write('x')"
-    rec = Recording(str(out), syscalls=["getpid"])
+    rec = Recording(str(out), syscalls=["getpid"], engine=engine)
     try:
         subprocess.run([sys.executable, "-c", code], check=True)
     finally:
@@ -293,12 +307,14 @@ os.readv(fd, [bytearray(3), bytearray(4), bytearray(100)])
 """
 
 
-def test_readv_writev_payloads_span_iovecs(tmp_path: Path) -> None:
+@BOTH_ENGINES
+def test_readv_writev_payloads_span_iovecs(tmp_path: Path, engine: str) -> None:
     from sysnb.record.recorder import Recording
 
+    require_engine(engine)
     target = tmp_path / "iovec.txt"
     out = tmp_path / "iovec.scap"
-    rec = Recording(str(out))
+    rec = Recording(str(out), engine=engine)
     try:
         subprocess.run([sys.executable, "-c", IOVEC_IO, str(target)], check=True)
     finally:
@@ -311,16 +327,18 @@ def test_readv_writev_payloads_span_iovecs(tmp_path: Path) -> None:
             ["hello iovec world"]
 
 
-def test_target_cgroup_records_only_its_tasks(tmp_path: Path) -> None:
+@BOTH_ENGINES
+def test_target_cgroup_records_only_its_tasks(tmp_path: Path, engine: str) -> None:
     from sysnb.record.recorder import Recording
 
+    require_engine(engine)
     cgroup = _container_cgroup(os.urandom(32).hex())
     if cgroup is None:
         pytest.skip("no writable cgroup hierarchy to make a cgroup in")
     inside, outside = tmp_path / "inside.txt", tmp_path / "outside.txt"
     out = tmp_path / "cgroup.scap"
     try:
-        rec = Recording(str(out), cgroup=str(cgroup))
+        rec = Recording(str(out), cgroup=str(cgroup), engine=engine)
         try:
             subprocess.run(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs && exec cat /etc/hostname > {inside}"],
                            check=True)
@@ -347,16 +365,18 @@ def test_target_cgroup_must_be_a_cgroup_directory(tmp_path: Path) -> None:
         Recording(str(tmp_path / "x.scap"), cgroup=str(tmp_path))
 
 
-def test_shrunk_rings_record_as_full_size_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("engine", ["core", "bcc"])
+def test_shrunk_rings_record_as_full_size_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
     """Rings 16 times smaller (as on a host with many CPUs): the program's slot arithmetic and the drain
     follow the config's shift; a short workload is recorded whole."""
-    from sysnb.record import engine
+    from sysnb.record import ring_engine
     from sysnb.record.recorder import Recording
 
-    monkeypatch.setattr(engine, "RING_BUDGET", 0)
-    assert engine.slots_shift(2) == engine.MAX_SLOTS_SHIFT
+    require_engine(engine)
+    monkeypatch.setattr(ring_engine, "RING_BUDGET", 0)
+    assert ring_engine.slots_shift(2) == ring_engine.MAX_SLOTS_SHIFT
     path = tmp_path / "small-rings.scap"
-    rec = Recording(str(path))
+    rec = Recording(str(path), engine=engine)
     try:
         out = subprocess.run([sys.executable, str(WORKLOAD)], capture_output=True, text=True, check=True).stdout
     finally:
@@ -367,3 +387,24 @@ def test_shrunk_rings_record_as_full_size_ones(tmp_path: Path, monkeypatch: pyte
     marker = f"evt.type=write and fd.name={facts['file']} and evt.buffer contains {facts['marker']}"
     assert len(cap.filter(marker)) == 1
     assert _sysdig(path, marker, "%fd.name") == [facts["file"]]
+
+
+def test_bcc_engine_builds_from_header_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a kernel without BTF the bcc engine takes struct offsets from the kernel headers (offsetof()). This
+    host has BTF and only another kernel's headers (their layouts are wrong here, which is why the engine
+    uses BTF when it can), so only the build is checked: the header path compiles, loads and records, with
+    the thread ids that come from helpers right."""
+    from sysnb.record import bcc_engine
+
+    require_engine("bcc")
+    monkeypatch.setattr(bcc_engine, "VMLINUX", Path("/nonexistent/vmlinux"))
+    monkeypatch.setattr(bcc_engine, "bcc_preflight", lambda: None)  # it would refuse headers of another kernel
+    eng = bcc_engine.BccEngine(exclude=[0])
+    try:
+        for _ in range(50):
+            os.getppid()
+        small, _, _ = eng.drain()
+    finally:
+        eng.close()
+    ours = small[small["pid"] == os.getpid()]
+    assert len(ours) >= 50 and set(ours["tid"].tolist()) >= {os.getpid()}
