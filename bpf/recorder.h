@@ -117,7 +117,8 @@ static __always_inline void *ring_slot(__u32 ring, __u32 idx);  /* slot idx of r
 static __always_inline struct snb_task *task_entry(struct task_struct *t, bool create);
 static __always_inline struct task_struct *this_task(void);
 static __always_inline __u32 snb_tgid(struct task_struct *t);
-static __always_inline void fill_task(struct snb_base *r, struct task_struct *t);  /* ids, uid/gid, comm */
+/* tid and pid; ppid, uid/gid and comm at least for process records (is_proc_record) */
+static __always_inline void fill_task(struct snb_base *r, struct task_struct *t);
 static __always_inline bool task_compat(struct task_struct *t);  /* an ia32 syscall */
 static __always_inline long task_exit_code(struct task_struct *t);
 static __always_inline void *kn_parent(void *kn);
@@ -209,6 +210,16 @@ static __always_inline bool is_big(long nr)
 	return false;
 }
 
+/* The records whose ppid, uid/gid and comm the .scap uses (the parameters of clone/execve events). */
+static __always_inline bool is_proc_record(struct snb_base *r)
+{
+	switch (r->nr) {
+	case NR_clone: case NR_fork: case NR_vfork: case NR_execve: case NR_execveat: case NR_clone3:
+		return true;
+	}
+	return r->kind == SNB_PROCEXIT;
+}
+
 static __always_inline void fill_base(struct snb_base *r, struct task_struct *t, struct pt_regs *regs,
 				      long nr, long ret, __u16 kind, __u32 cpu, struct snb_stats *st, struct snb_task *ts)
 {
@@ -225,9 +236,9 @@ static __always_inline void fill_base(struct snb_base *r, struct task_struct *t,
 	} else {
 		__builtin_memset(r->args, 0, sizeof(r->args));
 	}
-	fill_task(r, t);
 	r->nr = nr;
 	r->kind = kind;
+	fill_task(r, t);  /* after nr and kind: an engine may fill some fields for process records only */
 	r->cpu = cpu;
 	r->lost = st ? st->pending_lost : 0;
 	if (st) {

@@ -14,6 +14,7 @@ import pytest
 from IPython.testing.globalipapp import start_ipython
 
 import sysnb
+from live.conftest import require_engine
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("can_record")]
 WORKLOAD = Path(__file__).with_name("workload.py")
@@ -21,17 +22,20 @@ CELL = ("import subprocess, sys\n"
         "out = subprocess.run([sys.executable, WORKLOAD], capture_output=True, text=True, check=True).stdout\n")
 
 
+@pytest.mark.parametrize("engine", ["core", "bcc"])
 def test_capture_cell_records_the_cells_workload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 capsys: pytest.CaptureFixture[str], engine: str) -> None:
+    require_engine(engine)
     monkeypatch.setenv("SYSNB_CACHE_DIR", str(tmp_path))  # where the magic writes its evidence file
     start_ipython()
     shell = IPython.get_ipython()
     shell.run_line_magic("load_ext", "sysnb")
     shell.user_ns["WORKLOAD"] = str(WORKLOAD)
-    shell.run_cell_magic("capture", "2s -o live_cap", CELL)
+    shell.run_cell_magic("capture", f"2s -o live_cap --engine {engine}", CELL)
     cap = shell.user_ns["live_cap"]
     facts = json.loads(shell.user_ns["out"])
     assert isinstance(cap, sysnb.Capture) and cap.provenance.extra["recorder"]["drops"] == 0
+    assert cap.provenance.extra["recorder"]["engine"] == engine
     assert "syscalls recorded" in capsys.readouterr().out
 
     marker = f"evt.type=write and fd.name={facts['file']} and evt.buffer contains {facts['marker']}"
