@@ -148,3 +148,15 @@ def test_headers_of_another_kernel_are_refused_without_btf(monkeypatch: pytest.M
         bcc_engine.bcc_preflight()
     monkeypatch.setattr(bcc_engine, "VMLINUX", Path(__file__))  # with BTF, any headers do (offsets from BTF)
     bcc_engine.bcc_preflight()
+
+
+def test_kernels_older_than_5_8_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bcc_engine.kernel_version("6.18.44-fc-v657") == (6, 18)
+    assert bcc_engine.kernel_version("4.18.0-553.el8_10.x86_64") == (4, 18)
+
+    class Uname:
+        release = "5.4.0-216-generic"
+
+    monkeypatch.setattr(bcc_engine.os, "uname", Uname)
+    with pytest.raises(BpfError, match=r"needs Linux 5\.8 or later \(this is 5\.4\.0-216-generic\)"):
+        bcc_engine.bcc_preflight()

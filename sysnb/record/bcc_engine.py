@@ -87,8 +87,19 @@ def _headers_release(build: Path) -> str | None:
     return None
 
 
+MIN_KERNEL = (5, 8)  # mmapable arrays (5.5), bpf_probe_read_user/kernel (5.5), bpf_ktime_get_boot_ns (5.8)
+
+
+def kernel_version(release: str) -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", release)
+    return (int(m[1]), int(m[2])) if m else (0, 0)
+
+
 def bcc_preflight() -> None:
     """Raise :class:`BpfError` naming what the bcc engine misses here."""
+    if kernel_version(os.uname().release) < MIN_KERNEL:
+        raise BpfError(f"the recorder needs Linux {MIN_KERNEL[0]}.{MIN_KERNEL[1]} or later (this is "
+                       f"{os.uname().release}): it uses mmapable BPF arrays and the boot-time clock helper")
     import_bcc()
     source_dir()
     build = headers_dir()
