@@ -281,7 +281,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     from sysnb.record.live import stream
     from sysnb.record.recorder import Recording
 
-    rec = Recording(default_path(), snaplen=args.snaplen, tap=True, latency=args.latency, syscalls=args.syscalls,
+    rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
                     cgroup=args.cgroup, engine=args.engine)
     print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())

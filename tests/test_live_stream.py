@@ -5,19 +5,23 @@ its deadline and hung (seen in CI on a quiet VM)."""
 
 from __future__ import annotations
 
-import queue
+import io
 import time
 
 import numpy as np
 
 from sysnb.record import layout as L
 from sysnb.record.live import stream
+from sysnb.record.spill import SpillTail, SpillWriter
 from sysnb.scap.reader import Section
 
 
 class FakeRecording:
+    """A recording whose drains are put on its spill writer by the test (a spill file in memory)."""
+
     def __init__(self) -> None:
-        self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = queue.Queue()
+        self.spill = io.BytesIO()
+        self.writer = SpillWriter(self.spill)  # type: ignore[arg-type]
         self.section = Section(offset=0, version=(1, 0))
         self.boot_offset = 0
         self.halted = False
@@ -25,6 +29,10 @@ class FakeRecording:
 
     def halt(self) -> None:
         self.halted = True
+        self.writer.close()
+
+    def spill_tail(self) -> SpillTail:
+        return SpillTail(self.writer, lambda offset, size: self.spill.getvalue()[offset:offset + size])
 
     def elapsed(self) -> float:
         return time.monotonic() - self._t0
@@ -53,7 +61,7 @@ def test_idle_host_still_honours_the_deadline() -> None:
 def test_records_still_behind_the_watermark_are_released_at_the_deadline() -> None:
     rec = FakeRecording()
     now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-    rec.tap.put((now, _getpid_record(4242, now), np.zeros(0, L.MID), np.zeros(0, L.big_dtype(8))))
+    rec.writer.put(now, _getpid_record(4242, now), np.zeros(0, L.MID), np.zeros(0, L.big_dtype(8)))
     batches = list(stream(rec, until=lambda: True))  # type: ignore[arg-type]
     rows = [r for b in batches for r in b.to_pylist()]
     assert {(r["evt.type"], r["thread.tid"]) for r in rows} >= {("getpid", 4242)}
@@ -119,3 +127,32 @@ def test_drop_count_is_live_then_exact() -> None:
     assert stats.drops == 3
     stats.drops_per_cpu = [1, 4]  # at stop: the kernel's per-CPU counters (drops after the last record too)
     assert stats.drops == 5
+
+
+def test_a_lagging_reader_takes_the_spill_a_few_frames_at_a_time() -> None:
+    """Live printing slower than the host reads the spill file in bounded steps instead of queueing every
+    drained batch in memory (2.6 GB after 10 s of a 2 M syscalls/s host, before)."""
+    rec = FakeRecording()
+    for i in range(10):
+        small = np.concatenate([_getpid_record(100 + i, 10_000 + 1000 * i + j) for j in range(10)])
+        rec.writer.put(5000 * i, small, np.zeros(0, L.MID), np.zeros(0, L.big_dtype(8)))
+    tail = rec.spill_tail()
+    rec.halt()  # every frame written
+    assert [len(f[1]) for f in tail.frames(25)] == [10, 10, 10]  # stops once 25 records were read
+    assert not tail.caught_up
+    assert sum(len(f[1]) for f in tail.frames(1000)) == 70 and tail.caught_up
+    assert list(tail.frames(1000)) == []
+
+
+def test_a_frame_still_being_written_is_not_read() -> None:
+    from sysnb.record.spill import frame_at, write_frame
+
+    f = io.BytesIO()
+    write_frame(f, 7, _getpid_record(1, 5000), np.zeros(0, L.MID), np.zeros(0, L.big_dtype(8)))
+    whole = f.getvalue()
+    def read(offset: int, size: int) -> bytes:
+        return whole[offset:offset + size]
+    assert frame_at(read, 0, len(whole) - 1) is None  # the writer has not flushed all of it yet
+    frame, end = frame_at(read, 0, len(whole))  # type: ignore[misc]
+    assert end == len(whole) and frame[0] == 7 and frame[1]["tid"].tolist() == [1]
+    assert frame_at(lambda o, n: whole[o:o + n][:-1], 0) is None  # cut short (a killed recorder)

@@ -1,58 +1,68 @@
 """Events of a running recording as table batches, for live printing (``sysnb`` without -r, like sysdig).
 
-Drained batches are released in time order behind the spill watermark, converted to events, and run
-through the same state engine as a file, so a live line is the line ``sysnb -r`` prints for the file.
+The stream reads the recording's spill file as the spill thread writes it, releases records in time order
+behind the watermark, converts them to events and runs them through the same state engine as a file, so a
+live line is the line ``sysnb -r`` prints for the file. A printer slower than the host (the state engine
+handles ~0.5 M events/s) falls behind in the file, never in memory: it holds at most a few read batches.
 """
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Callable, Iterator
 
-import numpy as np
 import pyarrow as pa
 
 from sysnb.record.convert import convert
 from sysnb.record.recorder import Recording
-from sysnb.record.spill import WATERMARK_NS, Pending
+from sysnb.record.spill import WATERMARK_NS, Pending, SpillTail
 from sysnb.state.engine import Engine
+
+BATCH = 16384  # records per converted batch
+POLL_S = 0.05  # how often an idle stream looks for new frames (and checks ``until``)
 
 
 def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterator[pa.RecordBatch]:
-    """Table batches (sysdig columns) of ``rec``. Once ``until()`` is true (checked at least every 0.2 s,
-    whether or not the host makes system calls) the recording is halted and everything it recorded up to
-    then is released; the caller stops ``rec`` (writing its file)."""
-    assert rec.tap is not None, "Recording(tap=True) is needed for live streaming"
+    """Table batches (sysdig columns) of ``rec``. Once ``until()`` is true (checked at least every
+    POLL_S, whether or not the host makes system calls) the recording is halted and everything it recorded
+    up to then is released; the caller stops ``rec`` (writing its file)."""
     engine = Engine()
     engine.load_section(rec.section)
+    tail = rec.spill_tail()
     pending = Pending()
     offset = 0
-    while not rec.halted:
-        if until():
+    while True:
+        if not rec.halted and until():
             rec.halt()
-        cut = _take(rec.tap, pending, block=not rec.halted)
-        for batch in pending.release(None if rec.halted else cut, 16384):
-            raw, offset = _raw_events(convert(*batch, rec.boot_offset), offset)
-            yield engine.process(raw)
-            if not rec.halted and until():  # a printer behind a busy host still stops recording on time
-                rec.halt()
+        read_from = tail.offset
+        cut, done = _read(tail, pending, rec.halted)
+        if done or cut is not None:
+            for batch in pending.release(None if done else cut, BATCH):
+                raw, offset = _raw_events(convert(*batch, rec.boot_offset), offset)
+                yield engine.process(raw)
+                if not rec.halted and until():  # a printer behind a busy host still stops recording on time
+                    rec.halt()
+        if done:
+            return
+        if tail.offset == read_from:  # nothing new in the spill yet
+            time.sleep(POLL_S)
 
 
-def _take(tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]], pending: Pending, block: bool) -> int:
-    """Move drained batches from ``tap`` to ``pending`` (waiting up to 0.2 s for the first one when
-    ``block``); return the watermark: records up to it are complete on every CPU."""
-    drained_at = None
-    try:
-        item = tap.get(timeout=0.2) if block else tap.get_nowait()
-        while True:
-            drained_at, *batch = item
-            pending.add(*batch)
-            item = tap.get_nowait()
-    except queue.Empty:
-        pass
-    now = drained_at if drained_at is not None else time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-    return now - WATERMARK_NS
+def _read(tail: SpillTail, pending: Pending, halted: bool) -> tuple[int | None, bool]:
+    """Move the frames written since the last call (up to a few batches) to ``pending``; return the time up
+    to which records are complete on every CPU (None: none known yet) and whether the recording is over and
+    fully read (then everything pending is released)."""
+    last = None
+    for drained_at, *batch in tail.frames(4 * BATCH):
+        pending.add(*batch)
+        last = drained_at
+    if halted and tail.caught_up:
+        return None, True
+    if last is not None:
+        return last - WATERMARK_NS, False
+    if tail.caught_up:  # nothing drained lately: what is pending is older than the drains that found nothing
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) - WATERMARK_NS, False
+    return None, False
 
 
 def _raw_events(t: pa.Table, offset: int) -> tuple[list[tuple[int, int, int, int, int, int, tuple[bytes, ...]]], int]:

@@ -14,19 +14,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import queue
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from sysnb.record.convert import convert
 from sysnb.record.engine import open_engine
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
-from sysnb.record.spill import SpillWriter, replay
+from sysnb.record.spill import SpillTail, SpillWriter, replay
 from sysnb.record.syscall_set import cgroup_id, syscall_numbers
 from sysnb.scap.reader import Section
 from sysnb.scap.writer import ScapWriter
@@ -85,18 +82,15 @@ class RecordStats:
 
 class Recording:
     def __init__(self, path: str, *, snaplen: int = 80, compress: bool | None = None,
-                 exclude: list[int] | None = None, target_pid: int = 0, tap: bool = False,
-                 latency: bool = True, syscalls: Iterable[str] | None = None, cgroup: str | None = None,
-                 engine: str = "auto") -> None:
-        """``tap=True``: drained batches are also queued on ``self.tap`` for live consumers (the spill and
-        the .scap are written all the same). ``latency=False``: no sys_enter hook (see CoreEngine).
+                 exclude: list[int] | None = None, target_pid: int = 0, latency: bool = True,
+                 syscalls: Iterable[str] | None = None, cgroup: str | None = None, engine: str = "auto") -> None:
+        """``latency=False``: no sys_enter hook (see CoreEngine).
         ``syscalls``: record only these (by name) and the ones process/fd state needs (syscall_set.py).
         ``cgroup``: record only tasks in this cgroup directory or below (e.g. a container's).
         ``engine``: ``core`` (CO-RE, needs BTF), ``bcc`` (compiled at start, needs kernel headers) or ``auto``
         (core where it can run, else bcc)."""
         keep_freed_memory()
         self.stats = RecordStats(path, snaplen=snaplen, latency=latency)
-        self.tap: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None = queue.Queue() if tap else None
         self._compress = compress
         self._engine = open_engine(engine, snaplen=snaplen, exclude=[os.getpid(), *(exclude or [])],
                                    target_tgid=target_pid, enter_hook=latency,
@@ -136,12 +130,15 @@ class Recording:
             self.stats.records += len(small) + len(mid) + len(big)
             # each record carries the drops of its CPU since that CPU's previous record
             self.stats.drops_so_far += int(small["lost"].sum() + mid["b"]["lost"].sum() + big["b"]["lost"].sum())
-            if self.tap is not None:
-                self.tap.put((now, small, mid, big))
+
+    def spill_tail(self) -> SpillTail:
+        """The recorded frames as they reach the spill file, for live consumers (live.stream)."""
+        fd = self._spill.fileno()
+        return SpillTail(self._spill_writer, lambda offset, size: os.pread(fd, size, offset))
 
     def halt(self) -> None:
-        """Stop producing records and drain what the rings still hold (the drain thread ends; live
-        consumers then find every record on ``tap``). The .scap is written by ``stop()``. Idempotent."""
+        """Stop producing records and drain what the rings still hold (the drain thread ends and every
+        record is in the spill file). The .scap is written by ``stop()``. Idempotent."""
         if self._stop.is_set():
             return
         self._engine.pause()

@@ -15,7 +15,7 @@ import os
 import queue
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -43,6 +43,8 @@ class SpillWriter:
         self._queue: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray] | None] = queue.Queue()
         self._room = threading.Semaphore(max(budget >> 20, 1))  # one token per queued MiB
         self.error: BaseException | None = None
+        self.written = 0       # bytes of whole frames written and flushed (what a SpillTail may read)
+        self.outstanding = 0   # frames put and not written yet
         self._thread = threading.Thread(target=self._run, name="sysnb-spill", daemon=True)
         self._thread.start()
 
@@ -53,6 +55,7 @@ class SpillWriter:
     def put(self, drained_at: int, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
         for _ in range(self._tokens(small, mid, big)):
             self._room.acquire()
+        self.outstanding += 1
         self._queue.put((drained_at, small, mid, big))
 
     def _run(self) -> None:
@@ -66,8 +69,11 @@ class SpillWriter:
             try:
                 if self.error is None:
                     write_frame(self._f, *item)
+                    self._f.flush()
+                    self.written = self._f.tell()
             except BaseException as e:  # surfaced by close()
                 self.error = e
+            self.outstanding -= 1
             for _ in range(self._tokens(*item[1:])):
                 self._room.release()
 
@@ -79,18 +85,64 @@ class SpillWriter:
             raise self.error
 
 
-def _frames(f: BinaryIO) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    while head := f.read(_FRAME.size):
-        if len(head) < _FRAME.size:
-            return
-        drained_at, ns, nm, nb, mid_width, width = _FRAME.unpack(head)
-        big_t, mid_t = L.big_dtype(width), L.mid_dtype(mid_width)
-        small = np.frombuffer(f.read(ns * L.BASE.itemsize), L.BASE)
-        mid = np.frombuffer(f.read(nm * mid_t.itemsize), mid_t)
-        big = np.frombuffer(f.read(nb * big_t.itemsize), big_t)
-        if len(small) < ns or len(mid) < nm or len(big) < nb:
-            return  # a frame cut short (the recorder was killed): keep what is whole
-        yield drained_at, small, mid, big
+Frame = tuple[int, np.ndarray, np.ndarray, np.ndarray]  # drain time, small, mid and big records
+
+
+def frame_at(read: Callable[[int, int], bytes], offset: int, end: int | None = None) -> tuple[Frame, int] | None:
+    """The frame at ``offset`` and the offset after it, or None when it is not whole (before ``end``, or
+    in what ``read(offset, size)`` returns: a frame cut short when the recorder was killed)."""
+    if end is not None and offset + _FRAME.size > end:
+        return None
+    head = read(offset, _FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    drained_at, *counts, mid_width, width = _FRAME.unpack(head)
+    dtypes = (L.BASE, L.mid_dtype(mid_width), L.big_dtype(width))
+    size = sum(n * t.itemsize for n, t in zip(counts, dtypes, strict=True))
+    body = read(offset + _FRAME.size, size) if end is None or offset + _FRAME.size + size <= end else b""
+    if len(body) < size:
+        return None
+    arrays, at = [], 0
+    for n, t in zip(counts, dtypes, strict=True):
+        arrays.append(np.frombuffer(body, t, count=n, offset=at))
+        at += n * t.itemsize
+    return (drained_at, *arrays), offset + _FRAME.size + size
+
+
+def _frames(f: BinaryIO) -> Iterator[Frame]:
+    def read(offset: int, size: int) -> bytes:
+        f.seek(offset)
+        return f.read(size)
+
+    offset = 0
+    while (got := frame_at(read, offset)) is not None:
+        frame, offset = got
+        yield frame
+
+
+class SpillTail:
+    """The frames of a spill while it is being written, for live printing: only whole frames the writer has
+    flushed, read with pread (the writer's position is untouched). A printer slower than the host lags
+    behind in the file instead of holding the backlog in memory."""
+
+    def __init__(self, writer: SpillWriter, read: Callable[[int, int], bytes]) -> None:
+        """``read(offset, size)``: bytes of the spill file (os.pread on its descriptor)."""
+        self._writer = writer
+        self._read = read
+        self.offset = 0
+
+    def frames(self, max_records: int) -> Iterator[Frame]:
+        """The whole frames written since the last call, up to about ``max_records`` records."""
+        records = 0
+        while records < max_records and (got := frame_at(self._read, self.offset, self._writer.written)):
+            frame, self.offset = got
+            records += sum(len(a) for a in frame[1:])
+            yield frame
+
+    @property
+    def caught_up(self) -> bool:
+        """Every frame put on the writer is written and read."""
+        return self._writer.outstanding == 0 and self.offset >= self._writer.written
 
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # small, mid and big records
