@@ -3,7 +3,8 @@
 The stream reads the recording's spill file as the spill thread writes it, releases records in time order
 behind the watermark, converts them to events and runs them through the same state engine as a file, so a
 live line is the line ``sysnb -r`` prints for the file. A printer slower than the host (the state engine
-handles ~0.5 M events/s) falls behind in the file, never in memory: it holds at most a few read batches.
+handles 55-85 k events/s, about half as many syscalls) falls behind in the file, never in memory: it holds
+at most a few read batches.
 """
 
 from __future__ import annotations
