@@ -246,6 +246,7 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
 
     path = args.write if args.write and flt is None else default_path()
     limit = args.numevents
+    _announce_engine(args.engine)
 
     def tick(rec: Recording) -> None:
         _recorded[0] = rec.stats.events
@@ -281,6 +282,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     from sysnb.record.live import stream
     from sysnb.record.recorder import Recording
 
+    _announce_engine(args.engine)
     rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
                     cgroup=args.cgroup, engine=args.engine)
     print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
@@ -309,6 +311,14 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     if args.verbose:
         print(f"sysnb: {stats.summary()}", file=sys.stderr)
     return 0
+
+
+def _announce_engine(engine: str) -> None:
+    """Say so before the bcc engine compiles (seconds without output otherwise)."""
+    from sysnb.record.engine import start_message
+
+    if message := start_message(engine):
+        print(f"sysnb: {message}", file=sys.stderr, flush=True)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -133,8 +133,11 @@ def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
         _check_filter(flt)
     try:
         from sysnb.record import default_path
+        from sysnb.record.engine import start_message
         from sysnb.record.recorder import Recording
 
+        if message := start_message(engine):
+            print(f"sysnb: {message}", flush=True)
         rec = Recording(default_path(), snaplen=snaplen, engine=engine)
     except (BpfError, SysnbError) as e:
         raise _usage(f"%%capture: {e}") from None

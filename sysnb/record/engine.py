@@ -16,7 +16,7 @@ from sysnb.record.libbpf import BpfError, check, check_ptr, lib
 from sysnb.record.ring_engine import MAX_SLOTS_SHIFT, RingEngine, make_config, slots_shift
 
 __all__ = ["ENGINES", "MAX_SLOTS_SHIFT", "BpfError", "CoreEngine", "RingEngine", "open_engine", "preflight",
-           "slots_shift"]
+           "slots_shift", "start_message"]
 
 PROGRAMS = ("snb_enter", "snb_exit", "snb_procexit")
 ENGINES = ("auto", "core", "bcc")
@@ -65,6 +65,13 @@ def preflight(engine: str = "auto") -> str:
         except BpfError as bcc_error:
             raise BpfError(f"{core_error}\nthe bcc fallback is not available either: {bcc_error}") from None
         return "bcc"
+
+
+def start_message(engine: str = "auto") -> str | None:
+    """What to tell the user before starting ``engine`` (the bcc one compiles for a few seconds), or None."""
+    if preflight(engine) == "bcc":
+        return "building the recorder with bcc (no BTF here, or --engine bcc): a few seconds"
+    return None
 
 
 def open_engine(engine: str = "auto", **options: Any) -> RingEngine:

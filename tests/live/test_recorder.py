@@ -137,6 +137,16 @@ def _sysnb(*args: str) -> subprocess.Popen[str]:
                             text=True)
 
 
+def _started(proc: subprocess.Popen[str]) -> str:
+    """The line saying the recording started (attached and snapshotted: now the workload counts); the bcc
+    engine first says that it is building the recorder."""
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    if "building the recorder with bcc" in line:
+        line = proc.stderr.readline()
+    return line
+
+
 def _touch_marker_file(tmp_path: Path) -> Path:
     marker = tmp_path / f"marker-{os.getpid()}.txt"
     subprocess.run(["sh", "-c", f"sleep 1.5; echo x > {marker}; cat {marker}"], check=True, capture_output=True)
@@ -145,8 +155,7 @@ def _touch_marker_file(tmp_path: Path) -> Path:
 
 def test_live_printing_streams_matching_events(tmp_path: Path) -> None:
     proc = _sysnb("-M", "4", "-p", "%proc.name %evt.type %fd.name", "evt.type=openat and evt.dir=< and proc.name=cat")
-    assert proc.stderr is not None
-    assert "recording" in proc.stderr.readline()
+    assert "recording" in _started(proc)
     marker = _touch_marker_file(tmp_path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -156,8 +165,7 @@ def test_live_printing_streams_matching_events(tmp_path: Path) -> None:
 def test_sigterm_leaves_a_valid_file(tmp_path: Path) -> None:
     out = tmp_path / "term.scap.gz"
     proc = _sysnb("-w", str(out))
-    assert proc.stderr is not None
-    assert "recording to" in proc.stderr.readline()  # attached and snapshotted: now the workload counts
+    assert "recording to" in _started(proc)
     marker = _touch_marker_file(tmp_path)
     proc.terminate()
     _, err = proc.communicate(timeout=60)
@@ -174,8 +182,7 @@ def test_lean_recording_without_entry_hook_or_payloads(tmp_path: Path, engine: s
     out = tmp_path / "lean.scap"
     proc = _sysnb("-w", str(out), "-M", "4", "--no-latency", "-s", "0",
                   "--engine", engine)
-    assert proc.stderr is not None
-    assert "recording to" in proc.stderr.readline()
+    assert "recording to" in _started(proc)
     marker = _touch_marker_file(tmp_path)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
