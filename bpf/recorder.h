@@ -358,18 +358,12 @@ static __always_inline void mm_args(struct snb_big *r, struct task_struct *t)
 	unsigned long start = 0, end = 0;
 	KREAD(&start, mm, mm_arg_start);
 	KREAD(&end, mm, mm_arg_end);
-	if (end > start) {
-		__u64 n = bounded(end - start, SNB_DATA);
-		if (n <= SNB_DATA && bpf_probe_read_user(r->data, n, (void *)start) == 0)
-			r->data_len = n;
-	}
+	if (end > start)
+		read_raw(r->data, &r->data_len, SNB_DATA, start, end - start);
 	KREAD(&start, mm, mm_env_start);
 	KREAD(&end, mm, mm_env_end);
-	if (end > start) {
-		__u64 n = bounded(end - start, SNB_DATA2);
-		if (n <= SNB_DATA2 && bpf_probe_read_user(r->data2, n, (void *)start) == 0)
-			r->data2_len = n;
-	}
+	if (end > start)
+		read_raw(r->data2, &r->data2_len, SNB_DATA2, start, end - start);
 }
 
 /* ---- kernel socket of an fd --------------------------------------------------------------------------------- */
