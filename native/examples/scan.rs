@@ -1,0 +1,20 @@
+//! Replays a capture and prints how many rows and batches it made: `cargo run --release --example scan FILE`.
+
+fn main() {
+    let path = std::env::args().nth(1).expect("usage: scan FILE");
+    let stream = sysnb_core::source::open_file(&path).expect("open");
+    let mut scan = sysnb_core::scan::Scan::new(stream, 65536);
+    let t = std::time::Instant::now();
+    let (mut rows, mut batches, mut bytes) = (0usize, 0usize, 0usize);
+    while let Some(b) = scan.next_batch() {
+        let b = b.expect("batch");
+        rows += b.num_rows();
+        bytes += b.get_array_memory_size();
+        batches += 1;
+    }
+    println!(
+        "{rows} rows, {batches} batches, {bytes} bytes of arrays, {:?}, damage {:?}",
+        t.elapsed(),
+        scan.damage
+    );
+}
