@@ -2,7 +2,7 @@
 and verify one.
 
     sysnb report notebooks/02-incident-investigation.ipynb -o report.html [--pdf report.pdf] [--execute]
-                 [--include-code] [--paper a4|letter] [--sign examiner.pem]
+                 [--include-code] [--paper a4|letter] [--sign examiner.pem] [--timesketch F.jsonl] [--csv F.csv]
     sysnb verify report.html [--captures DIR] [--notebook NB.ipynb] [--key examiner.pub]
 
 The report is a deliverable: cover (case, examiner, dates, version), executive summary (the findings),
@@ -35,11 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--execute", action="store_true", help="re-run the notebook first")
     ap.add_argument("--include-code", action="store_true", help="keep the code cells (hidden by default)")
     ap.add_argument("--sign", default=None, metavar="KEY.pem", help="sign the manifest with this Ed25519 private key")
+    ap.add_argument("--timesketch", default=None, metavar="FILE.jsonl",
+                    help="also write the findings and bookmarked events as Timesketch JSONL")
+    ap.add_argument("--csv", default=None, metavar="FILE.csv", help="also write them as CSV")
     a = ap.parse_args(argv)
     out = a.output or a.notebook.removesuffix(".ipynb") + "-report.html"
     try:
         path = export(a.notebook, out, execute=a.execute, include_code=a.include_code, pdf=a.pdf, paper=a.paper,
-                      sign_key=a.sign)
+                      sign_key=a.sign, timesketch=a.timesketch, csv=a.csv)
     except (OSError, ValueError) as e:
         print(f"sysnb report: {e}", file=sys.stderr)
         return 1
@@ -50,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"sysnb report: {e}", file=sys.stderr)
         return 1
-    print(f"report written to {path}" + (f" and {a.pdf}" if a.pdf else ""))
+    extra = [p for p in (a.pdf, a.timesketch, a.csv) if p]
+    print(f"report written to {path}" + (f" (and {', '.join(extra)})" if extra else ""))
     return 0
 
 

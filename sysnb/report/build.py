@@ -29,9 +29,11 @@ TOC = (("summary", "Executive summary"), ("alerts", "Alerts from rules"), ("time
 
 def export(notebook: str | Path, out: str | Path, *, execute: bool = False, include_code: bool = False,
            pdf: str | Path | None = None, paper: str = "a4", sign_key: str | Path | None = None,
-           live_case: Case | None = None) -> Path:
+           live_case: Case | None = None, timesketch: str | Path | None = None,
+           csv: str | Path | None = None) -> Path:
     """Write ``notebook`` as a forensic report to ``out`` (HTML, self-contained) and, with ``pdf``, print it
-    to PDF through headless Chromium. ``live_case``: a running kernel's case, newer than the stored one."""
+    to PDF through headless Chromium. ``live_case``: a running kernel's case, newer than the stored one.
+    ``timesketch``/``csv``: also export the findings and bookmarked events (sysnb.case.export)."""
     src = Path(notebook)
     raw = src.read_bytes()
     nb = nar.read(src, execute)
@@ -53,6 +55,12 @@ def export(notebook: str | Path, out: str | Path, *, execute: bool = False, incl
         from sysnb.report.pdf import print_pdf
 
         print_pdf(dest, Path(pdf), paper)
+    from sysnb.case.export import write_csv, write_timesketch
+
+    if timesketch is not None:
+        write_timesketch(doc, timesketch)
+    if csv is not None:
+        write_csv(doc, csv)
     return dest
 
 

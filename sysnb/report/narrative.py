@@ -56,6 +56,7 @@ def narrative_html(nb: Any, include_code: bool = False) -> str:
     exporter = HTMLExporter(template_name="basic")
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
     exporter.exclude_input = not include_code
+    exporter.anchor_link_text = ""
     body, _ = exporter.from_notebook_node(nb)
     return str(_SCRIPT.sub("", body))
 

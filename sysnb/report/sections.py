@@ -62,6 +62,14 @@ def code(text: object) -> str:
     return f"<code class='wrap'>{esc(text)}</code>"
 
 
+def ts(ns: int | None) -> str:
+    """A UTC time for a table cell: date and time, each kept on one line (the line may break between)."""
+    if ns is None:
+        return "—"
+    date, _, clock = utc(ns).partition("T")
+    return f"<span class='ts'>{date}</span> <span class='ts'>{clock}</span>"
+
+
 def cover(d: ReportData) -> str:
     i = d.doc.info
     rows = [("Case", i.id or "(no case id)"), ("Title", i.title), ("Examiner", i.examiner), ("Organisation", i.org),
@@ -91,7 +99,7 @@ def summary(d: ReportData) -> str:
     if not found:
         return section("summary", "Executive summary", "<p>No findings were recorded in this case.</p>")
     rows = [[f"<a href='#finding-{esc(f.id)}'>{esc(f.id)}</a>", _sev(f), esc(f.title), f"{f.count:,}",
-             esc(utc(f.first_ns)), esc(f.capture)] for f in _by_severity(found)]
+             ts(f.first_ns), esc(f.capture)] for f in _by_severity(found)]
     counts = ", ".join(f"{sum(f.severity == s for f in found)} {s}" for s in reversed(SEVERITIES)
                        if any(f.severity == s for f in found))
     body = (f"<p>{len(found)} finding(s): {esc(counts)}. {len(d.doc.live_marks())} event(s) bookmarked; "
@@ -107,7 +115,7 @@ def alerts(d: ReportData) -> str:
     if not found:
         return ""
     rows = [[esc(f.id), _sev(f), esc(f.source.get("rule", f.title)), esc(f.source.get("priority", "")),
-             f"{f.count:,}", esc(utc(f.first_ns)), code(f.filter)] for f in _by_severity(found)]
+             f"{f.count:,}", ts(f.first_ns), code(f.filter)] for f in _by_severity(found)]
     return section("alerts", "Alerts from rules",
                    table(["id", "severity", "rule", "priority", "events", "first (UTC)", "condition"], rows))
 
@@ -125,32 +133,41 @@ def timeline(d: ReportData) -> str:
                                                                                      else ""), ""))
     if not items:
         return section("timeline", "Timeline (UTC)", "<p>Nothing to place on a timeline.</p>")
-    rows = [[esc(utc(ts)), esc(what), sev, text] for ts, what, text, sev in sorted(items)]
+    rows = [[ts(at), esc(what), sev, text] for at, what, text, sev in sorted(items)]
     return section("timeline", "Timeline (UTC)", table(["time (UTC)", "what", "", "description"], rows, "timeline"))
 
 
+ROLES = {"opened": "opened as found", "recorded": "recorded by sysnb", "written": "subset written by sysnb"}
+
+
 def evidence(d: ReportData) -> str:
-    rows = []
     checked = {c.evidence.sha256: c for c in d.checks}
-    for n, e in enumerate(d.doc.evidence, 1):
-        check = checked.get(e.sha256)
-        state = f"<span class='st-{esc(check.status)}'>{esc(check.status)}</span>" if check else "not checked"
-        span = f"{esc(utc(e.start_ns))}<br>{esc(utc(e.end_ns))}" if e.start_ns is not None else "—"
-        acquired = f"{esc(e.acquired_by)}<br>{esc(utc(e.acquired_ns))}" if e.acquired_ns else "(opened as found)"
-        rec = [f"snaplen {e.snaplen}" if e.snaplen is not None else "", e.recording_filter]
-        src = f"subset of {esc(e.source_sha256[:16])}…" if e.source_sha256 else ""
-        rows.append([f"E{n}", f"{esc(e.name)}<br><span class='small'>{esc(e.path)}</span>", esc(e.role),
-                     f"<code class='hash'>{esc(e.sha256)}</code>", f"{e.size:,}", esc(e.host or "?")
-                     + (f"<br>kernel {esc(e.kernel)}" if e.kernel else ""), span, f"{e.events:,}",
-                     "—" if e.drops is None else f"{e.drops:,}", "<br>".join(esc(x) for x in rec if x) + src,
-                     f"{esc(e.tool)} {esc(e.tool_version)}", acquired, state])
-    head = ["", "file", "role", "sha256", "bytes", "host", "span (UTC)", "events", "drops", "recording / filter",
-            "tool", "acquired", "at report time"]
-    custody = [[esc(utc(c.at_ns)), esc(c.action), esc(_label(d.doc, c.sha256)), esc(c.by), esc(c.detail or c.path)]
+    cards = [_evidence_card(n, e, checked.get(e.sha256), d.doc) for n, e in enumerate(d.doc.evidence, 1)]
+    custody = [[ts(c.at_ns), esc(c.action), esc(_label(d.doc, c.sha256)), esc(c.by), esc(c.detail or c.path)]
                for c in d.doc.custody]
-    body = (table(head, rows, "evidence") + "<h3>Chain of custody</h3>"
-            + table(["time (UTC)", "action", "evidence", "by", "detail"], custody, "custody"))
+    body = ("".join(cards) or "<p>No evidence file was registered.</p>") + "<h3>Chain of custody</h3>" + \
+        table(["time (UTC)", "action", "evidence", "by", "detail"], custody, "custody")
     return section("evidence", "Evidence register and chain of custody", body)
+
+
+def _evidence_card(n: int, e: Evidence, check: EvidenceCheck | None, doc: CaseDoc) -> str:
+    state = f"<span class='st-{esc(check.status)}'>{esc(check.status)}</span>" if check else "not checked"
+    rows = [("path", esc(e.path)), ("sha256", f"<code class='hash'>{esc(e.sha256)}</code>"),
+            ("size", f"{e.size:,} bytes"), ("host", esc(e.host or "?") + (f", kernel {esc(e.kernel)}" if e.kernel
+                                                                          else "")),
+            ("span (UTC)", f"{esc(utc(e.start_ns))} – {esc(utc(e.end_ns))}" if e.start_ns is not None else ""),
+            ("events", f"{e.events:,}"), ("drops", "" if e.drops is None else f"{e.drops:,}"),
+            ("snaplen", "" if e.snaplen is None else f"{e.snaplen} bytes"),
+            ("recording options" if e.role == "recorded" else "filter", code(e.recording_filter)
+             if e.recording_filter else ""),
+            ("cut from", esc(_label(doc, e.source_sha256)) if e.source_sha256 else ""),
+            ("damaged", f"{esc(e.error)} (byte offset {esc(e.error_offset)})" if e.error else ""),
+            ("tool", f"{esc(e.tool)} {esc(e.tool_version)}"),
+            ("acquired", f"by {esc(e.acquired_by)} at {esc(utc(e.acquired_ns))}" if e.acquired_ns else ""),
+            ("at report time", state)]
+    cells = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows if v)
+    return (f"<article class='evidence'><h3>E{n} {esc(e.name)} <span class='small'>({esc(ROLES.get(e.role, e.role))})"
+            f"</span></h3><table class='kv'>{cells}</table></article>")
 
 
 def _label(doc: CaseDoc, sha256: str) -> str:
@@ -181,7 +198,7 @@ def findings(d: ReportData) -> str:
         window = f"<tr><th>time window</th><td>{esc(utc(f.window[0]))} – {esc(utc(f.window[1]))}</td></tr>" \
             if f.window else ""
         source = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in f.source.items())
-        refs = [[str(r.evt_num), esc(r.utc), f"{r.offset:,}"] for r in f.refs]
+        refs = [[str(r.evt_num), ts(r.ts_ns), f"{r.offset:,}"] for r in f.refs]
         more = f"<p class='small'>first {len(f.refs)} of {f.count:,} events</p>" if f.count > len(f.refs) else ""
         parts.append(
             f"<article id='finding-{esc(f.id)}' class='finding'><h3>{esc(f.id)} {_sev(f)} {esc(f.title)}</h3>"
