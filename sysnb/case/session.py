@@ -45,7 +45,7 @@ class Case:
         self.changes: list[str] = []   # what changed since the notebook last stored the case
         self.dirty = False
         self._view_filters: weakref.WeakKeyDictionary[Capture, str] = weakref.WeakKeyDictionary()
-        self._current: weakref.ReferenceType[Capture] | None = None
+        self._current: Capture | None = None
 
     def _repr_html_(self) -> str:
         from sysnb.case.display import case_html
@@ -102,11 +102,11 @@ class Case:
 
     # -- the captures and views of this session --------------------------------------------------------
     def set_current(self, cap: Capture) -> None:
-        self._current = weakref.ref(cap)
+        self._current = cap  # kept: its table is memory-mapped from the cache, holding it costs little
 
     def current(self) -> Capture | None:
         """The capture opened last in this process (what findings and marks refer to by default)."""
-        return self._current() if self._current is not None else None
+        return self._current
 
     def remember_view(self, parent: Capture, view: Capture, expr: str) -> None:
         """``view = parent.filter(expr)``: keep the view's whole filter (its parent's and ``expr``)."""
