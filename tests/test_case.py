@@ -212,3 +212,19 @@ def test_timesketch_and_csv_exports(cap: sysnb.Capture, tmp_path: Path) -> None:
         read = list(csv.DictReader(f))
     assert [r["timestamp_desc"] for r in read] == [r["timestamp_desc"] for r in rows]
     assert next(r for r in read if r["kind"] == "mark")["tag"] == "scan"
+
+
+def test_the_explorer_marks_events_and_adds_findings(cap: sysnb.Capture) -> None:
+    pytest.importorskip("anywidget", reason="the explorer needs the notebook extras (pip install 'sysnb[notebook]')")
+    w = cap.explore()
+    num = cap.filter(SCAN).events["evt.num"][0].as_py()
+    w._on_msg(w, {"kind": "mark", "evt_num": num, "tags": "scan, nmap", "note": "first probe"}, None)
+    assert w.marked == [num] and "marked event" in w.case_status and sysnb.marks()[0].tags == ["scan", "nmap"]
+    w.view.set_filter(SCAN)
+    w._on_msg(w, {"kind": "finding", "title": "Port scan (explorer)", "severity": "high"}, None)
+    f = active().doc.findings[-1]
+    assert (f.title, f.filter, f.severity, f.source) == ("Port scan (explorer)", SCAN, "high", {"via": "explorer"})
+    w._on_msg(w, {"kind": "finding", "title": "", "severity": "high"}, None)
+    assert "title" in w.error  # a mistake is shown in the widget
+    w._on_msg(w, {"kind": "unmark", "evt_num": num}, None)
+    assert w.marked == [] and sysnb.marks() == []
