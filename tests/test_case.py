@@ -228,3 +228,22 @@ def test_the_explorer_marks_events_and_adds_findings(cap: sysnb.Capture) -> None
     assert "title" in w.error  # a mistake is shown in the widget
     w._on_msg(w, {"kind": "unmark", "evt_num": num}, None)
     assert w.marked == [] and sysnb.marks() == []
+
+
+def test_a_new_kernel_resumes_what_code_does_not_recreate(cap: sysnb.Capture, tmp_path: Path) -> None:
+    from sysnb.case.notebook import resume_from_notebook
+
+    sysnb.case("IR-3")
+    num = cap.filter(SCAN).events["evt.num"][0].as_py()
+    sysnb.mark(num, tags=["scan"])
+    sysnb.finding("clicked in the explorer", SCAN, source={"via": "explorer"})
+    sysnb.finding("made by code", SCAN)
+    nb_path = tmp_path / "nb.ipynb"
+    nb_path.write_text(json.dumps({"metadata": {"sysnb": {"case": active().snapshot()}}, "cells": []}))
+    old_custody = len(active().doc.custody)
+    reset()  # a restarted kernel
+    assert resume_from_notebook(nb_path)
+    doc = active().doc
+    assert [m.ref.evt_num for m in doc.live_marks()] == [num]
+    assert [f.title for f in doc.findings] == ["clicked in the explorer"]  # code re-creates the other one
+    assert len(doc.custody) == old_custody and doc.evidence[0].sha256 == cap.provenance.sha256

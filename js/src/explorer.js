@@ -422,7 +422,7 @@ function detailPane(model, send) {
     if (d && d.fields) send({ kind: "unmark", evt_num: Number(d.evt_num) });
   });
   const fieldsBox = h("div", "sysnb-fieldsbox");
-  fieldsBox.append(fields, markBar, caseStatus);
+  fieldsBox.append(markBar, caseStatus, fields);
   root.append(fieldsBox, hex);
   const showMarked = () => {
     const d = model.get("detail");

@@ -82,7 +82,9 @@ def _written(view: Capture, path: str, events: int) -> None:
     if flt:
         case.note_method("subset", flt)
     source = f"{case.evidence_label(src.sha256)} {evidence_name(src.source)}"
-    case.register(item, "write", f"{events} events of {source}" + (f" matching {flt}" if flt else ""))
+    chosen = f" matching {flt}" if flt else ""
+    case.register(item, "write", f"{events} events written from {source}{chosen} (with the state events that "
+                  "name their processes and fds)")
 
 
 def evidence_recorded(stats: Any) -> None:
