@@ -247,3 +247,35 @@ def test_a_new_kernel_resumes_what_code_does_not_recreate(cap: sysnb.Capture, tm
     assert [m.ref.evt_num for m in doc.live_marks()] == [num]
     assert [f.title for f in doc.findings] == ["clicked in the explorer"]  # code re-creates the other one
     assert len(doc.custody) == old_custody and doc.evidence[0].sha256 == cap.provenance.sha256
+
+
+def test_a_view_of_unknown_filter_is_listed_by_evt_num(cap: sysnb.Capture) -> None:
+    from sysnb.capture import visible_rows
+
+    table = cap.table.slice(2000, 60)  # a view made from the table, not with Capture.filter
+    f = sysnb.finding("some events", sysnb.Capture(table, cap.provenance))
+    nums = visible_rows(table)["evt.num"].to_pylist()
+    assert f.filter == "evt.num in (" + ", ".join(map(str, nums)) + ")" and f.count == len(nums)
+    assert cap.filter(f.filter).events.num_rows == len(nums)  # the listed filter selects them again
+    with pytest.raises(UsageError, match="filter is not known"):
+        sysnb.finding("all visible", sysnb.Capture(cap.table.slice(0, 5000), cap.provenance))
+
+
+def test_sysreport_magic_exports_the_live_case(cap: sysnb.Capture, tmp_path: Path) -> None:
+    IPython = pytest.importorskip("IPython")
+    pytest.importorskip("nbconvert")
+    import nbformat
+    from IPython.testing.globalipapp import start_ipython
+
+    start_ipython()
+    ip = IPython.get_ipython()
+    ip.run_line_magic("load_ext", "sysnb")
+    sysnb.case("IR-LIVE")
+    sysnb.finding("scan", SCAN)
+    nb = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# notes")]), nb)
+    out = tmp_path / "live-report.html"
+    ip.run_line_magic("sysreport", f"{nb} -o {out}")
+    text = out.read_text()
+    assert "IR-LIVE" in text and ">F1<" in text
+    assert active().doc.custody[-1].action == "export"

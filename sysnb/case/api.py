@@ -124,13 +124,28 @@ def _target(what: Any, capture: Capture | None) -> tuple[Capture, str, str, tupl
         if text:
             _check(text)
         return cap, _both(own, text), text, None
-    if isinstance(what, Capture):
-        return what, active().view_filter(what), "", None  # a filtered view: its rows are the finding
+    if isinstance(what, Capture):  # a filtered view: its rows are the finding
+        return what, active().view_filter(what) or _listed(what), "", None
     if hasattr(view, "crumbs") and hasattr(view, "cap"):
         own = active().view_filter(view.cap)
         return view.cap, _both(own, view.filter), view.filter, view.window
     raise UsageError(f"a finding stands for a sysdig filter, a filtered Capture or an explorer, not "
                      f"{type(what).__name__}")
+
+
+MAX_LISTED = 200
+
+
+def _listed(view: Capture) -> str:
+    """A view whose filter is not known (made from a table, not with Capture.filter): its events by number,
+    so the finding stays reproducible; a whole capture needs no filter."""
+    rows = shown_events(view)
+    if len(view) == view.provenance.events:
+        return ""
+    if rows.num_rows > MAX_LISTED:
+        raise UsageError(f"this view's filter is not known and it has {rows.num_rows} events (more than "
+                         f"{MAX_LISTED} to list by evt.num): make it with cap.filter(...) or pass the filter text")
+    return "evt.num in (" + ", ".join(str(n) for n in rows["evt.num"].to_pylist()) + ")"
 
 
 def _both(first: str, second: str) -> str:

@@ -6,7 +6,8 @@ One row per finding (at its first matching event) and one per mark (at its event
 offset, filter, severity) ride along as attributes. The CSV has the same columns, tags joined by ``;``.
 
     sysnb report NB.ipynb -o report.html --timesketch case.jsonl --csv case.csv
-    sysnb.case.export.write_timesketch(sysnb.case.active().doc, "case.jsonl")
+    from sysnb.case.export import write_timesketch
+    write_timesketch(sysnb.case().doc, "case.jsonl")      # the case of a running kernel
 """
 
 from __future__ import annotations

@@ -135,5 +135,7 @@ def sysreport(line: str, shell: Any) -> Any:
                       live_case=active())
     except (SysnbError, OSError, ValueError) as e:
         raise _usage(f"%sysreport: {e}") from None
+    for item in active().doc.evidence:  # the notebook's own custody log keeps the export too
+        active().log("export", item.sha256, item.path, f"listed in report {path.name}")
     print(f"report written to {path}" + (f" and {found['pdf']}" if found.get("pdf") else ""))
     return None

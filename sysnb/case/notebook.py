@@ -89,8 +89,10 @@ def is_ledger(output: Any) -> bool:
 def notebook_path() -> Path | None:
     """The notebook this kernel runs, when the front end says (JupyterLab: ``JPY_SESSION_NAME``)."""
     name = os.environ.get("JPY_SESSION_NAME", "")
-    path = Path(name)
-    return path if name.endswith(".ipynb") and path.is_file() else None
+    if not name.endswith(".ipynb"):
+        return None
+    # an absolute path, or the server's URL path (relative to its root; the kernel runs in the notebook's folder)
+    return next((p for p in (Path(name), Path.cwd() / Path(name).name) if p.is_file()), None)
 
 
 def resume_from_notebook(path: Path | None = None) -> bool:

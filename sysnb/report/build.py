@@ -75,8 +75,9 @@ def _sign_after_digest(body: str, manifest: dict[str, Any], key: bytes) -> None:
 def _case_of(nb: Any, live: Case | None) -> CaseDoc:
     """A copy of the running kernel's case when there is one (it is the newest), else the stored one."""
     if live is not None:
-        live.snapshot()
-        return CaseDoc.from_json(live.doc.to_json())
+        doc = CaseDoc.from_json(live.doc.to_json())
+        doc.saved_ns = now_ns()
+        return doc
     return stored_case(nb) or CaseDoc()
 
 

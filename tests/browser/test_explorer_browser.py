@@ -249,6 +249,37 @@ def test_mark_an_event_and_add_a_finding(page: Any) -> None:
     pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
 
 
+def test_the_case_is_saved_with_the_notebook(page: Any) -> None:
+    """JupyterLab's own save keeps the case: the cell that changed it carries it in its output metadata."""
+    pg = page
+    pg.locator(".jp-Cell .jp-InputArea-editor").first.click()
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("b")  # a new cell below the explorer
+    pg.keyboard.press("Enter")
+    pg.keyboard.insert_text("%load_ext sysnb\n%syscase --id IR-LAB --examiner Lab\nsysnb.mark(11947, tags=['lab'])\n"
+                            "import os; print('NB=' + os.environ.get('JPY_SESSION_NAME', ''))")
+    pg.keyboard.press("Shift+Enter")
+    out = pg.locator(".jp-OutputArea-output:has-text('NB=')")
+    out.wait_for()
+    path = pathlib.Path(out.inner_text().strip()[3:])
+    pg.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    cases: list[dict[str, Any]] = []
+    while not cases and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            nb = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        cases = [o["metadata"]["sysnb"]["case"] for c in nb["cells"] for o in c.get("outputs", [])
+                 if "sysnb" in o.get("metadata", {})]
+    assert cases, f"no case stored in {path}"
+    assert cases[-1]["info"]["id"] == "IR-LAB" and [m["ref"]["evt_num"] for m in cases[-1]["marks"]] == [11947]
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("d")
+    pg.keyboard.press("d")  # remove the cell again; later tests use the first explorer
+
+
 @pytest.mark.skipif(not SHARED_502.exists(), reason="../shared/captures/public is absent (CI has it)")
 def test_a_shared_capture_in_a_second_linked_layout(page: Any) -> None:
     """Sysdig Inspect's own sample (502Error.scap) in a second explorer with only crumbs, timeline and table."""
