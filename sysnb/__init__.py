@@ -7,6 +7,9 @@ Public API::
     cap.table                                  # every event, columns named by sysdig fields
     cap.filter("proc.name=cat").save("cat.scap")  # a subset, as a .scap sysdig reads
     live = sysnb.capture(seconds=5)             # root + BTF kernel: record every syscall on the host
+    sysnb.case("IR-2026-014", examiner="J. Doe")  # the case: findings, marks, evidence register, custody
+    sysnb.finding("Port scan", "proc.name=nmap and evt.type=connect", severity="high")
+    sysnb.mark(4711, tags=["c2"], note="forged Host header")
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ __version__ = "0.1.0"
 
 from sysnb.cache import cache_dir, clear_cache
 from sysnb.capture import Capture, Provenance, open_capture
+from sysnb.case.api import case, finding, mark, marks, unmark
 from sysnb.data import ground_truth, sample_path
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 from sysnb.filter import CompiledFilter, compile_filter
@@ -38,10 +42,15 @@ __all__ = [
     "__version__",
     "cache_dir",
     "capture",
+    "case",
     "clear_cache",
     "compile_filter",
+    "finding",
     "ground_truth",
     "load_ipython_extension",
+    "mark",
+    "marks",
     "open_capture",
     "sample_path",
+    "unmark",
 ]

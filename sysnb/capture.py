@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from sysnb import __version__
 from sysnb.cache import StreamWriter, cache_dir, cache_enabled, warn
 from sysnb.cache import load as load_cached
+from sysnb.case.hooks import evidence_opened, evidence_written, method_used, view_filtered
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 from sysnb.scap.reader import Section, read_scap
 from sysnb.state.columns import SCHEMA
@@ -84,7 +85,9 @@ class Capture:
         """The events matching a sysdig filter, e.g. ``cap.filter("proc.name=cat and evt.type=read")``."""
         from sysnb.filter import compile_filter
 
-        return Capture(compile_filter(expr).apply(self.table), self.provenance)
+        view = Capture(compile_filter(expr).apply(self.table), self.provenance)
+        view_filtered(self, view, expr)
+        return view
 
     def sql(self, query: str) -> pa.Table:
         """Run DuckDB SQL over the events, available as the table ``evt`` (columns are sysdig field names,
@@ -92,6 +95,7 @@ class Capture:
         SELECT/WITH is taken as a sysdig filter and rendered to SQL."""
         import duckdb
 
+        method_used("sql", query)
         table = self.table
         if not query.lstrip().lower().startswith(("select", "with")):
             from sysnb.filter import compile_filter
@@ -126,7 +130,9 @@ class Capture:
             full = open_capture(src).table
             if full.num_rows != rows.num_rows:
                 rows = with_state_events(full, rows)
-        return save_events(src, rows, out, compress)
+        written = save_events(src, rows, out, compress)
+        evidence_written(self, out, written)
+        return written
 
     def fields(self, *names: str, limit: int | None = None) -> Any:
         """The events as a pandas DataFrame of sysdig field values rendered as ``-p`` prints them (any field
@@ -147,6 +153,7 @@ class Capture:
         ``cap.chisel("fdbytes_by", "proc.name")``. Returns a ChiselResult (``.table``, ``.text()``)."""
         from sysnb.chisels import run
 
+        method_used("chisel", " ".join([name, *map(str, args)]) + (f" -- {filter}" if filter else ""))
         return run(self, name, kwargs or list(args), filter)
 
     def explore(self, *, panes: list[str] | None = None, columns: str | list[str] | None = None,
@@ -223,11 +230,15 @@ def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
             table, meta = hit
             prov = Provenance(**meta)
             prov.source = os.path.abspath(spath)
-            return _with_containers(Capture(table, prov))
+            cap = _with_containers(Capture(table, prov))
+            evidence_opened(cap)
+            return cap
     cap = _build_cached(spath, sha, progress) if use_cache else build_capture(spath, sha, progress=progress)
     if cap.provenance.error and strict:
         raise CaptureFormatError(cap.provenance.error, path=spath, offset=cap.provenance.error_offset)
-    return _with_containers(cap)
+    cap = _with_containers(cap)
+    evidence_opened(cap)
+    return cap
 
 
 def _with_containers(cap: Capture) -> Capture:

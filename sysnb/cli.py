@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from sysnb import __version__
 from sysnb.cache import clear_cache
 from sysnb.capture import Capture, open_capture, returned_rows
+from sysnb.case.hooks import subset_filter
 from sysnb.errors import SysnbError, UsageError
 from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
@@ -38,6 +39,8 @@ EPILOG = """examples:
   sysnb -r capture.scap -X -n 50                   first 50 events, buffers in hex and ASCII
   sysnb -r capture.scap -j                         one JSON object per event
   sysnb -r capture.scap "proc.name=cat and evt.type in (open, read)"
+  sysnb report NB.ipynb -o report.html --pdf report.pdf   a notebook as a forensic report (sysnb report -h)
+  sysnb verify report.html --captures DIR          check a report and its evidence (sysnb verify -h)
 environment:
   SYSNB_CACHE_DIR  where built tables are cached (default: $XDG_CACHE_HOME/sysnb)
   SYSNB_CACHE=0    do not read or write the cache
@@ -93,7 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: ``sysnb report ...``, ``sysnb verify ...``: the first word picks a command of the report module
+SUBCOMMANDS = ("report", "verify")
+
+
+def _subcommand(argv: list[str]) -> int:
+    from sysnb import report
+
+    return report.main(argv[1:]) if argv[0] == "report" else report.verify_main(argv[1:])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in SUBCOMMANDS:
+        return _subcommand(args_list)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # `timeout`/`kill` stop a recording like Ctrl-C; SIGINT too where a shell started us in the background
     # with SIGINT ignored (as sysdig, `kill -INT` then still stops and flushes)
@@ -330,7 +346,10 @@ def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | Non
     rows = cap.table if flt is None else flt.apply(cap.table)
     if args.numevents is not None:
         rows = rows.slice(0, max(args.numevents, 0))
-    written = Capture(rows, cap.provenance).save(args.write, compress=True if args.compress else None)
+    subset = Capture(rows, cap.provenance)
+    if flt is not None:
+        subset_filter(subset, " ".join(args.filter))
+    written = subset.save(args.write, compress=True if args.compress else None)
     if args.verbose:
         print(f"sysnb: wrote {written} events to {args.write}", file=sys.stderr)
     return 1 if cap.provenance.error else 0

@@ -15,6 +15,11 @@
   The kernel process itself is excluded from the recording (the recorder would otherwise record itself);
   commands the cell starts (``!curl ...``, subprocesses) are recorded.
 
+The case (``sysnb.case``): ``%syscase --id IR-2026-014 --examiner "J. Doe"`` starts it (``%syscase`` alone
+shows it), ``%finding -s high Port scan -- proc.name=nmap and evt.type=connect`` records a finding (without
+``-- FILTER``: the current ``%sysfilter`` view), ``%mark 4711 -t c2,exfil -n "forged Host"`` bookmarks events
+(``--remove`` unmarks), ``%sysreport -o report.html [--pdf report.pdf]`` exports the notebook as a report.
+
 User mistakes (bad path, unknown field, no capture open, no root for live capture) are one-line usage
 errors without a traceback.
 """
@@ -265,7 +270,19 @@ def sysexplore(line: str, shell: Any) -> Any:
     return widget
 
 
+def _case_magics(ipython: Any) -> None:
+    """%syscase, %finding, %mark, %sysreport (sysnb.case.magics) and storing the case after each cell."""
+    from sysnb.case import magics as m
+    from sysnb.case.notebook import watch_cells
+
+    for name, fn in (("syscase", m.syscase), ("finding", m.finding_magic), ("mark", m.mark_magic),
+                     ("sysreport", m.sysreport)):
+        ipython.register_magic_function(lambda line, fn=fn: fn(line, ipython), "line", name)
+    watch_cells()
+
+
 def load_ipython_extension(ipython: Any) -> None:
+    _case_magics(ipython)
     ipython.register_magic_function(lambda line: sysexplore(line, ipython), "line", "sysexplore")
     ipython.register_magic_function(lambda line: chisel_magic(line, ipython), "line", "chisel")
     ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")

@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from sysnb.case.notebook import sync_metadata
+
 HERE = Path(__file__).resolve().parent.parent / "notebooks"
 MD, CODE = "md", "code"
 
@@ -76,8 +78,12 @@ happened (`storefront_incident.scap.gz`, recorded by sysnb's eBPF recorder). Que
 what changed on disk, what left the machine, and is anything still running?
 
 We work from the overview down to single system calls, writing every filter we use so the notebook is the
-report."""),
+report. The case — findings, bookmarked events, the evidence register and its chain of custody — is kept in
+the notebook as we go, and `sysnb report` turns it into a verifiable forensic report."""),
     (CODE, SETUP),
+    (CODE, """%syscase --id IR-2026-1127 --title "Storefront compromise" --examiner "A. Analyst" --org "Demo CSIRT" --requester "Shop owner" --classification TLP:AMBER"""),
+    (MD, """Opening the capture registers it as evidence E1 (path, size, sha256, host, span in UTC) and logs the
+access in the chain of custody."""),
     (CODE, """%sysopen {sysnb.sample_path()} -o cap"""),
     (MD, """**First look.** A few seconds, a few dozen processes, and the Security tiles are lit: commands were
 executed, and `setns` calls happened. Activity over time shows short bursts on top of a steady background
@@ -96,6 +102,10 @@ and something talks to **10.66.0.4:8000**, which is not part of the shop."""),
 `EINPROGRESS` (non-blocking connects); only 8080 and 9000 got a local port, i.e. were open."""),
     (CODE, """%sysfilter proc.name=nmap and evt.type=connect and evt.dir=< and fd.sip=10.66.0.2"""),
     (CODE, """_sysview.fields("evt.num", "evt.time", "proc.pid", "fd.name", "fd.sport", "evt.res")"""),
+    (MD, """A finding keeps the exact filter, how many events match and references to them (evidence sha256,
+`evt.num`, UTC time, byte offset in the file). Without `-- FILTER`, `%finding` stands for the current
+`%sysfilter` view."""),
+    (CODE, """%finding -s high -n "connect scan (-sT) on six ports; only 8080 and 9000 answered" Port scan of the store from 10.66.0.3"""),
     (CODE, """%sysfilter --clear"""),
     (MD, """A second `nmap` run used raw sockets (`sendto` on a raw socket: a SYN scan, `-sS`). Where did the scan come
 from? The client address is in the tuple: **10.66.0.3**."""),
@@ -106,14 +116,24 @@ Searching payloads like grep: which system calls carried the string `api.twilio.
 sent an HTTP POST to 10.66.0.4:8000 with a forged `Host: api.twilio.com` header — exfiltration disguised as an
 SMS API call. `-A` shows the buffer as printable ASCII, as `sysdig -A` does."""),
     (CODE, """%sysprint -A -p "%evt.num %proc.name %fd.name %evt.buffer" evt.type=sendto and evt.dir=< and evt.buffer contains api.twilio.com and fd.type=ipv4"""),
+    (MD, """A finding from Python, and a bookmark on the one event that proves it: the mark keeps the event's line
+and its bytes, which the report's appendix prints in hex."""),
+    (CODE, """post = cap.filter("proc.name=curl and evt.type=sendto and evt.dir=< and evt.buffer contains api.twilio.com")
+sysnb.finding("Host name and user posted to the C2, disguised as api.twilio.com", post, severity="critical",
+              note="curl POST to 10.66.0.4:8000 with a forged Host header")"""),
+    (CODE, """sysnb.mark(post.events["evt.num"][0].as_py(), tags=["c2", "exfiltration"], note="the POST with the forged Host: api.twilio.com header")"""),
     (MD, """The same host downloaded a script from the C2 a moment earlier; `curl` wrote it to
 `/tmp/storefront/tmp/payload.sh`, and a shell read and ran it:"""),
     (CODE, """%sysprint -p "%evt.num %proc.name %evt.type %fd.name" fd.name=/tmp/storefront/tmp/payload.sh and evt.dir=< and evt.type in (openat, write, read)"""),
+    (CODE, """%finding -s high -n "curl wrote it, sh read it" payload.sh downloaded from the C2 and run -- fd.name=/tmp/storefront/tmp/payload.sh and evt.dir=< and evt.type in (openat, write, read)"""),
     (MD, """## 4. File integrity
 
 The customer's "strange comment" is in the page: writes whose buffer contains the marker, by whom and where."""),
     (CODE, """tampered = cap.filter("evt.type=write and evt.dir=< and evt.buffer contains SYSNB-IOC-7f3a9")
 tampered.events.select(["evt.num", "proc.name", "proc.pid", "fd.name", "evt.rawres"]).to_pandas()"""),
+    (CODE, """sysnb.finding("index.html defaced with the marker SYSNB-IOC-7f3a9", tampered.filter("fd.name=/tmp/storefront/www/index.html"), severity="high",
+              note="five writes by sh into the shop's document root")"""),
+    (CODE, """%mark 11947 -n "first write of the marker into index.html" -t defacement,ioc"""),
     (CODE, """charts.io_by(cap.filter("proc.name=sh"), key="fd.directory")"""),
     (MD, """And the operator who checked the page read it back (`cat` reads the tampered file):"""),
     (CODE, """%sysprint -A -p "%evt.num %proc.name %evt.type %fd.name %evt.buffer" proc.name=cat and evt.type=read and evt.buffer contains SYSNB-IOC-7f3a9"""),
@@ -125,11 +145,14 @@ tampered.events.select(["evt.num", "proc.name", "proc.pid", "fd.name", "evt.rawr
 running `id`, `nsenter -t 1 -m` (an attempt to enter PID 1's mount namespace) and `cat /etc/shadow`."""),
     (CODE, """%chisel spy_users"""),
     (CODE, """%sysprint -p "*%evt.num %proc.name %proc.exepath %proc.args %proc.ppid %proc.pname" evt.type=execve and evt.dir=< and proc.name=xmrig"""),
+    (CODE, """%finding -s high -n "a copy of /bin/sleep named xmrig, started by the payload" Miner look-alike started from /tmp/storefront/tmp -- evt.type=execve and evt.dir=< and proc.name=xmrig"""),
     (MD, """`*` in front of a format prints events whose fields are missing as `<NA>` (as sysdig does): the miner was
 re-parented to PID 1 once the payload's shell exited."""),
     (MD, """The escape attempt failed: `nsenter` could not open `/proc/1/ns/mnt` (EACCES). `sudo` is not installed: the
 shell only printed `command not found` (seen in its write to the terminal). `/etc/shadow` was read."""),
     (CODE, """%sysprint -p "%evt.num %proc.name %evt.type %fd.name %evt.res" ((proc.name=nsenter and evt.type=openat and evt.failed=true and fd.name contains /ns/) or fd.name=/etc/shadow) and evt.dir=<"""),
+    (CODE, """%finding -s high -n "nsenter -t 1 -m failed with EACCES; cat read /etc/shadow" Escape attempt into PID 1 and /etc/shadow read -- ((proc.name=nsenter and evt.type=openat and evt.failed=true and fd.name contains /ns/) or fd.name=/etc/shadow) and evt.dir=<"""),
+    (CODE, """%mark 19718 -n "nsenter denied access to /proc/1/ns/mnt" -t privilege-escalation"""),
     (CODE, """%sysprint -A -p "%evt.num %proc.name %evt.buffer" proc.name=bash and evt.type=write and evt.buffer contains 'sudo: command not found'"""),
     (MD, """## 6. The state of the network at the start
 
@@ -143,8 +166,9 @@ charts.syscalls_over_time(suspicious, by="proc.name")"""),
 `%sysexplore` (or `cap.explore()`) is Sysdig Inspect in a cell: click a tile to drill down, brush the timeline to
 select a window (every pane follows), double-click a process, file or connection to go one step down (the
 breadcrumbs and the `%sysfilter` line show where you are), type a filter in the box, click an event for its
-fields and bytes (dotted ASCII, `-A`, `-X`) and "follow fd" for the whole stream. Needs a running kernel; an
-exported report shows the first rows as a table instead."""),
+fields and bytes (dotted ASCII, `-A`, `-X`) and "follow fd" for the whole stream; "mark" bookmarks the selected
+event and "add finding" records what the explorer shows (filter and time window) as a finding of this case.
+Needs a running kernel; the report lists what was marked and found instead of the widget."""),
     (CODE, """# NBVAL_IGNORE_OUTPUT
 %sysexplore"""),
     (MD, """## 8. Keep the evidence
@@ -155,6 +179,9 @@ their names), next to the sha256 of the original."""),
 evidence = os.path.join(tempfile.mkdtemp(), "storefront-evidence.scap.gz")
 n = cap.filter("proc.name in (nmap, curl, sh, xmrig, nsenter) or evt.buffer contains SYSNB-IOC-7f3a9").save(evidence)
 print(n, "events saved; original sha256", cap.provenance.sha256)"""),
+    (MD, """The subset is registered as evidence E2 (its sha256, its filter, the capture it was cut from) and the
+write is in the chain of custody. The case now holds:"""),
+    (CODE, """%syscase"""),
     (MD, """## Conclusions
 
 | finding | evidence (filter) |
@@ -166,7 +193,9 @@ print(n, "events saved; original sha256", cap.provenance.sha256)"""),
 | a miner look-alike `xmrig` (a copy of `sleep`) ran from `/tmp/storefront/tmp` | `proc.name=xmrig` |
 | an interactive shell tried `sudo` (absent) and `nsenter` into PID 1 (EACCES), and read `/etc/shadow` | `spy_users`, `proc.name=nsenter` |
 
-Every row matches the scenario's ground truth (`sysnb.ground_truth()`, and `scenarios/README.md`)."""),
+Every row matches the scenario's ground truth (`sysnb.ground_truth()`, and `scenarios/README.md`). The same
+findings, with their evidence references, are in the case: `sysnb report 02-incident-investigation.ipynb -o
+report.html --pdf report.pdf` makes the forensic report and `sysnb verify report.html` checks it later."""),
     (CODE, """truth = sysnb.ground_truth()["lab"]
 checks = {
     "scan of the six ports": sorted(set(cap.filter("proc.name=nmap and evt.type=connect and evt.dir=< and fd.sip=10.66.0.2").events["fd.sport"].to_pylist())) == truth["scanned_ports"],
@@ -254,6 +283,7 @@ def build(name: str) -> None:
                 for kind, src in NOTEBOOKS[name]]
     NotebookClient(nb, store_widget_state=False, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(HERE)}}).execute()
+    sync_metadata(nb)  # the case the kernel stored in its outputs -> the notebook's metadata
     nbformat.write(nb, HERE / f"{name}.ipynb")
     print("wrote", name)
 

@@ -28,6 +28,35 @@ function h(tag, cls, text) {
   return node;
 }
 
+function textInput(cls, placeholder) {
+  // JupyterLab's notebook shortcuts listen on the document (Enter, arrows, a/b/x...): keep our keys ours
+  const input = h("input", cls);
+  input.type = "text"; input.spellcheck = false; input.placeholder = placeholder;
+  input.addEventListener("keydown", (e) => e.stopPropagation());
+  return input;
+}
+
+// The case (sysnb.case.explorer): "add finding" for what the explorer shows (crumbs, filter box, window)
+function findingForm(model, send) {
+  const form = h("form", "sysnb-caseform");
+  const title = textInput("sysnb-finding-title", "finding title, e.g. Port scan from 10.66.0.3");
+  const severity = h("select", "sysnb-finding-severity");
+  for (const s of ["info", "low", "medium", "high", "critical"]) {
+    const o = h("option", "", s); o.value = s; if (s === "medium") o.selected = true; severity.append(o);
+  }
+  const add = h("button", "sysnb-add-finding", "add finding");
+  add.type = "submit";
+  add.title = "record the events shown (crumbs, filter box and time window) as a finding of the case";
+  form.append(title, severity, add);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!title.value.trim()) { title.focus(); return; }
+    send({ kind: "finding", title: title.value, severity: severity.value });
+    title.value = "";
+  });
+  return form;
+}
+
 export function fmtNs(ns, step) {
   // a time offset in the unit of its magnitude (or of the axis step), without trailing zeros
   const a = Math.abs(step || ns);
@@ -101,7 +130,10 @@ function crumbsPane(model, send) {
     e.stopPropagation();
     if (e.key === "Enter") { e.preventDefault(); send({ kind: "filter", text: input.value }); }
   });
-  root.append(crumbs, lenses, form, error, combined);
+  const status = h("div", "sysnb-case-status");
+  root.append(crumbs, lenses, form, error, combined, findingForm(model, send), status);
+  const showStatus = () => { status.textContent = model.get("case_status"); };
+  model.on("change:case_status", showStatus);
 
   const draw = () => {
     crumbs.replaceChildren();
@@ -314,6 +346,7 @@ function gridPane(model, send) {
       if (!r) { row.append(h("div", "sysnb-td sysnb-loading", "…")); rowsBox.append(row); continue; }
       const key = m.events ? r["_evt.num"] : i;
       if (key === selected) row.classList.add("sysnb-selected");
+      if (m.events && model.get("marked").includes(Number(key))) row.classList.add("sysnb-marked");
       for (const c of m.columns) {
         const cell = h("div", "sysnb-td", r[c]);
         cell.title = r[c];
@@ -338,6 +371,7 @@ function gridPane(model, send) {
     drawRows();
   }
   model.on("change:grid", onGrid);
+  model.on("change:marked", () => drawRows());
   model.on("change:grid_meta", () => { selected = null; });
   scroller.addEventListener("scroll", () => requestAnimationFrame(drawRows));
   scroller.tabIndex = 0;
@@ -368,7 +402,37 @@ function detailPane(model, send) {
   const follow = h("button", "sysnb-follow", "follow fd (whole I/O stream)");
   const stream = h("div", "sysnb-stream");
   hex.append(modes, pre, follow, stream);
-  root.append(fields, hex);
+  // the case: mark the selected event (sysnb.case.explorer; one mark per event, tags and a note)
+  const markBar = h("form", "sysnb-markbar");
+  const tags = textInput("sysnb-mark-tags", "tags, e.g. c2, exfil");
+  const note = textInput("sysnb-mark-note", "note");
+  const markBtn = h("button", "sysnb-mark", "mark");
+  markBtn.type = "submit";
+  const unmarkBtn = h("button", "sysnb-unmark", "unmark");
+  unmarkBtn.type = "button";
+  const caseStatus = h("div", "sysnb-case-status");
+  markBar.append(markBtn, tags, note, unmarkBtn);
+  markBar.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const d = model.get("detail");
+    if (d && d.fields) send({ kind: "mark", evt_num: Number(d.evt_num), tags: tags.value, note: note.value });
+  });
+  unmarkBtn.addEventListener("click", () => {
+    const d = model.get("detail");
+    if (d && d.fields) send({ kind: "unmark", evt_num: Number(d.evt_num) });
+  });
+  const fieldsBox = h("div", "sysnb-fieldsbox");
+  fieldsBox.append(markBar, caseStatus, fields);
+  root.append(fieldsBox, hex);
+  const showMarked = () => {
+    const d = model.get("detail");
+    const on = d && d.fields && model.get("marked").includes(Number(d.evt_num));
+    markBtn.textContent = on ? "update mark" : "mark";
+    unmarkBtn.style.display = on ? "inline-block" : "none";
+    caseStatus.textContent = model.get("case_status");
+  };
+  model.on("change:marked", showMarked);
+  model.on("change:case_status", showMarked);
   let mode = "hex";
   const MODES = { dotted: "dotted ASCII", ascii: "printable ASCII (-A)", hex: "hex + ASCII (-X)" };
 
@@ -390,6 +454,7 @@ function detailPane(model, send) {
       modes.append(b);
     }
     pre.textContent = d.buffer ? d.buffer[mode] : "(this event carries no data buffer)";
+    showMarked();
     modes.style.display = d.buffer ? "block" : "none";
     follow.style.display = d.fd ? "inline-block" : "none";
   }

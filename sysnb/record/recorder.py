@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from sysnb.case.hooks import evidence_recorded
 from sysnb.record.convert import convert
 from sysnb.record.engine import open_engine
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
@@ -170,6 +171,7 @@ class Recording:
             self._spill.close()
         if self._error is not None:
             raise self._error
+        evidence_recorded(self.stats)
         return self.stats
 
     def _write_scap(self, progress: Callable[[int], None] | None) -> None:

@@ -1,82 +1,76 @@
-"""Export an investigation notebook as a self-contained forensic report (one HTML file).
+"""Export an investigation notebook as a forensic report (one self-contained HTML file, optionally a PDF),
+and verify one.
 
-The notebook's stored outputs are used as they are (charts are inline SVG, overviews static HTML), so the
-report opens without network access; code cells are folded into <details> so findings read first, and a
-header states the sysnb version, when the report was made, and the sha256 of the notebook it came from.
+    sysnb report notebooks/02-incident-investigation.ipynb -o report.html [--pdf report.pdf] [--execute]
+                 [--include-code] [--paper a4|letter] [--sign examiner.pem] [--timesketch F.jsonl] [--csv F.csv]
+    sysnb verify report.html [--captures DIR] [--notebook NB.ipynb] [--key examiner.pub]
 
-    python -m sysnb.report notebooks/02-incident-investigation.ipynb -o incident.html [--execute]
+The report is a deliverable: cover (case, examiner, dates, version), executive summary (the findings),
+timeline in UTC, evidence register and chain of custody, methods, the analysis narrative (markdown and
+outputs; code only with ``--include-code``), limitations, and an appendix of the bookmarked events in hex.
+It opens without network access (its Content-Security-Policy forbids every fetch and script), prints to A4 or
+Letter without clipped lines, and embeds a manifest (sha256 of the report body and each section, of the
+notebook and of every evidence file; optionally an Ed25519 signature) that ``sysnb verify`` re-checks.
+``python -m sysnb.report`` is the same as ``sysnb report``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import html
-import re
 import sys
-import time
-from pathlib import Path
-from typing import Any
 
-from sysnb import __version__
+from sysnb.report.build import export
+from sysnb.report.verify import render, verify
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-_EXTERNAL = re.compile(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>', re.S)
-_HEAD = """<div style="font-family:system-ui,sans-serif;border:1px solid #ccd;border-radius:6px;padding:10px 14px;
-margin:10px 0 20px 0;background:#f6f8fa"><b>sysnb forensic report</b><br>source notebook: <code>{name}</code>
-(sha256 <code>{sha}</code>)<br>generated {when} by sysnb {version}. Evidence files and their sha256 are listed in
-each capture's overview below.</div>"""
-
-
-def export(notebook: str | Path, out: str | Path, execute: bool = False) -> Path:
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    src = Path(notebook)
-    nb = nbformat.read(src, as_version=4)
-    if execute:
-        from nbclient import NotebookClient
-
-        NotebookClient(nb, store_widget_state=False, timeout=900,
-                       resources={"metadata": {"path": str(src.parent)}}).execute()
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
-            _static_widgets(cell)
-    exporter = HTMLExporter(template_name="lab")
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
-    head = _HEAD.format(name=html.escape(src.name), sha=hashlib.sha256(src.read_bytes()).hexdigest(),
-                        when=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), version=__version__)
-    body = _EXTERNAL.sub("", body)  # require.js/MathJax from a CDN: the report must open offline
-    i = body.find(">", body.find("<body")) + 1
-    body = body[:i] + head + body[i:]
-    dest = Path(out)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(body, encoding="utf-8")
-    return dest
-
-
-def _static_widgets(cell: Any) -> None:
-    """Live widgets cannot run in a report: show their static HTML snapshot instead of an empty widget view."""
-    for output in cell.get("outputs", []):
-        data = output.get("data", {})
-        if WIDGET_VIEW in data and "text/html" in data:
-            del data[WIDGET_VIEW]
+__all__ = ["export", "main", "verify", "verify_main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sysnb.report", description="Export a notebook as a report")
+    """``sysnb report NOTEBOOK -o report.html ...``"""
+    ap = argparse.ArgumentParser(prog="sysnb report", description="Export a notebook as a forensic report")
     ap.add_argument("notebook")
-    ap.add_argument("-o", "--output", default=None, help="HTML file to write (default: NOTEBOOK.html)")
+    ap.add_argument("-o", "--output", default=None, help="HTML file to write (default: NOTEBOOK-report.html)")
+    ap.add_argument("--pdf", default=None, metavar="FILE", help="also print it to this PDF (headless Chromium)")
+    ap.add_argument("--paper", choices=("a4", "letter"), default="a4", help="PDF paper size (default a4)")
     ap.add_argument("--execute", action="store_true", help="re-run the notebook first")
+    ap.add_argument("--include-code", action="store_true", help="keep the code cells (hidden by default)")
+    ap.add_argument("--sign", default=None, metavar="KEY.pem", help="sign the manifest with this Ed25519 private key")
+    ap.add_argument("--timesketch", default=None, metavar="FILE.jsonl",
+                    help="also write the findings and bookmarked events as Timesketch JSONL")
+    ap.add_argument("--csv", default=None, metavar="FILE.csv", help="also write them as CSV")
     a = ap.parse_args(argv)
-    out = a.output or str(Path(a.notebook).with_suffix(".html"))
+    out = a.output or a.notebook.removesuffix(".ipynb") + "-report.html"
     try:
-        path = export(a.notebook, out, a.execute)
+        path = export(a.notebook, out, execute=a.execute, include_code=a.include_code, pdf=a.pdf, paper=a.paper,
+                      sign_key=a.sign, timesketch=a.timesketch, csv=a.csv)
     except (OSError, ValueError) as e:
-        print(f"sysnb.report: {e}", file=sys.stderr)
+        print(f"sysnb report: {e}", file=sys.stderr)
         return 1
-    print(f"report written to {path}")
+    except Exception as e:
+        from sysnb.errors import SysnbError
+
+        if not isinstance(e, SysnbError):
+            raise
+        print(f"sysnb report: {e}", file=sys.stderr)
+        return 1
+    extra = [p for p in (a.pdf, a.timesketch, a.csv) if p]
+    print(f"report written to {path}" + (f" (and {', '.join(extra)})" if extra else ""))
     return 0
+
+
+def verify_main(argv: list[str] | None = None) -> int:
+    """``sysnb verify report.html [--captures DIR] [--notebook NB] [--key PUB.pem]``"""
+    ap = argparse.ArgumentParser(prog="sysnb verify", description="Check a sysnb report and its evidence")
+    ap.add_argument("report")
+    ap.add_argument("--captures", metavar="DIR", help="look for the evidence files in DIR (by name, or size + sha256)")
+    ap.add_argument("--notebook", metavar="NB.ipynb", help="also check the source notebook")
+    ap.add_argument("--key", metavar="PUB.pem", help="the examiner's Ed25519 public key the signature must match")
+    a = ap.parse_args(argv)
+    try:
+        checks = verify(a.report, a.captures, a.notebook, a.key)
+    except (OSError, ValueError) as e:
+        print(f"sysnb verify: {e}", file=sys.stderr)
+        return 2
+    for line in render(checks):
+        print(line)
+    return 0 if all(c.ok for c in checks) else 1

@@ -72,6 +72,8 @@ class Explorer(anywidget.AnyWidget):
     detail = t.Dict().tag(sync=True)
     stream = t.Bytes(b"").tag(sync=True)
     stream_meta = t.Dict().tag(sync=True)
+    marked = t.List(t.Int()).tag(sync=True)     # case marks on this capture's events (sysnb.case.explorer)
+    case_status = t.Unicode("").tag(sync=True)
 
     def __init__(self, cap: Capture, *, view: View | None = None, panes: list[str] | None = None,
                  columns: str | list[str] | None = None, **kwargs: Any) -> None:
@@ -93,6 +95,9 @@ class Explorer(anywidget.AnyWidget):
         self.tiles = _tiles(cap) if "tiles" in self.panes else []
         self.view.on_change(self._on_view)
         self.on_msg(self._on_msg)
+        from sysnb.case.explorer import marked_events
+
+        self.marked = marked_events(self)
         self._on_view("init")
 
     # -- Python -> browser -----------------------------------------------------------------------------
@@ -215,6 +220,21 @@ class Explorer(anywidget.AnyWidget):
         chunks = follow_fd(self.view.base, fd["pid"], fd["fd"], fd["name"])
         self.stream_meta = {"title": f"{fd['name'] or ''} (pid {fd['pid']}, fd {fd['fd']})", "chunks": chunks.num_rows}
         self.stream = to_ipc(chunks)
+
+    def _do_mark(self, msg: dict[str, Any]) -> None:
+        from sysnb.case.explorer import do_mark
+
+        do_mark(self, msg)
+
+    def _do_unmark(self, msg: dict[str, Any]) -> None:
+        from sysnb.case.explorer import do_unmark
+
+        do_unmark(self, msg)
+
+    def _do_finding(self, msg: dict[str, Any]) -> None:
+        from sysnb.case.explorer import do_finding
+
+        do_finding(self, msg)
 
     def _do_window(self, msg: dict[str, Any]) -> None:
         base = self.view.start_ns

@@ -221,6 +221,65 @@ def test_brushing_the_timeline_narrows_the_table(page: Any) -> None:
     pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
 
 
+def test_mark_an_event_and_add_a_finding(page: Any) -> None:
+    """The case actions: mark the selected event (a star on its row), then a finding for the filtered view."""
+    pg = page
+    explorer = pg.locator(".sysnb-explorer").first
+    box = explorer.locator(".sysnb-filterbox input")
+    box.fill("evt.type=write and evt.dir=< and fd.name contains index.html")
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('5 events')")
+    explorer.locator(".sysnb-row").first.click()
+    explorer.locator(".sysnb-hex:has-text('SYSNB-IOC-7')").wait_for()
+    explorer.locator(".sysnb-mark-tags").fill("defacement, ioc")
+    explorer.locator(".sysnb-mark-note").fill("first marker write")
+    explorer.locator("button.sysnb-mark").click()
+    explorer.locator(".sysnb-detail .sysnb-case-status:has-text('marked event')").wait_for()
+    assert explorer.locator(".sysnb-row.sysnb-marked").count() == 1
+    assert explorer.locator("button.sysnb-mark").inner_text() == "update mark"
+    explorer.locator(".sysnb-finding-title").fill("index.html defaced")
+    explorer.locator(".sysnb-finding-severity").select_option("high")
+    explorer.locator("button.sysnb-add-finding").click()
+    explorer.locator(".sysnb-nav .sysnb-case-status:has-text('finding F1: 5 events')").wait_for()
+    _shot(pg, "case-mark-finding")
+    explorer.locator("button.sysnb-unmark").click()
+    pg.wait_for_function("() => document.querySelectorAll('.sysnb-row.sysnb-marked').length === 0")
+    box.fill("")
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
+
+
+def test_the_case_is_saved_with_the_notebook(page: Any) -> None:
+    """JupyterLab's own save keeps the case: the cell that changed it carries it in its output metadata."""
+    pg = page
+    pg.locator(".jp-Cell .jp-InputArea-editor").first.click()
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("b")  # a new cell below the explorer
+    pg.keyboard.press("Enter")
+    pg.keyboard.insert_text("%load_ext sysnb\n%syscase --id IR-LAB --examiner Lab\nsysnb.mark(11947, tags=['lab'])\n"
+                            "import os; print('NB=' + os.environ.get('JPY_SESSION_NAME', ''))")
+    pg.keyboard.press("Shift+Enter")
+    out = pg.locator(".jp-OutputArea-output:has-text('NB=')")
+    out.wait_for()
+    path = pathlib.Path(out.inner_text().strip()[3:])
+    pg.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    cases: list[dict[str, Any]] = []
+    while not cases and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            nb = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        cases = [o["metadata"]["sysnb"]["case"] for c in nb["cells"] for o in c.get("outputs", [])
+                 if "sysnb" in o.get("metadata", {})]
+    assert cases, f"no case stored in {path}"
+    assert cases[-1]["info"]["id"] == "IR-LAB" and [m["ref"]["evt_num"] for m in cases[-1]["marks"]] == [11947]
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("d")
+    pg.keyboard.press("d")  # remove the cell again; later tests use the first explorer
+
+
 @pytest.mark.skipif(not SHARED_502.exists(), reason="../shared/captures/public is absent (CI has it)")
 def test_a_shared_capture_in_a_second_linked_layout(page: Any) -> None:
     """Sysdig Inspect's own sample (502Error.scap) in a second explorer with only crumbs, timeline and table."""
