@@ -5,20 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb import __version__
-from sysnb.cache import StreamWriter, cache_dir, cache_enabled, warn
-from sysnb.cache import load as load_cached
 from sysnb.case.hooks import evidence_opened, evidence_written, method_used, view_filtered
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
-from sysnb.scap.reader import Section, read_scap
-from sysnb.state.columns import SCHEMA
-from sysnb.state.engine import Engine
+from sysnb.scan import Scan, ScanInfo, check_capture_path
 
 
 @dataclass
@@ -194,7 +190,7 @@ def _container_ids() -> pa.Array:
     return pa.array(sorted(CONTAINER_IDS), pa.uint16())
 
 
-# -- building ----------------------------------------------------------------------------------------------------
+# -- opening ----------------------------------------------------------------------------------------------------
 
 ProgressFn = Callable[[int, int], None]
 
@@ -208,32 +204,22 @@ def sha256_file(path: str) -> str:
 
 
 def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
-                 progress: ProgressFn | None = None, strict: bool = False) -> Capture:
-    """Read a .scap/.scap.gz file into a :class:`Capture`.
+                 progress: ProgressFn | None = None, strict: bool = False, engine: str = "native") -> Capture:
+    """Read a .scap/.scap.gz file into a :class:`Capture` (the whole table in memory).
 
-    The built table is cached under :func:`sysnb.cache_dir` keyed by the file's sha256
-    (never next to the evidence) and memory-mapped from there; ``cache=False`` or
-    ``SYSNB_CACHE=0`` disables it. A damaged file yields every event before the damage;
+    The native core replays the capture (``engine="reference"``: the Python reference engine, slower, for
+    tests). Tables are not cached: the native core rebuilds one as fast as a compressed cache reads back
+    (``cache`` is accepted and ignored). A damaged file yields every event before the damage;
     ``capture.provenance.error`` says where. With ``strict=True`` the damage raises
     :class:`CaptureFormatError` instead.
     """
     spath = os.fspath(path)
-    if not os.path.exists(spath):
-        raise SysnbError(f"{spath}: no such file")
-    if os.path.isdir(spath):
-        raise SysnbError(f"{spath}: is a directory, not a capture file")
+    check_capture_path(spath)
+    scan = Scan(spath, engine=engine, progress=progress)  # checks the magic before anything is hashed
     sha = sha256_file(spath)
-    use_cache = cache_enabled() if cache is None else cache
-    if use_cache:
-        hit = load_cached(sha)
-        if hit is not None:
-            table, meta = hit
-            prov = Provenance(**meta)
-            prov.source = os.path.abspath(spath)
-            cap = _with_containers(Capture(table, prov))
-            evidence_opened(cap)
-            return cap
-    cap = _build_cached(spath, sha, progress) if use_cache else build_capture(spath, sha, progress=progress)
+    table = pa.Table.from_batches(list(scan), schema=scan.schema)
+    cap = Capture(table, _provenance(spath, sha, scan.info))
+    fill_span(table, cap.provenance)
     if cap.provenance.error and strict:
         raise CaptureFormatError(cap.provenance.error, path=spath, offset=cap.provenance.error_offset)
     cap = _with_containers(cap)
@@ -248,69 +234,31 @@ def _with_containers(cap: Capture) -> Capture:
     return cap
 
 
-def _build_cached(path: str, sha: str, progress: ProgressFn | None) -> Capture:
-    """Build while streaming batches into the cache (bounded memory), then map the result."""
-    try:
-        writer = StreamWriter(sha, SCHEMA)
-    except OSError as e:
-        warn(f"cannot write the table cache in {cache_dir()}: {e}; building in memory")
-        return build_capture(path, sha, progress=progress)
-    with writer:
-        prov = _build(path, sha, writer.write, progress)
-        writer.close()
-        table = writer.read_back()
-        if prov.error:
-            writer.discard()  # damaged evidence is not cached; the mapping stays valid
-        else:
-            _fill_span(table, prov)
-            writer.commit(asdict(prov))
-    if prov.error:
-        _fill_span(table, prov)
-    return Capture(table, prov)
+def build_capture(path: str, sha: str, progress: ProgressFn | None = None, engine: str = "native") -> Capture:
+    """Build the table in memory."""
+    scan = Scan(path, engine=engine, progress=progress)
+    table = pa.Table.from_batches(list(scan), schema=scan.schema)
+    cap = Capture(table, _provenance(path, sha, scan.info))
+    fill_span(table, cap.provenance)
+    return cap
 
 
-def build_capture(path: str, sha: str, progress: ProgressFn | None = None) -> Capture:
-    """Build the table in memory (no cache)."""
-    batches: list[pa.RecordBatch] = []
-    prov = _build(path, sha, batches.append, progress)
-    table = pa.Table.from_batches(batches, schema=SCHEMA)
-    _fill_span(table, prov)
-    return Capture(table, prov)
-
-
-def _build(path: str, sha: str, sink: Callable[[pa.RecordBatch], None], progress: ProgressFn | None) -> Provenance:
-    prov = Provenance(source=os.path.abspath(path), sha256=sha, size=os.path.getsize(path))
-    engine = Engine()
-    try:
-        for item in read_scap(path):
-            if isinstance(item, Section):
-                engine.load_section(item)
-                prov.sections += 1
-                if item.machine is not None:
-                    prov.hostname = prov.hostname or item.machine.hostname
-                    prov.num_cpus = prov.num_cpus or item.machine.num_cpus
-                continue
-            batch = engine.process(item)
-            sink(batch)
-            prov.events += batch.num_rows
-            if progress is not None:
-                progress(item[-1][0], prov.size)
-    except CaptureFormatError as e:
-        if prov.sections == 0:
-            raise  # nothing readable at all: not a capture, or its header is damaged
-        prov.error = str(e)
-        prov.error_offset = e.offset
-    prov.extra["containers"] = engine.containers
+def _provenance(path: str, sha: str, info: ScanInfo) -> Provenance:
+    prov = Provenance(source=os.path.abspath(path), sha256=sha, size=os.path.getsize(path),
+                      hostname=info.hostname, num_cpus=info.num_cpus, events=info.events, sections=info.sections)
+    if info.damage is not None:
+        prov.error = str(info.damage)
+        prov.error_offset = info.damage.offset
+    prov.extra["containers"] = info.containers
     return prov
 
 
-def _fill_span(table: pa.Table, prov: Provenance) -> None:
-    import pyarrow.compute as pc
-
+def fill_span(table: pa.Table, prov: Provenance) -> None:
+    """The capture's time span: the first and last timestamps of shown events (procinfo timestamps are
+    synthetic and container meta-events may carry 0)."""
     if table.num_rows == 0:
         return
     ts = table["evt.rawtime"]
-    # procinfo timestamps are synthetic and container meta-events may carry 0: use syscall rows
     zero = pa.scalar(0, ts.type)  # a damaged timestamp may exceed int64: compare as the column's uint64
     mask = pc.and_(table["sysnb.visible"], pc.greater(ts, zero))
     real = ts.filter(mask)
@@ -319,4 +267,3 @@ def _fill_span(table: pa.Table, prov: Provenance) -> None:
     if len(real):
         mm = pc.min_max(real)
         prov.start_ns, prov.end_ns = mm["min"].as_py(), mm["max"].as_py()
-

@@ -15,7 +15,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -30,6 +30,7 @@ from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
+from sysnb.scan import Scan
 from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
 
 EPILOG = """examples:
@@ -42,8 +43,7 @@ EPILOG = """examples:
   sysnb report NB.ipynb -o report.html --pdf report.pdf   a notebook as a forensic report (sysnb report -h)
   sysnb verify report.html --captures DIR          check a report and its evidence (sysnb verify -h)
 environment:
-  SYSNB_CACHE_DIR  where built tables are cached (default: $XDG_CACHE_HOME/sysnb)
-  SYSNB_CACHE=0    do not read or write the cache
+  SYSNB_CACHE_DIR  where recordings without -w go (default: $XDG_CACHE_HOME/sysnb)
 """
 
 
@@ -89,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-L", "--list-events", action="store_true", help="list the event types and their arguments")
     p.add_argument("-v", "--verbose", action="store_true", help="report provenance and progress on stderr")
     p.add_argument("--version", action="version", version=f"sysnb version {__version__}")
-    p.add_argument("--no-cache", action="store_true", help="do not use the table cache")
-    p.add_argument("--clear-cache", action="store_true", help="delete every cached table and exit")
+    p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)  # tables are no longer cached
+    p.add_argument("--clear-cache", action="store_true",
+                   help="delete the tables earlier versions of sysnb cached (never recordings) and exit")
     p.add_argument("filter", nargs="*", help='a sysdig filter, e.g. "proc.name=cat and evt.type=read" '
                    "(several words are joined)")
     return p
@@ -156,32 +157,49 @@ def run(args: argparse.Namespace) -> int:
         args.read = live(args, flt)
         if flt is None:
             return 0
-    cap = _open(args)
     if args.write:
-        return write_file(cap, args, flt)
-    needed = set(JSON_COLUMNS if args.json else formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"}
+        return write_file(_open(args), args, flt)
+    return print_capture(args, flt, formatter)
+
+
+def print_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatter: Formatter) -> int:
+    """``sysnb -r FILE [FILTER]``: the capture streamed batch by batch through the filter to the output
+    (and the -S counts), reading only the columns the output, the filter and the summary need."""
+    needed = _SUMMARY_COLUMNS | _RETURNED_COLUMNS
+    if not args.quiet:
+        needed |= set(JSON_COLUMNS if args.json else formatter.columns)
     if flt is not None:
         needed |= flt.columns()
-    rows = returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
-    if flt is not None:
-        rows = flt.apply(rows)  # like sysdig's capture filter: before -n and -S
-    if args.numevents is not None:
-        rows = rows.slice(0, max(args.numevents, 0))
-    formatter.first_ts = int(rows["evt.rawtime"][0].as_py()) if rows.num_rows else 0
-    status = 0
-    if not args.quiet:
-        out = sys.stdout
-        shown = rows.filter(rows["sysnb.visible"])
-        lines = _json_lines(shown, formatter) if args.json else formatter.lines(shown)
-        for line in lines:
-            out.write(line)
-            out.write("\n")
+    scan = _scan(args, needed)
+    counts: dict[tuple[int, int], int] = {}
+    left = None if args.numevents is None else max(args.numevents, 0)
+    first = True
+    out = sys.stdout
+    for batch in scan:
+        if left == 0:
+            break
+        rows = returned_rows(_with_container_names(pa.Table.from_batches([batch]), scan, needed))
+        if flt is not None:
+            rows = flt.apply(rows)  # like sysdig's capture filter: before -n and -S
+        if left is not None:
+            rows = rows.slice(0, left)
+            left -= rows.num_rows
+        if first and rows.num_rows:
+            formatter.first_ts = int(rows["evt.rawtime"][0].as_py())
+            first = False
+        if not args.quiet:
+            shown = rows.filter(rows["sysnb.visible"])
+            for line in (_json_lines(shown, formatter) if args.json else formatter.lines(shown)):
+                out.write(line)
+                out.write("\n")
+        if args.summary:
+            count_types(rows, counts)
     if args.summary:
-        print_summary(rows)
-    if cap.provenance.error:
-        print(f"sysnb: {cap.provenance.error}", file=sys.stderr)
-        status = 1
-    return status
+        print_summary(counts)
+    if scan.info.damage is not None:
+        print(f"sysnb: {scan.info.damage}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_chisel(args: argparse.Namespace) -> int:
@@ -363,17 +381,43 @@ def _bufmode(args: argparse.Namespace) -> str:
     return chosen[0] if chosen else BUF_NORMAL
 
 
+def _scan(args: argparse.Namespace, needed: set[str]) -> Scan:
+    """A streamed read of ``args.read`` producing the table columns among ``needed`` (-v: a progress bar)."""
+    from sysnb.state.columns import SCHEMA
+
+    if needed & {"container.name", "container.image"}:
+        needed = needed | {"container.id"}  # mapped to names once read (_with_container_names)
+    progress = _progress_bar(args.read) if args.verbose else None
+    return Scan(args.read, columns=sorted(needed & set(SCHEMA.names)), progress=progress)
+
+
+def _progress_bar(path: str) -> Callable[[int, int], None] | None:
+    if not os.path.isfile(path):
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="reading", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(max(done - bar.n, 0))
+
+    return progress
+
+
+def _with_container_names(table: pa.Table, scan: Scan, needed: set[str]) -> pa.Table:
+    """container.name/container.image of the containers the scan has met so far (they are announced before
+    their processes' events)."""
+    if not needed & {"container.name", "container.image"}:
+        return table
+    from sysnb.state.containers import with_container_fields
+
+    return with_container_fields(table, scan.info.containers)
+
+
 def _open(args: argparse.Namespace) -> Capture:
     path = args.read
-    progress = None
-    if args.verbose and os.path.exists(path):
-        from tqdm import tqdm
-
-        bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="reading", file=sys.stderr)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(max(done - bar.n, 0))
-    cap = open_capture(path, cache=False if args.no_cache else None, progress=progress)
+    progress = _progress_bar(path) if args.verbose else None
+    cap = open_capture(path, progress=progress)
     if args.verbose:
         p = cap.provenance
         print(f"sysnb: {p.source} sha256={p.sha256} host={p.hostname} events={p.events}", file=sys.stderr)
@@ -381,6 +425,8 @@ def _open(args: argparse.Namespace) -> Capture:
 
 
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}
+#: what returned_rows() reads, and the first timestamp
+_RETURNED_COLUMNS = {"evt.num", "sysnb.visible", "sysnb.type_id", "evt.rawtime"}
 JSON_COLUMNS = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
                 "proc.pid", "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
 
@@ -392,23 +438,32 @@ def _json_lines(table: pa.Table, f: Formatter) -> Iterator[str]:
             yield json_line(cols, i, f)
 
 
-def summary_counts(rows: pa.Table) -> list[tuple[str, int]]:
+def count_types(rows: pa.Table, counts: dict[tuple[int, int], int]) -> dict[tuple[int, int], int]:
+    """Add the rows' events to ``counts`` per (event type, syscall code), whole-column."""
+    keys = pa.table({"t": rows["sysnb.type_id"], "s": pc.fill_null(rows["sysnb.syscall_id"], 0)})
+    grouped = keys.group_by(["t", "s"]).aggregate([("t", "count")])
+    for tid, code, n in zip(*(grouped[c].to_pylist() for c in ("t", "s", "t_count")), strict=True):
+        counts[tid, code] = counts.get((tid, code), 0) + n
+    return counts
+
+
+def summary_counts(counts: pa.Table | dict[tuple[int, int], int]) -> list[tuple[str, int]]:
     """(``> name``, count) per event type as sysdig -S counts them, most frequent first, top 100.
 
     Generic syscall events count under their syscall's name and direction, as sysdig does."""
-    keys = pa.table({"t": rows["sysnb.type_id"], "s": pc.fill_null(rows["sysnb.syscall_id"], 0)})
-    grouped = keys.group_by(["t", "s"]).aggregate([("t", "count")])
-    counts = []
-    for tid, code, n in zip(*(grouped[c].to_pylist() for c in ("t", "s", "t_count")), strict=True):
+    if isinstance(counts, pa.Table):
+        counts = count_types(counts, {})
+    ranked = []
+    for (tid, code), n in counts.items():
         direction = "<" if tid & 1 else ">"
         if tid in (GENERIC_E, GENERIC_X):
-            counts.append((-n, 10_000 + code * 2 + (tid & 1), f"{direction} {syscall_name(code)}"))
+            ranked.append((-n, 10_000 + code * 2 + (tid & 1), f"{direction} {syscall_name(code)}"))
         else:
-            counts.append((-n, tid, f"{direction} {EVENTS[tid].name_2022}"))
-    return [(name, -neg) for neg, _, name in sorted(counts)[:100]]
+            ranked.append((-n, tid, f"{direction} {EVENTS[tid].name_2022}"))
+    return [(name, -neg) for neg, _, name in sorted(ranked)[:100]]
 
 
-def print_summary(rows: pa.Table) -> None:
+def print_summary(rows: pa.Table | dict[tuple[int, int], int]) -> None:
     print("----------------------")
     print("Event".ljust(16) + "#Calls")
     print("----------------------")

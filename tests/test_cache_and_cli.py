@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -9,36 +8,27 @@ from goldens import GOLDEN, run_cli
 
 import sysnb
 
-# the module, not sysnb.capture (the live-capture function the package exports under that name)
-capmod = importlib.import_module("sysnb.capture")
-
 CAT = FIXTURES / "falco" / "cat_write.scap.gz"
 
 
-def test_second_open_comes_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = sysnb.open_capture(CAT)
-    cached = list(sysnb.cache_dir().glob(f"{first.provenance.sha256}*"))
-    assert cached, "the table was not cached"
-    assert not any(str(p).startswith(str(CAT.parent)) for p in cached)  # never beside the evidence
-
-    def boom(*a: object, **k: object) -> None:
-        raise AssertionError("rebuilt instead of using the cache")
-
-    monkeypatch.setattr(capmod, "_build", boom)
-    second = sysnb.open_capture(CAT)
-    assert second.table.equals(first.table)
-    assert second.provenance.sha256 == first.provenance.sha256
-
-
-def test_cache_can_be_disabled_and_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
-    sysnb.clear_cache()
-    monkeypatch.setenv("SYSNB_CACHE", "0")
+def test_opening_writes_nothing_to_the_cache() -> None:
+    """Tables are rebuilt by the native core, not cached: opening leaves no files anywhere."""
     sysnb.open_capture(CAT)
-    assert not sysnb.cache_dir().exists() or not any(sysnb.cache_dir().iterdir())
-    monkeypatch.delenv("SYSNB_CACHE")
-    sysnb.open_capture(CAT)
-    assert sysnb.clear_cache() > 0
-    assert not sysnb.cache_dir().exists()
+    d = sysnb.cache_dir()
+    assert not d.exists() or not any(d.rglob("*"))
+
+
+def test_clear_cache_removes_old_tables_but_never_recordings() -> None:
+    d = sysnb.cache_dir()
+    (d / "captures").mkdir(parents=True)
+    recording = d / "captures" / "live-20261203-101010.scap.gz"
+    recording.write_bytes(b"evidence")
+    stale = [d / ("a" * 64 + ".v5.arrows"), d / ("a" * 64 + ".v5.json"), d / ("b" * 64 + ".v4.arrows.tmp123")]
+    for f in stale:
+        f.write_bytes(b"x" * 10)
+    assert sysnb.clear_cache() == 30
+    assert recording.read_bytes() == b"evidence"
+    assert not any(f.exists() for f in stale)
 
 
 def test_list_events_matches_sysdig() -> None:

@@ -3,7 +3,11 @@
 fn main() {
     let path = std::env::args().nth(1).expect("usage: scan FILE");
     let stream = sysnb_core::source::open_file(&path).expect("open");
-    let mut scan = sysnb_core::scan::Scan::new(stream, 65536);
+    let want = match std::env::args().nth(2) {
+        Some(cols) => sysnb_core::columns::Want::named(&cols.split(',').map(String::from).collect::<Vec<_>>()).expect("columns"),
+        None => sysnb_core::columns::Want::all(),
+    };
+    let mut scan = sysnb_core::scan::Scan::new(stream, 65536, want);
     let t = std::time::Instant::now();
     let (mut rows, mut batches, mut bytes) = (0usize, 0usize, 0usize);
     while let Some(b) = scan.next_batch() {

@@ -4,20 +4,21 @@
 //! latency, fd number, buffer) plus two indices: one into a table of *thread snapshots* and one into a
 //! table of *fd snapshots*. A snapshot is taken when a thread or fd is first seen in a batch and again
 //! only after it changed, so the process and fd columns are built once per distinct state and gathered by
-//! index. The schema is `sysnb.state.columns.SCHEMA` of the Python reference.
+//! index. The schema is `sysnb.state.columns.SCHEMA` of the Python reference; a scan may ask for a subset
+//! of its columns (`Want`), and then only the work those columns need is done.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, Int64Builder, ListBuilder, StringBuilder};
+use arrow_array::builder::{BinaryBuilder, BooleanBufferBuilder, ListBuilder, StringBuilder};
 use arrow_array::types::Int32Type;
-use arrow_array::RecordBatch;
 use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, ListArray, StringArray,
+    ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, ListArray, PrimitiveArray, StringArray,
     UInt16Array, UInt32Array, UInt64Array,
 };
+use arrow_array::types::ArrowPrimitiveType;
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
-use arrow_schema::ArrowError;
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
 use crate::blocks::Ip;
@@ -28,59 +29,170 @@ fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
+fn list(t: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new("item", t, true)))
+}
+
+/// Every column of the table, in schema order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Col {
+    Num,
+    Rawtime,
+    Cpu,
+    Dir,
+    Type,
+    Category,
+    Rawres,
+    Res,
+    Failed,
+    Latency,
+    Args,
+    Buffer,
+    Buflen,
+    Tid,
+    Pid,
+    Ppid,
+    Name,
+    Exe,
+    Exepath,
+    ProcArgs,
+    Cwd,
+    Pname,
+    Uid,
+    Uname,
+    Loginuid,
+    Gid,
+    Gname,
+    Container,
+    CloneTs,
+    Apid,
+    Aname,
+    Fdnum,
+    FdType,
+    Typechar,
+    FdName,
+    Sip,
+    Sport,
+    Cip,
+    Cport,
+    L4proto,
+    TypeId,
+    SyscallId,
+    Visible,
+    Offset,
+    Flags,
+    Params,
+    Info,
+}
+
+/// (column, name, type) in schema order.
+pub fn columns() -> Vec<(Col, &'static str, DataType)> {
+    use Col::*;
+    vec![
+        (Num, "evt.num", DataType::Int64),
+        (Rawtime, "evt.rawtime", DataType::UInt64),
+        (Cpu, "evt.cpu", DataType::UInt16),
+        (Dir, "evt.dir", dict()),
+        (Type, "evt.type", dict()),
+        (Category, "evt.category", dict()),
+        (Rawres, "evt.rawres", DataType::Int64),
+        (Res, "evt.res", dict()),
+        (Failed, "evt.failed", DataType::Boolean),
+        (Latency, "evt.latency", DataType::Int64),
+        (Args, "evt.args", DataType::Utf8),
+        (Buffer, "evt.buffer", DataType::Binary),
+        (Buflen, "evt.buflen", DataType::Int64),
+        (Tid, "thread.tid", DataType::Int64),
+        (Pid, "proc.pid", DataType::Int64),
+        (Ppid, "proc.ppid", DataType::Int64),
+        (Name, "proc.name", dict()),
+        (Exe, "proc.exe", dict()),
+        (Exepath, "proc.exepath", dict()),
+        (ProcArgs, "proc.args", dict()),
+        (Cwd, "proc.cwd", dict()),
+        (Pname, "proc.pname", dict()),
+        (Uid, "user.uid", DataType::UInt32),
+        (Uname, "user.name", dict()),
+        (Loginuid, "user.loginuid", DataType::Int64),
+        (Gid, "group.gid", DataType::UInt32),
+        (Gname, "group.name", dict()),
+        (Container, "container.id", dict()),
+        (CloneTs, "sysnb.clone_ts", DataType::UInt64),
+        (Apid, "sysnb.apid", list(DataType::Int64)),
+        (Aname, "sysnb.aname", list(DataType::Utf8)),
+        (Fdnum, "fd.num", DataType::Int64),
+        (FdType, "fd.type", dict()),
+        (Typechar, "fd.typechar", dict()),
+        (FdName, "fd.name", dict()),
+        (Sip, "fd.sip", dict()),
+        (Sport, "fd.sport", DataType::UInt16),
+        (Cip, "fd.cip", dict()),
+        (Cport, "fd.cport", DataType::UInt16),
+        (L4proto, "fd.l4proto", dict()),
+        (TypeId, "sysnb.type_id", DataType::UInt16),
+        (SyscallId, "sysnb.syscall_id", DataType::UInt16),
+        (Visible, "sysnb.visible", DataType::Boolean),
+        (Offset, "sysnb.offset", DataType::UInt64),
+        (Flags, "sysnb.evt_flags", DataType::UInt32),
+        (Params, "sysnb.params", list(DataType::Binary)),
+        (Info, "sysnb.info", DataType::Utf8),
+    ]
+}
+
+/// The columns a scan produces.
+#[derive(Clone, Copy, Debug)]
+pub struct Want(u64);
+
+impl Want {
+    pub fn all() -> Want {
+        Want((1u64 << columns().len()) - 1)
+    }
+
+    /// The named columns; an unknown name is an error naming it.
+    pub fn named(names: &[String]) -> Result<Want, String> {
+        let cols = columns();
+        let mut bits = 0u64;
+        for n in names {
+            match cols.iter().find(|(_, name, _)| name == n) {
+                Some((c, _, _)) => bits |= 1 << *c as u8,
+                None => return Err(format!("the native core has no column {n:?}")),
+            }
+        }
+        Ok(Want(bits))
+    }
+
+    pub fn has(&self, c: Col) -> bool {
+        self.0 & (1 << c as u8) != 0
+    }
+
+    fn any(&self, from: Col, to: Col) -> bool {
+        (from as u8..=to as u8).any(|i| self.0 & (1 << i) != 0)
+    }
+
+    /// Some process/thread column (a thread snapshot is needed).
+    pub fn thread(&self) -> bool {
+        self.any(Col::Pid, Col::Aname)
+    }
+
+    /// Some fd column other than fd.num (an fd snapshot is needed).
+    pub fn fd(&self) -> bool {
+        self.any(Col::FdType, Col::L4proto)
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = columns()
+            .into_iter()
+            .filter(|(c, _, _)| self.has(*c))
+            .map(|(_, n, t)| Field::new(n, t, true))
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
 /// The table schema (the Python reference's `SCHEMA`, same names, types and order).
 pub fn schema() -> SchemaRef {
-    let f = |n: &str, t: DataType| Field::new(n, t, true);
-    let list = |t: DataType| DataType::List(Arc::new(Field::new("item", t, true)));
-    Arc::new(Schema::new(vec![
-        f("evt.num", DataType::Int64),
-        f("evt.rawtime", DataType::UInt64),
-        f("evt.cpu", DataType::UInt16),
-        f("evt.dir", dict()),
-        f("evt.type", dict()),
-        f("evt.category", dict()),
-        f("evt.rawres", DataType::Int64),
-        f("evt.res", dict()),
-        f("evt.failed", DataType::Boolean),
-        f("evt.latency", DataType::Int64),
-        f("evt.args", DataType::Utf8),
-        f("evt.buffer", DataType::Binary),
-        f("evt.buflen", DataType::Int64),
-        f("thread.tid", DataType::Int64),
-        f("proc.pid", DataType::Int64),
-        f("proc.ppid", DataType::Int64),
-        f("proc.name", dict()),
-        f("proc.exe", dict()),
-        f("proc.exepath", dict()),
-        f("proc.args", dict()),
-        f("proc.cwd", dict()),
-        f("proc.pname", dict()),
-        f("user.uid", DataType::UInt32),
-        f("user.name", dict()),
-        f("user.loginuid", DataType::Int64),
-        f("group.gid", DataType::UInt32),
-        f("group.name", dict()),
-        f("container.id", dict()),
-        f("sysnb.clone_ts", DataType::UInt64),
-        f("sysnb.apid", list(DataType::Int64)),
-        f("sysnb.aname", list(DataType::Utf8)),
-        f("fd.num", DataType::Int64),
-        f("fd.type", dict()),
-        f("fd.typechar", dict()),
-        f("fd.name", dict()),
-        f("fd.sip", dict()),
-        f("fd.sport", DataType::UInt16),
-        f("fd.cip", dict()),
-        f("fd.cport", DataType::UInt16),
-        f("fd.l4proto", dict()),
-        f("sysnb.type_id", DataType::UInt16),
-        f("sysnb.syscall_id", DataType::UInt16),
-        f("sysnb.visible", DataType::Boolean),
-        f("sysnb.offset", DataType::UInt64),
-        f("sysnb.evt_flags", DataType::UInt32),
-        f("sysnb.params", list(DataType::Binary)),
-        f("sysnb.info", DataType::Utf8),
-    ]))
+    Want::all().schema()
 }
 
 /// A thread's columns at one point of the replay.
@@ -118,7 +230,67 @@ pub struct FSnap {
     pub l4proto: Option<&'static str>,
 }
 
-/// Per-batch dictionary of strings keyed by a small code (event type names, categories, results).
+/// Valid UTF-8 text of capture bytes (invalid sequences become U+FFFD, as the reference stores them).
+pub fn text(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// Values with a validity bitmap, for nullable primitive columns.
+struct Nullable<T: Copy + Default + arrow_buffer::ArrowNativeType> {
+    values: Vec<T>,
+    valid: BooleanBufferBuilder,
+    nulls: usize,
+}
+
+impl<T: Copy + Default + arrow_buffer::ArrowNativeType> Default for Nullable<T> {
+    fn default() -> Self {
+        Nullable::new(0)
+    }
+}
+
+impl<T: Copy + Default + arrow_buffer::ArrowNativeType> Nullable<T> {
+    fn new(capacity: usize) -> Self {
+        Nullable { values: Vec::with_capacity(capacity), valid: BooleanBufferBuilder::new(capacity), nulls: 0 }
+    }
+
+    fn push(&mut self, v: Option<T>) {
+        match v {
+            Some(v) => {
+                self.values.push(v);
+                self.valid.append(true);
+            }
+            None => {
+                self.values.push(T::default());
+                self.valid.append(false);
+                self.nulls += 1;
+            }
+        }
+    }
+
+    fn finish<P: ArrowPrimitiveType<Native = T>>(mut self) -> PrimitiveArray<P> {
+        let nulls = (self.nulls > 0).then(|| NullBuffer::new(self.valid.finish()));
+        PrimitiveArray::<P>::new(ScalarBuffer::from(self.values), nulls)
+    }
+
+    fn finish_ref<P: ArrowPrimitiveType<Native = T>>(&self) -> PrimitiveArray<P> {
+        let nulls = (self.nulls > 0).then(|| NullBuffer::new(self.valid.finish_cloned()));
+        PrimitiveArray::<P>::new(ScalarBuffer::from(self.values.clone()), nulls)
+    }
+}
+
+fn int32_keys(keys: Vec<i32>) -> Int32Array {
+    // negative keys are null
+    let nulls = keys.iter().any(|&k| k < 0).then(|| NullBuffer::from_iter(keys.iter().map(|&k| k >= 0)));
+    let keys: Vec<i32> = if nulls.is_some() { keys.into_iter().map(|k| k.max(0)).collect() } else { keys };
+    Int32Array::new(ScalarBuffer::from(keys), nulls)
+}
+
+fn dict_array(keys: Vec<i32>, values: Vec<String>) -> Result<ArrayRef, ArrowError> {
+    let values = StringArray::from(values);
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(int32_keys(keys), Arc::new(values))?))
+}
+
+/// Per-batch dictionary of strings keyed by a small code (event type names, results).
 #[derive(Default)]
 struct CodeDict {
     keys: FxHashMap<i64, i32>,
@@ -137,33 +309,30 @@ impl CodeDict {
     }
 }
 
-/// Valid UTF-8 text of capture bytes (invalid sequences become U+FFFD, as the reference stores them).
-pub fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(b)
-}
-
 pub struct BatchBuilder {
     pub batch_id: u64,
+    pub want: Want,
     pub tsnaps: Vec<TSnap>,
     pub fsnaps: Vec<FSnap>,
-    num: Int64Builder,
+    rows: usize,
+    num: Nullable<i64>,
     rawtime: Vec<u64>,
     cpu: Vec<u16>,
     type_id: Vec<u16>,
-    syscall_id: Vec<Option<u16>>,
+    syscall_id: Nullable<u16>,
     visible: Vec<bool>,
     offset: Vec<u64>,
     flags: Vec<u32>,
     tid: Vec<i64>,
-    res: Vec<Option<i64>>,
-    latency: Int64Builder,
-    buflen: Int64Builder,
-    fdnum: Int64Builder,
+    res: Nullable<i64>,
+    latency: Nullable<i64>,
+    buflen: Nullable<i64>,
+    fdnum: Nullable<i64>,
     tsnap: Vec<i32>,
     fsnap: Vec<i32>,
     evt_type: Vec<i32>,
     type_dict: CodeDict,
-    category: Vec<Option<i32>>,
+    category: Vec<i32>,
     cat_keys: FxHashMap<&'static str, i32>,
     cat_values: Vec<String>,
     args: StringBuilder,
@@ -173,89 +342,96 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(batch_id: u64, capacity: usize) -> BatchBuilder {
+    pub fn new(batch_id: u64, capacity: usize, want: Want) -> BatchBuilder {
+        let w = |c: Col, n: usize| if want.has(c) { n } else { 0 };
         BatchBuilder {
             batch_id,
+            want,
             tsnaps: Vec::new(),
             fsnaps: Vec::new(),
-            num: Int64Builder::with_capacity(capacity),
+            rows: 0,
+            num: Nullable::new(capacity),
             rawtime: Vec::with_capacity(capacity),
-            cpu: Vec::with_capacity(capacity),
+            cpu: Vec::with_capacity(w(Col::Cpu, capacity)),
             type_id: Vec::with_capacity(capacity),
-            syscall_id: Vec::with_capacity(capacity),
+            syscall_id: Nullable::new(w(Col::SyscallId, capacity)),
             visible: Vec::with_capacity(capacity),
-            offset: Vec::with_capacity(capacity),
-            flags: Vec::with_capacity(capacity),
+            offset: Vec::with_capacity(w(Col::Offset, capacity)),
+            flags: Vec::with_capacity(w(Col::Flags, capacity)),
             tid: Vec::with_capacity(capacity),
-            res: Vec::with_capacity(capacity),
-            latency: Int64Builder::with_capacity(capacity),
-            buflen: Int64Builder::with_capacity(capacity),
-            fdnum: Int64Builder::with_capacity(capacity),
-            tsnap: Vec::with_capacity(capacity),
-            fsnap: Vec::with_capacity(capacity),
-            evt_type: Vec::with_capacity(capacity),
+            res: Nullable::new(capacity),
+            latency: Nullable::new(w(Col::Latency, capacity)),
+            buflen: Nullable::new(w(Col::Buflen, capacity)),
+            fdnum: Nullable::new(w(Col::Fdnum, capacity)),
+            tsnap: Vec::with_capacity(if want.thread() { capacity } else { 0 }),
+            fsnap: Vec::with_capacity(if want.fd() { capacity } else { 0 }),
+            evt_type: Vec::with_capacity(w(Col::Type, capacity)),
             type_dict: CodeDict::default(),
-            category: Vec::with_capacity(capacity),
+            category: Vec::with_capacity(w(Col::Category, capacity)),
             cat_keys: FxHashMap::default(),
             cat_values: Vec::new(),
-            args: StringBuilder::with_capacity(capacity, capacity * 48),
-            info: StringBuilder::new(),
-            buf: BinaryBuilder::with_capacity(capacity, capacity * 16),
+            args: StringBuilder::with_capacity(w(Col::Args, capacity), w(Col::Args, capacity * 40)),
+            info: StringBuilder::with_capacity(w(Col::Info, capacity), 0),
+            buf: BinaryBuilder::with_capacity(w(Col::Buffer, capacity), w(Col::Buffer, capacity * 16)),
             params: ListBuilder::with_capacity(
-                BinaryBuilder::with_capacity(capacity * 4, capacity * 48),
-                capacity,
+                BinaryBuilder::with_capacity(w(Col::Params, capacity * 4), w(Col::Params, capacity * 40)),
+                w(Col::Params, capacity),
             ),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.rawtime.len()
+        self.rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rawtime.is_empty()
+        self.rows == 0
     }
 
     /// The header fields and raw parameters of an event.
     #[allow(clippy::too_many_arguments)]
-    pub fn header(
-        &mut self,
-        offset: u64,
-        cpu: u16,
-        flags: u32,
-        ts: u64,
-        tid: i64,
-        etype: u16,
-        params: Params,
-    ) {
-        self.offset.push(offset);
-        self.cpu.push(cpu);
-        self.flags.push(flags);
+    pub fn header(&mut self, offset: u64, cpu: u16, flags: u32, ts: u64, tid: i64, etype: u16, params: Params) {
+        let want = self.want;
+        self.rows += 1;
         self.rawtime.push(ts);
         self.tid.push(tid);
         self.type_id.push(etype);
-        let generic = etype == crate::events::GENERIC_E || etype == crate::events::GENERIC_X;
-        let code = if generic {
-            params.get(0).and_then(crate::render::args::u16_of)
-        } else {
-            None
-        };
-        self.syscall_id.push(code);
-        let values = self.params.values();
-        for i in 0..params.len() {
-            values.append_value(params.get(i).unwrap_or_default());
+        if want.has(Col::Offset) {
+            self.offset.push(offset);
         }
-        self.params.append(true);
+        if want.has(Col::Cpu) {
+            self.cpu.push(cpu);
+        }
+        if want.has(Col::Flags) {
+            self.flags.push(flags);
+        }
+        if want.has(Col::SyscallId) {
+            let generic = etype == crate::events::GENERIC_E || etype == crate::events::GENERIC_X;
+            let code = if generic { params.get(0).and_then(crate::render::args::u16_of) } else { None };
+            self.syscall_id.push(code);
+        }
+        if want.has(Col::Params) {
+            let values = self.params.values();
+            for i in 0..params.len() {
+                values.append_value(params.get(i).unwrap_or_default());
+            }
+            self.params.append(true);
+        }
     }
 
     /// evt.type: the table's name, or an override (generic syscalls, unknown types) keyed by `code`.
     pub fn evt_type(&mut self, code: i64, make: impl FnOnce() -> String) {
-        let k = self.type_dict.key(code, make);
-        self.evt_type.push(k);
+        if self.want.has(Col::Type) {
+            let k = self.type_dict.key(code, make);
+            self.evt_type.push(k);
+        }
     }
 
     pub fn category(&mut self, cat: Option<&'static str>) {
-        let k = cat.map(|c| match self.cat_keys.get(c) {
+        if !self.want.has(Col::Category) {
+            return;
+        }
+        let k = cat.map_or(-1, |c| match self.cat_keys.get(c) {
             Some(&k) => k,
             None => {
                 let k = self.cat_values.len() as i32;
@@ -280,29 +456,46 @@ impl BatchBuilder {
         info: Option<&[u8]>,
         tsnap: i32,
     ) {
-        self.num.append_option(num);
+        let want = self.want;
+        self.num.push(num);
         self.visible.push(visible);
-        match std::str::from_utf8(args) {
-            Ok(s) => self.args.append_value(s),
-            Err(_) => self.args.append_value(text(args)),
-        }
         self.res.push(res);
-        self.buflen.append_option(buflen);
-        self.latency.append_option(latency);
-        match buf {
-            Some(b) => self.buf.append_value(b),
-            None => self.buf.append_null(),
+        if want.has(Col::Args) {
+            match std::str::from_utf8(args) {
+                Ok(s) => self.args.append_value(s),
+                Err(_) => self.args.append_value(text(args)),
+            }
         }
-        match info {
-            Some(i) => self.info.append_value(text(i)),
-            None => self.info.append_null(),
+        if want.has(Col::Buflen) {
+            self.buflen.push(buflen);
         }
-        self.tsnap.push(tsnap);
+        if want.has(Col::Latency) {
+            self.latency.push(latency);
+        }
+        if want.has(Col::Buffer) {
+            match buf {
+                Some(b) => self.buf.append_value(b),
+                None => self.buf.append_null(),
+            }
+        }
+        if want.has(Col::Info) {
+            match info {
+                Some(i) => self.info.append_value(text(i)),
+                None => self.info.append_null(),
+            }
+        }
+        if want.thread() {
+            self.tsnap.push(tsnap);
+        }
     }
 
     pub fn fd(&mut self, fdnum: Option<i64>, fsnap: i32) {
-        self.fdnum.append_option(fdnum);
-        self.fsnap.push(fsnap);
+        if self.want.has(Col::Fdnum) {
+            self.fdnum.push(fdnum);
+        }
+        if self.want.fd() {
+            self.fsnap.push(fsnap);
+        }
     }
 
     pub fn push_tsnap(&mut self, s: TSnap) -> i32 {
@@ -316,65 +509,82 @@ impl BatchBuilder {
     }
 
     pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {
-        let n = self.len();
-        let res = Int64Array::from(self.res.clone());
-        let mut res_dict = CodeDict::default();
-        let res_keys: Vec<Option<i32>> = self
-            .res
-            .iter()
-            .map(|r| r.map(|r| res_dict.key(if r >= 0 { 0 } else { r }, || res_name(r))))
-            .collect();
-        let failed: Vec<bool> = self.res.iter().map(|r| r.is_some_and(|r| r < 0)).collect();
-        let dir_keys: Vec<i32> = self.type_id.iter().map(|t| i32::from(t & 1)).collect();
-        let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.num.finish()),
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.rawtime))),
-            Arc::new(UInt16Array::from(std::mem::take(&mut self.cpu))),
-            dict_array(
-                dir_keys.into_iter().map(Some).collect(),
-                vec![">".into(), "<".into()],
-            )?,
-            dict_array(
-                self.evt_type.iter().map(|&k| Some(k)).collect(),
-                std::mem::take(&mut self.type_dict.values),
-            )?,
-            dict_array(
-                std::mem::take(&mut self.category),
-                std::mem::take(&mut self.cat_values),
-            )?,
-            Arc::new(res),
-            dict_array(res_keys, res_dict.values)?,
-            Arc::new(BooleanArray::from(failed)),
-            Arc::new(self.latency.finish()),
-            Arc::new(self.args.finish()),
-            Arc::new(self.buf.finish()),
-            Arc::new(self.buflen.finish()),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.tid))),
-        ];
-        cols.extend(thread_columns(&self.tsnaps, &self.tsnap)?);
-        cols.push(Arc::new(self.fdnum.finish()));
-        cols.extend(fd_columns(&self.fsnaps, &self.fsnap)?);
-        cols.push(Arc::new(UInt16Array::from(std::mem::take(
-            &mut self.type_id,
-        ))));
-        cols.push(Arc::new(UInt16Array::from(std::mem::take(
-            &mut self.syscall_id,
-        ))));
-        cols.push(Arc::new(BooleanArray::from(std::mem::take(
-            &mut self.visible,
-        ))));
-        cols.push(Arc::new(UInt64Array::from(std::mem::take(
-            &mut self.offset,
-        ))));
-        cols.push(Arc::new(UInt32Array::from(std::mem::take(&mut self.flags))));
-        cols.push(Arc::new(self.params.finish()));
-        cols.push(Arc::new(self.info.finish()));
-        debug_assert!(cols.iter().all(|c| c.len() == n));
-        RecordBatch::try_new(schema(), cols)
+        use arrow_array::types::{Int64Type, UInt16Type};
+        use std::mem::take;
+        let want = self.want;
+        let mut state: FxHashMap<u8, ArrayRef> = FxHashMap::default();
+        let thread = ThreadCols::new(&self.tsnaps, &self.tsnap);
+        let fdc = FdCols::new(&self.fsnaps, &self.fsnap);
+        for (c, _, _) in columns() {
+            if !want.has(c) {
+                continue;
+            }
+            if (Col::Pid as u8..=Col::Aname as u8).contains(&(c as u8)) {
+                state.insert(c as u8, thread.column(c)?);
+            } else if (Col::FdType as u8..=Col::L4proto as u8).contains(&(c as u8)) {
+                state.insert(c as u8, fdc.column(c)?);
+            }
+        }
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(48);
+        for (c, _, _) in columns() {
+            if !want.has(c) {
+                continue;
+            }
+            let col: ArrayRef = match c {
+                Col::Num => Arc::new(take(&mut self.num).finish::<Int64Type>()),
+                Col::Rawtime => Arc::new(UInt64Array::from(take(&mut self.rawtime))),
+                Col::Cpu => Arc::new(UInt16Array::from(take(&mut self.cpu))),
+                Col::Dir => {
+                    dict_array(self.type_id.iter().map(|t| i32::from(t & 1)).collect(), vec![">".into(), "<".into()])?
+                }
+                Col::Type => dict_array(take(&mut self.evt_type), take(&mut self.type_dict.values))?,
+                Col::Category => dict_array(take(&mut self.category), take(&mut self.cat_values))?,
+                Col::Rawres => Arc::new(self.res.finish_ref::<Int64Type>()),
+                Col::Res => {
+                    let (k, v) = res_dict(&self.res.values, &self.res.valid);
+                    dict_array(k, v)?
+                }
+                Col::Failed => {
+                    let mut f = BooleanBufferBuilder::new(self.rows);
+                    for i in 0..self.rows {
+                        f.append(self.res.valid.get_bit(i) && self.res.values[i] < 0);
+                    }
+                    Arc::new(BooleanArray::new(f.finish(), None))
+                }
+                Col::Latency => Arc::new(take(&mut self.latency).finish::<Int64Type>()),
+                Col::Args => Arc::new(self.args.finish()),
+                Col::Buffer => Arc::new(self.buf.finish()),
+                Col::Buflen => Arc::new(take(&mut self.buflen).finish::<Int64Type>()),
+                Col::Tid => Arc::new(Int64Array::from(take(&mut self.tid))),
+                Col::Fdnum => Arc::new(take(&mut self.fdnum).finish::<Int64Type>()),
+                Col::TypeId => Arc::new(UInt16Array::from(self.type_id.clone())),
+                Col::SyscallId => Arc::new(take(&mut self.syscall_id).finish::<UInt16Type>()),
+                Col::Visible => Arc::new(BooleanArray::from(take(&mut self.visible))),
+                Col::Offset => Arc::new(UInt64Array::from(take(&mut self.offset))),
+                Col::Flags => Arc::new(UInt32Array::from(take(&mut self.flags))),
+                Col::Params => Arc::new(self.params.finish()),
+                Col::Info => Arc::new(self.info.finish()),
+                other => state.remove(&(other as u8)).expect("state column built above"),
+            };
+            cols.push(col);
+        }
+        RecordBatch::try_new(want.schema(), cols)
     }
 }
 
-/// evt.res: SUCCESS, the errno name, or the number when unknown.
+use arrow_array::RecordBatch;
+
+/// evt.res keys and values: SUCCESS, the errno name, or the number when unknown.
+fn res_dict(values: &[i64], valid: &BooleanBufferBuilder) -> (Vec<i32>, Vec<String>) {
+    let mut d = CodeDict::default();
+    let keys = values
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| if valid.get_bit(i) { d.key(if r >= 0 { 0 } else { r }, || res_name(r)) } else { -1 })
+        .collect();
+    (keys, d.values)
+}
+
 fn res_name(r: i64) -> String {
     if r >= 0 {
         return "SUCCESS".into();
@@ -387,131 +597,157 @@ fn res_name(r: i64) -> String {
     }
 }
 
-fn dict_array(keys: Vec<Option<i32>>, values: Vec<String>) -> Result<ArrayRef, ArrowError> {
-    let values = StringArray::from(values);
-    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
-        Int32Array::from(keys),
-        Arc::new(values),
-    )?))
-}
-
-/// A dictionary column gathered from per-snapshot values (`None` values and index -1 are null).
-fn gathered_dict<'a>(
-    idx: &[i32],
-    count: usize,
-    value: impl Fn(usize) -> Option<std::borrow::Cow<'a, [u8]>>,
-) -> Result<ArrayRef, ArrowError> {
-    let mut keys_of_snap: Vec<Option<i32>> = Vec::with_capacity(count);
+/// Keys of a dictionary column over snapshots: one key per snapshot, unique values.
+fn snapshot_dict<'a>(count: usize, value: impl Fn(usize) -> Option<Cow<'a, [u8]>>) -> (Vec<i32>, Vec<String>) {
+    let mut keys_of_snap: Vec<i32> = Vec::with_capacity(count);
     let mut seen: FxHashMap<Vec<u8>, i32> = FxHashMap::default();
     let mut values: Vec<String> = Vec::new();
     for s in 0..count {
-        keys_of_snap.push(value(s).map(|v| {
-            if let Some(&k) = seen.get(v.as_ref()) {
-                return k;
-            }
-            let k = values.len() as i32;
-            values.push(text(&v).into_owned());
-            seen.insert(v.into_owned(), k);
-            k
-        }));
+        keys_of_snap.push(match value(s) {
+            None => -1,
+            Some(v) => match seen.get(v.as_ref()) {
+                Some(&k) => k,
+                None => {
+                    let k = values.len() as i32;
+                    values.push(text(&v).into_owned());
+                    seen.insert(v.into_owned(), k);
+                    k
+                }
+            },
+        });
     }
-    let keys: Vec<Option<i32>> = idx
-        .iter()
-        .map(|&i| {
-            if i < 0 {
-                None
-            } else {
-                keys_of_snap[i as usize]
-            }
-        })
-        .collect();
+    (keys_of_snap, values)
+}
+
+fn gather_dict(idx: &[i32], (snap_keys, values): (Vec<i32>, Vec<String>)) -> Result<ArrayRef, ArrowError> {
+    let keys: Vec<i32> = idx.iter().map(|&i| if i < 0 { -1 } else { snap_keys[i as usize] }).collect();
     dict_array(keys, values)
 }
 
-fn gathered<T: Copy>(idx: &[i32], value: impl Fn(usize) -> Option<T>) -> Vec<Option<T>> {
-    idx.iter()
-        .map(|&i| if i < 0 { None } else { value(i as usize) })
-        .collect()
-}
-
-fn borrowed(v: &Option<Vec<u8>>) -> Option<std::borrow::Cow<'_, [u8]>> {
-    v.as_deref().map(std::borrow::Cow::Borrowed)
-}
-
-fn thread_columns(s: &[TSnap], idx: &[i32]) -> Result<Vec<ArrayRef>, ArrowError> {
-    let n = s.len();
-    let b = |v: &[u8]| -> Option<std::borrow::Cow<'_, [u8]>> {
-        Some(std::borrow::Cow::Owned(v.to_vec()))
-    };
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(gathered(idx, |i| Some(s[i].pid)))),
-        Arc::new(Int64Array::from(gathered(idx, |i| Some(s[i].ppid)))),
-        gathered_dict(idx, n, |i| borrowed(&s[i].name))?,
-        gathered_dict(idx, n, |i| borrowed(&s[i].exe))?,
-        gathered_dict(idx, n, |i| b(&s[i].exepath))?,
-        gathered_dict(idx, n, |i| borrowed(&s[i].args))?,
-        gathered_dict(idx, n, |i| b(&s[i].cwd))?,
-        gathered_dict(idx, n, |i| borrowed(&s[i].pname))?,
-        Arc::new(UInt32Array::from(gathered(idx, |i| Some(s[i].uid)))),
-        gathered_dict(idx, n, |i| borrowed(&s[i].uname))?,
-        Arc::new(Int64Array::from(gathered(idx, |i| Some(s[i].loginuid)))),
-        Arc::new(UInt32Array::from(gathered(idx, |i| Some(s[i].gid)))),
-        gathered_dict(idx, n, |i| borrowed(&s[i].gname))?,
-        gathered_dict(idx, n, |i| b(&s[i].container))?,
-        Arc::new(UInt64Array::from(gathered(idx, |i| Some(s[i].clone_ts)))),
-    ];
-    // ancestors: one list per event, gathered from the snapshot's list
-    let mut apid_off = vec![0i32];
-    let mut apid_vals: Vec<i64> = Vec::new();
-    let mut aname = ListBuilder::new(StringBuilder::new());
-    let mut valid = Vec::with_capacity(idx.len());
+fn gather<T: Copy + Default + arrow_buffer::ArrowNativeType, P: ArrowPrimitiveType<Native = T>>(
+    idx: &[i32],
+    value: impl Fn(usize) -> Option<T>,
+) -> PrimitiveArray<P> {
+    let mut out = Nullable::new(idx.len());
     for &i in idx {
-        if i < 0 {
-            valid.push(false);
-            apid_off.push(apid_vals.len() as i32);
-            aname.append(false);
-            continue;
-        }
-        let snap = &s[i as usize];
-        valid.push(true);
-        apid_vals.extend_from_slice(&snap.apid);
-        apid_off.push(apid_vals.len() as i32);
-        for a in &snap.aname {
-            aname.values().append_value(text(a));
-        }
-        aname.append(true);
+        out.push(if i < 0 { None } else { value(i as usize) });
     }
-    let field = Arc::new(Field::new("item", DataType::Int64, true));
-    let apid = ListArray::try_new(
-        field,
-        OffsetBuffer::new(ScalarBuffer::from(apid_off)),
-        Arc::new(Int64Array::from(apid_vals)),
-        Some(NullBuffer::from(valid)),
-    )?;
-    cols.push(Arc::new(apid));
-    cols.push(Arc::new(aname.finish()));
-    Ok(cols)
+    out.finish::<P>()
 }
 
-fn ip_text(ip: Option<Ip>) -> Option<std::borrow::Cow<'static, [u8]>> {
+fn borrowed(v: &Option<Vec<u8>>) -> Option<Cow<'_, [u8]>> {
+    v.as_deref().map(Cow::Borrowed)
+}
+
+struct ThreadCols<'a> {
+    s: &'a [TSnap],
+    idx: &'a [i32],
+}
+
+impl<'a> ThreadCols<'a> {
+    fn new(s: &'a [TSnap], idx: &'a [i32]) -> Self {
+        ThreadCols { s, idx }
+    }
+
+    fn column(&self, c: Col) -> Result<ArrayRef, ArrowError> {
+        use arrow_array::types::{Int64Type, UInt32Type, UInt64Type};
+        let (s, idx, n) = (self.s, self.idx, self.s.len());
+        let b = |v: &'a [u8]| Some(Cow::Borrowed(v));
+        Ok(match c {
+            Col::Pid => Arc::new(gather::<_, Int64Type>(idx, |i| Some(s[i].pid))),
+            Col::Ppid => Arc::new(gather::<_, Int64Type>(idx, |i| Some(s[i].ppid))),
+            Col::Name => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].name)))?,
+            Col::Exe => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].exe)))?,
+            Col::Exepath => gather_dict(idx, snapshot_dict(n, |i| b(&s[i].exepath)))?,
+            Col::ProcArgs => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].args)))?,
+            Col::Cwd => gather_dict(idx, snapshot_dict(n, |i| b(&s[i].cwd)))?,
+            Col::Pname => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].pname)))?,
+            Col::Uid => Arc::new(gather::<_, UInt32Type>(idx, |i| Some(s[i].uid))),
+            Col::Uname => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].uname)))?,
+            Col::Loginuid => Arc::new(gather::<_, Int64Type>(idx, |i| Some(s[i].loginuid))),
+            Col::Gid => Arc::new(gather::<_, UInt32Type>(idx, |i| Some(s[i].gid))),
+            Col::Gname => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].gname)))?,
+            Col::Container => gather_dict(idx, snapshot_dict(n, |i| b(&s[i].container)))?,
+            Col::CloneTs => Arc::new(gather::<_, UInt64Type>(idx, |i| Some(s[i].clone_ts))),
+            Col::Apid => self.apid()?,
+            _ => self.aname(),
+        })
+    }
+
+    /// proc.apid lists: one per event, copied from its snapshot's list.
+    fn apid(&self) -> Result<ArrayRef, ArrowError> {
+        let mut off: Vec<i32> = Vec::with_capacity(self.idx.len() + 1);
+        off.push(0);
+        let mut vals: Vec<i64> = Vec::with_capacity(self.idx.len() * 4);
+        let mut valid = BooleanBufferBuilder::new(self.idx.len());
+        for &i in self.idx {
+            if i >= 0 {
+                vals.extend_from_slice(&self.s[i as usize].apid);
+            }
+            valid.append(i >= 0);
+            off.push(vals.len() as i32);
+        }
+        let field = Arc::new(Field::new("item", DataType::Int64, true));
+        let nulls = Some(NullBuffer::new(valid.finish())).filter(|n| n.null_count() > 0);
+        Ok(Arc::new(ListArray::try_new(
+            field,
+            OffsetBuffer::new(ScalarBuffer::from(off)),
+            Arc::new(Int64Array::from(vals)),
+            nulls,
+        )?))
+    }
+
+    /// proc.aname lists: each snapshot's names are made text once, then copied per event.
+    fn aname(&self) -> ArrayRef {
+        let texts: Vec<Vec<String>> =
+            self.s.iter().map(|s| s.aname.iter().map(|a| text(a).into_owned()).collect()).collect();
+        let total: usize = self.idx.iter().filter(|&&i| i >= 0).map(|&i| texts[i as usize].len()).sum();
+        let mut out = ListBuilder::with_capacity(StringBuilder::with_capacity(total, total * 8), self.idx.len());
+        for &i in self.idx {
+            if i < 0 {
+                out.append(false);
+                continue;
+            }
+            for t in &texts[i as usize] {
+                out.values().append_value(t);
+            }
+            out.append(true);
+        }
+        Arc::new(out.finish())
+    }
+}
+
+fn ip_text(ip: Option<Ip>) -> Option<Cow<'static, [u8]>> {
     ip.map(|ip| {
         let mut v = Vec::new();
         push_ip(&mut v, Some(ip));
-        std::borrow::Cow::Owned(v)
+        Cow::Owned(v)
     })
 }
 
-fn fd_columns(s: &[FSnap], idx: &[i32]) -> Result<Vec<ArrayRef>, ArrowError> {
-    let n = s.len();
-    let st = |v: Option<&'static str>| v.map(|v| std::borrow::Cow::Borrowed(v.as_bytes()));
-    Ok(vec![
-        gathered_dict(idx, n, |i| st(s[i].ftype))?,
-        gathered_dict(idx, n, |i| st(Some(s[i].typechar)))?,
-        gathered_dict(idx, n, |i| borrowed(&s[i].name))?,
-        gathered_dict(idx, n, |i| ip_text(s[i].sip))?,
-        Arc::new(UInt16Array::from(gathered(idx, |i| s[i].sport))),
-        gathered_dict(idx, n, |i| ip_text(s[i].cip))?,
-        Arc::new(UInt16Array::from(gathered(idx, |i| s[i].cport))),
-        gathered_dict(idx, n, |i| st(s[i].l4proto))?,
-    ])
+struct FdCols<'a> {
+    s: &'a [FSnap],
+    idx: &'a [i32],
+}
+
+impl<'a> FdCols<'a> {
+    fn new(s: &'a [FSnap], idx: &'a [i32]) -> Self {
+        FdCols { s, idx }
+    }
+
+    fn column(&self, c: Col) -> Result<ArrayRef, ArrowError> {
+        use arrow_array::types::UInt16Type;
+        let (s, idx, n) = (self.s, self.idx, self.s.len());
+        let st = |v: Option<&'static str>| v.map(|v| Cow::Borrowed(v.as_bytes()));
+        Ok(match c {
+            Col::FdType => gather_dict(idx, snapshot_dict(n, |i| st(s[i].ftype)))?,
+            Col::Typechar => gather_dict(idx, snapshot_dict(n, |i| st(Some(s[i].typechar))))?,
+            Col::FdName => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].name)))?,
+            Col::Sip => gather_dict(idx, snapshot_dict(n, |i| ip_text(s[i].sip)))?,
+            Col::Sport => Arc::new(gather::<_, UInt16Type>(idx, |i| s[i].sport)),
+            Col::Cip => gather_dict(idx, snapshot_dict(n, |i| ip_text(s[i].cip)))?,
+            Col::Cport => Arc::new(gather::<_, UInt16Type>(idx, |i| s[i].cport)),
+            _ => gather_dict(idx, snapshot_dict(n, |i| st(s[i].l4proto)))?,
+        })
+    }
 }

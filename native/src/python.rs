@@ -15,6 +15,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+use crate::columns::Want;
 use crate::reader::{Damage, Item, RawEvent, Reader};
 use crate::scan::Scan;
 use crate::source;
@@ -50,6 +51,13 @@ fn damage_dict<'py>(py: Python<'py>, d: &Damage) -> PyResult<Bound<'py, PyDict>>
     Ok(out)
 }
 
+fn wanted(columns: Option<Vec<String>>) -> PyResult<Want> {
+    match columns {
+        None => Ok(Want::all()),
+        Some(names) => Want::named(&names).map_err(PyValueError::new_err),
+    }
+}
+
 fn bytes_str(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -65,12 +73,13 @@ pub struct Scanner {
 #[pymethods]
 impl Scanner {
     #[new]
-    #[pyo3(signature = (path, batch_size = 65536))]
-    fn new(path: &str, batch_size: usize) -> PyResult<Scanner> {
+    #[pyo3(signature = (path, batch_size = 65536, columns = None))]
+    fn new(path: &str, batch_size: usize, columns: Option<Vec<String>>) -> PyResult<Scanner> {
         guarded("open", || {
+            let want = wanted(columns)?;
             let stream = source::open_file(path).map_err(PyValueError::new_err)?;
             Ok(Scanner {
-                scan: Scan::new(stream, batch_size),
+                scan: Scan::new(stream, batch_size, want),
                 broken: false,
             })
         })
@@ -78,16 +87,17 @@ impl Scanner {
 
     /// A scanner over capture bytes held in memory (tests, fuzzing).
     #[staticmethod]
-    #[pyo3(signature = (data, batch_size = 65536))]
-    fn from_bytes(data: &[u8], batch_size: usize) -> PyResult<Scanner> {
+    #[pyo3(signature = (data, batch_size = 65536, columns = None))]
+    fn from_bytes(data: &[u8], batch_size: usize, columns: Option<Vec<String>>) -> PyResult<Scanner> {
         guarded("open", || {
+            let want = wanted(columns)?;
             let head = &data[..data.len().min(4)];
             let stream = match source::sniff(head).map_err(PyValueError::new_err)? {
                 source::Magic::Scap => source::memory(data.to_vec()),
                 source::Magic::Gzip => source::gzip_memory(data.to_vec()),
             };
             Ok(Scanner {
-                scan: Scan::new(stream, batch_size),
+                scan: Scan::new(stream, batch_size, want),
                 broken: false,
             })
         })
@@ -234,7 +244,7 @@ fn live_batch(engine: &mut Engine, offset: &mut u64, input: &RecordBatch) -> PyR
     let base = voff.first().copied().unwrap_or(0) as usize;
     let data = &data[base..];
     let loff = params.value_offsets();
-    let mut out = engine.new_batch(input.num_rows());
+    let mut out = engine.new_batch(input.num_rows(), Want::all());
     let mut spans: Vec<(u32, u32)> = Vec::with_capacity(16);
     for i in 0..input.num_rows() {
         spans.clear();
@@ -258,10 +268,11 @@ fn live_batch(engine: &mut Engine, offset: &mut u64, input: &RecordBatch) -> PyR
     out.finish().map_err(arrow_err)
 }
 
-/// The table schema the native core produces.
+/// The table schema the native core produces (of the named columns only, when given).
 #[pyfunction]
-fn schema(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    Ok(crate::columns::schema().to_pyarrow(py)?.unbind())
+#[pyo3(signature = (columns = None))]
+fn schema(py: Python<'_>, columns: Option<Vec<String>>) -> PyResult<Py<PyAny>> {
+    Ok(wanted(columns)?.schema().to_pyarrow(py)?.unbind())
 }
 
 #[pymodule]

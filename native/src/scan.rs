@@ -3,6 +3,7 @@
 
 use arrow_array::RecordBatch;
 
+use crate::columns::Want;
 use crate::reader::{Damage, Item, Reader, Section};
 use crate::source::Stream;
 use crate::state::engine::Engine;
@@ -21,6 +22,7 @@ pub struct Scan {
     reader: Reader,
     pub engine: Engine,
     pub batch_size: usize,
+    pub want: Want,
     pub sections: Vec<SectionInfo>,
     pub damage: Option<Damage>,
     pub events: u64,
@@ -28,11 +30,12 @@ pub struct Scan {
 }
 
 impl Scan {
-    pub fn new(stream: Stream, batch_size: usize) -> Scan {
+    pub fn new(stream: Stream, batch_size: usize, want: Want) -> Scan {
         Scan {
             reader: Reader::new(stream),
             engine: Engine::new(),
             batch_size: batch_size.max(1),
+            want,
             sections: Vec::new(),
             damage: None,
             events: 0,
@@ -61,7 +64,7 @@ impl Scan {
         if self.done {
             return None;
         }
-        let mut out = self.engine.new_batch(self.batch_size);
+        let mut out = self.engine.new_batch(self.batch_size, self.want);
         while out.len() < self.batch_size {
             match self.reader.next() {
                 None => {

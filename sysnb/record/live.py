@@ -1,10 +1,10 @@
 """Events of a running recording as table batches, for live printing (``sysnb`` without -r, like sysdig).
 
 The stream reads the recording's spill file as the spill thread writes it, releases records in time order
-behind the watermark, converts them to events and runs them through the same state engine as a file, so a
-live line is the line ``sysnb -r`` prints for the file. A printer slower than the host (the state engine
-handles 55-85 k events/s, about half as many syscalls) falls behind in the file, never in memory: it holds
-at most a few read batches.
+behind the watermark, converts them to events and runs them through the same state engine as a file (the
+native core, fed the recording's start state as .scap metadata blocks and then the event batches), so a
+live line is the line ``sysnb -r`` prints for the file. A printer slower than the host falls behind in the
+file, never in memory: it holds at most a few read batches.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
+from sysnb._core import LiveEngine
 from sysnb.record.convert import convert
 from sysnb.record.recorder import Recording
 from sysnb.record.spill import WATERMARK_NS, Pending, SpillTail
-from sysnb.state.engine import Engine
+from sysnb.scap.writer import section_bytes
 
 BATCH = 16384  # records per converted batch
 POLL_S = 0.05  # how often an idle stream looks for new frames (and checks ``until``)
@@ -27,11 +28,9 @@ def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterato
     """Table batches (sysdig columns) of ``rec``. Once ``until()`` is true (checked at least every
     POLL_S, whether or not the host makes system calls) the recording is halted and everything it recorded
     up to then is released; the caller stops ``rec`` (writing its file)."""
-    engine = Engine()
-    engine.load_section(rec.section)
+    engine = LiveEngine(section_bytes(rec.section))
     tail = rec.spill_tail()
     pending = Pending()
-    offset = 0
     while True:
         if not rec.halted and until():
             rec.halt()
@@ -39,8 +38,8 @@ def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterato
         cut, done = _read(tail, pending, rec.halted)
         if done or cut is not None:
             for batch in pending.release(None if done else cut, BATCH):
-                raw, offset = _raw_events(convert(*batch, rec.boot_offset), offset)
-                yield engine.process(raw)
+                for events in convert(*batch, rec.boot_offset).to_batches():
+                    yield engine.process(events)
                 if not rec.halted and until():  # a printer behind a busy host still stops recording on time
                     rec.halt()
         if done:
@@ -64,11 +63,3 @@ def _read(tail: SpillTail, pending: Pending, halted: bool) -> tuple[int | None, 
     if tail.caught_up:  # nothing drained lately: what is pending is older than the drains that found nothing
         return time.clock_gettime_ns(time.CLOCK_BOOTTIME) - WATERMARK_NS, False
     return None, False
-
-
-def _raw_events(t: pa.Table, offset: int) -> tuple[list[tuple[int, int, int, int, int, int, tuple[bytes, ...]]], int]:
-    cols = [t[c].to_pylist() for c in ("evt.cpu", "sysnb.evt_flags", "evt.rawtime", "thread.tid", "sysnb.type_id",
-                                       "sysnb.params")]
-    out = [(offset + i, cpu, flags, ts, tid, etype, tuple(params))
-           for i, (cpu, flags, ts, tid, etype, params) in enumerate(zip(*cols, strict=True))]
-    return out, offset + len(out)

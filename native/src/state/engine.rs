@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use crate::columns::{BatchBuilder, FSnap, TSnap};
+use crate::columns::{BatchBuilder, Col, FSnap, TSnap, Want};
 use crate::events::{
     attrs, event_info, syscall_category, syscall_name, EventInfo, NameSource, Parser, TypeAttrs,
     CONTAINER_E, EXECVEAT_E, EXECVE_19_X, GENERIC_E, GENERIC_X, SCHED_SWITCH,
@@ -104,10 +104,10 @@ impl Engine {
     }
 
     /// A builder for the next batch (thread snapshots are retaken per batch).
-    pub fn new_batch(&mut self, capacity: usize) -> BatchBuilder {
+    pub fn new_batch(&mut self, capacity: usize, want: Want) -> BatchBuilder {
         self.batches += 1;
         self.gen += 1;
-        BatchBuilder::new(self.batches, capacity)
+        BatchBuilder::new(self.batches, capacity, want)
     }
 
     pub fn invalidate_threads(&mut self) {
@@ -347,12 +347,11 @@ impl Engine {
     ) {
         let (info, a, raw) = (ev.info, ev.attrs, ev.raw);
         let etype = raw.etype;
-        let tsnap = match &container {
-            Some(cid) => self.container_snap(out, cid),
-            None => match &thread {
-                Some(tr) => self.thread_snap(out, tr),
-                None => -1,
-            },
+        let tsnap = match (&container, &thread) {
+            _ if !out.want.thread() => -1,
+            (Some(cid), _) => self.container_snap(out, cid),
+            (None, Some(tr)) => self.thread_snap(out, tr),
+            (None, None) => -1,
         };
         let tb = thread.as_ref().map(|t| t.borrow());
         let t = tb.as_deref();
@@ -374,7 +373,7 @@ impl Engine {
                 cat = syscall_category(sc);
                 code = 1_000_000 + i64::from(sc);
             }
-        } else if visible || !a.numbered {
+        } else if (visible || !a.numbered) && out.want.has(Col::Args) {
             let ctx = Ctx {
                 threads: &self.threads,
                 users: &self.users,
@@ -444,6 +443,10 @@ impl Engine {
             return;
         }
         let last_fd = t.last_fd;
+        if !out.want.fd() {
+            out.fd(Some(last_fd), -1);
+            return;
+        }
         let mut fdn = evfd.fd;
         if fdn.is_none() && last_fd != -1 && t.proc.borrow().fds.contains_key(&last_fd) {
             fdn = Some(last_fd);
