@@ -11,10 +11,15 @@ BPF_OBJ := sysnb/record/sysnb.bpf.o
 
 .PHONY: setup run demo test lint goldens bench clean bpf notebooks report js
 
-$(BIN)/sysnb: pyproject.toml
-	$(PY) -m venv $(VENV)
+# pip builds the native core (native/, Rust) with maturin: needs cargo (https://rustup.rs or the distribution's
+# cargo/rustc >= 1.88) and crates.io; a source change rebuilds it
+NATIVE_SRC := native/Cargo.toml native/Cargo.lock $(shell find native/src -name '*.rs' 2>/dev/null)
+
+$(BIN)/sysnb: pyproject.toml $(NATIVE_SRC)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q sysnb
 	@touch $@
 
 setup: $(BIN)/sysnb bpf

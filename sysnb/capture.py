@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +13,7 @@ import pyarrow.compute as pc
 from sysnb import __version__
 from sysnb.case.hooks import evidence_opened, evidence_written, method_used, view_filtered
 from sysnb.errors import CaptureFormatError, SysnbError, UsageError
-from sysnb.scan import Scan, ScanInfo, check_capture_path
+from sysnb.scan import ProgressFn, Scan, ScanInfo, check_capture_path
 
 
 @dataclass
@@ -191,8 +190,6 @@ def _container_ids() -> pa.Array:
 
 
 # -- opening ----------------------------------------------------------------------------------------------------
-
-ProgressFn = Callable[[int, int], None]
 
 
 def sha256_file(path: str) -> str:

@@ -12,10 +12,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -30,6 +29,7 @@ from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
+from sysnb.progress import read_progress
 from sysnb.scan import Scan
 from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
 
@@ -387,21 +387,7 @@ def _scan(args: argparse.Namespace, needed: set[str]) -> Scan:
 
     if needed & {"container.name", "container.image"}:
         needed = needed | {"container.id"}  # mapped to names once read (_with_container_names)
-    progress = _progress_bar(args.read) if args.verbose else None
-    return Scan(args.read, columns=sorted(needed & set(SCHEMA.names)), progress=progress)
-
-
-def _progress_bar(path: str) -> Callable[[int, int], None] | None:
-    if not os.path.isfile(path):
-        return None
-    from tqdm import tqdm
-
-    bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="reading", file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        bar.update(max(done - bar.n, 0))
-
-    return progress
+    return Scan(args.read, columns=sorted(needed & set(SCHEMA.names)), progress=read_progress(args.read))
 
 
 def _with_container_names(table: pa.Table, scan: Scan, needed: set[str]) -> pa.Table:
@@ -416,8 +402,7 @@ def _with_container_names(table: pa.Table, scan: Scan, needed: set[str]) -> pa.T
 
 def _open(args: argparse.Namespace) -> Capture:
     path = args.read
-    progress = _progress_bar(path) if args.verbose else None
-    cap = open_capture(path, progress=progress)
+    cap = open_capture(path, progress=read_progress(path))
     if args.verbose:
         p = cap.provenance
         print(f"sysnb: {p.source} sha256={p.sha256} host={p.hostname} events={p.events}", file=sys.stderr)

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError
+from sysnb.progress import CountProgress, read_progress
 
 
 class _State:
@@ -59,7 +60,7 @@ def sysopen(line: str, shell: Any) -> Capture:
     if len(args) != 1:
         raise _usage("usage: %sysopen PATH [-o NAME]   e.g. %sysopen capture.scap.gz")
     try:
-        cap = open_capture(args[0])
+        cap = open_capture(args[0], progress=read_progress(args[0]))
     except SysnbError as e:
         raise _usage(f"%sysopen: {e}") from None
     _State.capture, _State.filter = cap, None
@@ -151,8 +152,12 @@ def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
             shell.run_cell(cell)
         _wait(rec, seconds)
     finally:
-        stats = rec.stop()
-    cap = open_capture(stats.path)
+        converting = CountProgress(rec.stats.records, "writing the capture", "records")
+        try:
+            stats = rec.stop(converting)
+        finally:
+            converting.close()
+    cap = open_capture(stats.path, progress=read_progress(stats.path))
     from sysnb.record import stats_dict
 
     cap.provenance.extra["recorder"] = stats_dict(stats)

@@ -27,8 +27,8 @@ from sysnb.errors import CaptureFormatError, SysnbError, UsageError
 
 ENGINES = ("native", "reference")
 BATCH_SIZE = 65536
-#: progress callback: (bytes read so far, total bytes of the file)
-ProgressFn = Callable[[int, int], None]
+#: progress callback: (bytes read so far, total bytes of the file, events so far)
+ProgressFn = Callable[[int, int, int], None]
 
 
 @dataclass
@@ -75,7 +75,12 @@ class Scan:
         self._batches = self._native() if engine == "native" else self._reference()
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
-        return self._batches
+        try:
+            yield from self._batches
+        finally:
+            close = getattr(self.progress, "close", None)
+            if close is not None:
+                close()
 
     # -- the native core ------------------------------------------------------------------------------------
 
@@ -116,7 +121,7 @@ class Scan:
     def _progress(self, position: tuple[int, int | None]) -> None:
         if self.progress is not None:
             done, compressed = position
-            self.progress(compressed if compressed is not None else done, self.size)
+            self.progress(compressed if compressed is not None else done, self.size, self.info.events)
 
     # -- the reference engine -------------------------------------------------------------------------------
 
@@ -139,7 +144,7 @@ class Scan:
                 self.info.containers = engine.containers
                 yield batch.select(_ordered(self.columns)) if self.columns is not None else batch
                 if self.progress is not None:
-                    self.progress(item[-1][0], self.size)
+                    self.progress(item[-1][0], self.size, self.info.events)
         except CaptureFormatError as e:
             if self.info.sections == 0:
                 raise

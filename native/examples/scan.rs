@@ -4,7 +4,10 @@ fn main() {
     let path = std::env::args().nth(1).expect("usage: scan FILE");
     let stream = sysnb_core::source::open_file(&path).expect("open");
     let want = match std::env::args().nth(2) {
-        Some(cols) => sysnb_core::columns::Want::named(&cols.split(',').map(String::from).collect::<Vec<_>>()).expect("columns"),
+        Some(cols) => {
+            sysnb_core::columns::Want::named(&cols.split(',').map(String::from).collect::<Vec<_>>())
+                .expect("columns")
+        }
         None => sysnb_core::columns::Want::all(),
     };
     let mut scan = sysnb_core::scan::Scan::new(stream, 65536, want);

@@ -11,12 +11,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::builder::{BinaryBuilder, BooleanBufferBuilder, ListBuilder, StringBuilder};
+use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, ListArray, PrimitiveArray, StringArray,
-    UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, ListArray, PrimitiveArray,
+    StringArray, UInt16Array, UInt32Array, UInt64Array,
 };
-use arrow_array::types::ArrowPrimitiveType;
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
@@ -250,7 +250,11 @@ impl<T: Copy + Default + arrow_buffer::ArrowNativeType> Default for Nullable<T> 
 
 impl<T: Copy + Default + arrow_buffer::ArrowNativeType> Nullable<T> {
     fn new(capacity: usize) -> Self {
-        Nullable { values: Vec::with_capacity(capacity), valid: BooleanBufferBuilder::new(capacity), nulls: 0 }
+        Nullable {
+            values: Vec::with_capacity(capacity),
+            valid: BooleanBufferBuilder::new(capacity),
+            nulls: 0,
+        }
     }
 
     fn push(&mut self, v: Option<T>) {
@@ -280,14 +284,24 @@ impl<T: Copy + Default + arrow_buffer::ArrowNativeType> Nullable<T> {
 
 fn int32_keys(keys: Vec<i32>) -> Int32Array {
     // negative keys are null
-    let nulls = keys.iter().any(|&k| k < 0).then(|| NullBuffer::from_iter(keys.iter().map(|&k| k >= 0)));
-    let keys: Vec<i32> = if nulls.is_some() { keys.into_iter().map(|k| k.max(0)).collect() } else { keys };
+    let nulls = keys
+        .iter()
+        .any(|&k| k < 0)
+        .then(|| NullBuffer::from_iter(keys.iter().map(|&k| k >= 0)));
+    let keys: Vec<i32> = if nulls.is_some() {
+        keys.into_iter().map(|k| k.max(0)).collect()
+    } else {
+        keys
+    };
     Int32Array::new(ScalarBuffer::from(keys), nulls)
 }
 
 fn dict_array(keys: Vec<i32>, values: Vec<String>) -> Result<ArrayRef, ArrowError> {
     let values = StringArray::from(values);
-    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(int32_keys(keys), Arc::new(values))?))
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+        int32_keys(keys),
+        Arc::new(values),
+    )?))
 }
 
 /// Per-batch dictionary of strings keyed by a small code (event type names, results).
@@ -372,9 +386,15 @@ impl BatchBuilder {
             cat_values: Vec::new(),
             args: StringBuilder::with_capacity(w(Col::Args, capacity), w(Col::Args, capacity * 40)),
             info: StringBuilder::with_capacity(w(Col::Info, capacity), 0),
-            buf: BinaryBuilder::with_capacity(w(Col::Buffer, capacity), w(Col::Buffer, capacity * 16)),
+            buf: BinaryBuilder::with_capacity(
+                w(Col::Buffer, capacity),
+                w(Col::Buffer, capacity * 16),
+            ),
             params: ListBuilder::with_capacity(
-                BinaryBuilder::with_capacity(w(Col::Params, capacity * 4), w(Col::Params, capacity * 40)),
+                BinaryBuilder::with_capacity(
+                    w(Col::Params, capacity * 4),
+                    w(Col::Params, capacity * 40),
+                ),
                 w(Col::Params, capacity),
             ),
         }
@@ -390,7 +410,16 @@ impl BatchBuilder {
 
     /// The header fields and raw parameters of an event.
     #[allow(clippy::too_many_arguments)]
-    pub fn header(&mut self, offset: u64, cpu: u16, flags: u32, ts: u64, tid: i64, etype: u16, params: Params) {
+    pub fn header(
+        &mut self,
+        offset: u64,
+        cpu: u16,
+        flags: u32,
+        ts: u64,
+        tid: i64,
+        etype: u16,
+        params: Params,
+    ) {
         let want = self.want;
         self.rows += 1;
         self.rawtime.push(ts);
@@ -407,7 +436,11 @@ impl BatchBuilder {
         }
         if want.has(Col::SyscallId) {
             let generic = etype == crate::events::GENERIC_E || etype == crate::events::GENERIC_X;
-            let code = if generic { params.get(0).and_then(crate::render::args::u16_of) } else { None };
+            let code = if generic {
+                params.get(0).and_then(crate::render::args::u16_of)
+            } else {
+                None
+            };
             self.syscall_id.push(code);
         }
         if want.has(Col::Params) {
@@ -534,10 +567,13 @@ impl BatchBuilder {
                 Col::Num => Arc::new(take(&mut self.num).finish::<Int64Type>()),
                 Col::Rawtime => Arc::new(UInt64Array::from(take(&mut self.rawtime))),
                 Col::Cpu => Arc::new(UInt16Array::from(take(&mut self.cpu))),
-                Col::Dir => {
-                    dict_array(self.type_id.iter().map(|t| i32::from(t & 1)).collect(), vec![">".into(), "<".into()])?
+                Col::Dir => dict_array(
+                    self.type_id.iter().map(|t| i32::from(t & 1)).collect(),
+                    vec![">".into(), "<".into()],
+                )?,
+                Col::Type => {
+                    dict_array(take(&mut self.evt_type), take(&mut self.type_dict.values))?
                 }
-                Col::Type => dict_array(take(&mut self.evt_type), take(&mut self.type_dict.values))?,
                 Col::Category => dict_array(take(&mut self.category), take(&mut self.cat_values))?,
                 Col::Rawres => Arc::new(self.res.finish_ref::<Int64Type>()),
                 Col::Res => {
@@ -564,7 +600,9 @@ impl BatchBuilder {
                 Col::Flags => Arc::new(UInt32Array::from(take(&mut self.flags))),
                 Col::Params => Arc::new(self.params.finish()),
                 Col::Info => Arc::new(self.info.finish()),
-                other => state.remove(&(other as u8)).expect("state column built above"),
+                other => state
+                    .remove(&(other as u8))
+                    .expect("state column built above"),
             };
             cols.push(col);
         }
@@ -580,7 +618,13 @@ fn res_dict(values: &[i64], valid: &BooleanBufferBuilder) -> (Vec<i32>, Vec<Stri
     let keys = values
         .iter()
         .enumerate()
-        .map(|(i, &r)| if valid.get_bit(i) { d.key(if r >= 0 { 0 } else { r }, || res_name(r)) } else { -1 })
+        .map(|(i, &r)| {
+            if valid.get_bit(i) {
+                d.key(if r >= 0 { 0 } else { r }, || res_name(r))
+            } else {
+                -1
+            }
+        })
         .collect();
     (keys, d.values)
 }
@@ -598,7 +642,10 @@ fn res_name(r: i64) -> String {
 }
 
 /// Keys of a dictionary column over snapshots: one key per snapshot, unique values.
-fn snapshot_dict<'a>(count: usize, value: impl Fn(usize) -> Option<Cow<'a, [u8]>>) -> (Vec<i32>, Vec<String>) {
+fn snapshot_dict<'a>(
+    count: usize,
+    value: impl Fn(usize) -> Option<Cow<'a, [u8]>>,
+) -> (Vec<i32>, Vec<String>) {
     let mut keys_of_snap: Vec<i32> = Vec::with_capacity(count);
     let mut seen: FxHashMap<Vec<u8>, i32> = FxHashMap::default();
     let mut values: Vec<String> = Vec::new();
@@ -619,8 +666,14 @@ fn snapshot_dict<'a>(count: usize, value: impl Fn(usize) -> Option<Cow<'a, [u8]>
     (keys_of_snap, values)
 }
 
-fn gather_dict(idx: &[i32], (snap_keys, values): (Vec<i32>, Vec<String>)) -> Result<ArrayRef, ArrowError> {
-    let keys: Vec<i32> = idx.iter().map(|&i| if i < 0 { -1 } else { snap_keys[i as usize] }).collect();
+fn gather_dict(
+    idx: &[i32],
+    (snap_keys, values): (Vec<i32>, Vec<String>),
+) -> Result<ArrayRef, ArrowError> {
+    let keys: Vec<i32> = idx
+        .iter()
+        .map(|&i| if i < 0 { -1 } else { snap_keys[i as usize] })
+        .collect();
     dict_array(keys, values)
 }
 
@@ -699,10 +752,21 @@ impl<'a> ThreadCols<'a> {
 
     /// proc.aname lists: each snapshot's names are made text once, then copied per event.
     fn aname(&self) -> ArrayRef {
-        let texts: Vec<Vec<String>> =
-            self.s.iter().map(|s| s.aname.iter().map(|a| text(a).into_owned()).collect()).collect();
-        let total: usize = self.idx.iter().filter(|&&i| i >= 0).map(|&i| texts[i as usize].len()).sum();
-        let mut out = ListBuilder::with_capacity(StringBuilder::with_capacity(total, total * 8), self.idx.len());
+        let texts: Vec<Vec<String>> = self
+            .s
+            .iter()
+            .map(|s| s.aname.iter().map(|a| text(a).into_owned()).collect())
+            .collect();
+        let total: usize = self
+            .idx
+            .iter()
+            .filter(|&&i| i >= 0)
+            .map(|&i| texts[i as usize].len())
+            .sum();
+        let mut out = ListBuilder::with_capacity(
+            StringBuilder::with_capacity(total, total * 8),
+            self.idx.len(),
+        );
         for &i in self.idx {
             if i < 0 {
                 out.append(false);

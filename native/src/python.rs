@@ -88,7 +88,11 @@ impl Scanner {
     /// A scanner over capture bytes held in memory (tests, fuzzing).
     #[staticmethod]
     #[pyo3(signature = (data, batch_size = 65536, columns = None))]
-    fn from_bytes(data: &[u8], batch_size: usize, columns: Option<Vec<String>>) -> PyResult<Scanner> {
+    fn from_bytes(
+        data: &[u8],
+        batch_size: usize,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Scanner> {
         guarded("open", || {
             let want = wanted(columns)?;
             let head = &data[..data.len().min(4)];
