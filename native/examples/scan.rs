@@ -5,8 +5,7 @@ fn main() {
     let stream = sysnb_core::source::open_file(&path).expect("open");
     let want = match std::env::args().nth(2) {
         Some(cols) => {
-            sysnb_core::columns::Want::named(&cols.split(',').map(String::from).collect::<Vec<_>>())
-                .expect("columns")
+            sysnb_core::columns::Want::named(&cols.split(',').map(String::from).collect::<Vec<_>>()).expect("columns")
         }
         None => sysnb_core::columns::Want::all(),
     };
@@ -19,9 +18,5 @@ fn main() {
         bytes += b.get_array_memory_size();
         batches += 1;
     }
-    println!(
-        "{rows} rows, {batches} batches, {bytes} bytes of arrays, {:?}, damage {:?}",
-        t.elapsed(),
-        scan.damage
-    );
+    println!("{rows} rows, {batches} batches, {bytes} bytes of arrays, {:?}, damage {:?}", t.elapsed(), scan.damage);
 }

@@ -60,11 +60,7 @@ pub fn block_name(btype: u32) -> String {
         Kind::Interfaces(v) => format!("interface list v{v}"),
         Kind::Users(v) => format!("user list v{v}"),
         Kind::Event(v, f, large) => {
-            format!(
-                "event{} v{v}{}",
-                if f { " (flags)" } else { "" },
-                if large { " large" } else { "" }
-            )
+            format!("event{} v{v}{}", if f { " (flags)" } else { "" }, if large { " large" } else { "" })
         }
         Kind::Unknown => format!("unknown (type 0x{btype:X})"),
     }
@@ -81,18 +77,10 @@ pub type Res<T> = Result<T, String>;
 
 impl<'a> Cursor<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Cursor {
-            buf,
-            pos: 0,
-            end: buf.len(),
-        }
+        Cursor { buf, pos: 0, end: buf.len() }
     }
     pub fn sub(buf: &'a [u8], pos: usize, end: usize) -> Self {
-        Cursor {
-            buf,
-            pos,
-            end: end.min(buf.len()),
-        }
+        Cursor { buf, pos, end: end.min(buf.len()) }
     }
     pub fn left(&self) -> usize {
         self.end.saturating_sub(self.pos)
@@ -243,13 +231,7 @@ pub fn parse_machine_info(body: &[u8]) -> Res<MachineInfo> {
     let host = c.take(128)?;
     let hostname = host.split(|&b| b == 0).next().unwrap_or(&[]).to_vec();
     let boot_ts = if c.left() >= 8 { c.u64()? } else { 0 };
-    Ok(MachineInfo {
-        num_cpus,
-        memory_bytes,
-        max_pid,
-        hostname,
-        boot_ts,
-    })
+    Ok(MachineInfo { num_cpus, memory_bytes, max_pid, hostname, boot_ts })
 }
 
 pub fn parse_process_list(body: &[u8], version: u8, out: &mut Vec<ThreadEntry>) -> Res<()> {
@@ -351,12 +333,7 @@ pub fn parse_fd_list(body: &[u8], version: u8) -> Res<(i64, Vec<FdEntry>)> {
 }
 
 fn fd_entry(c: &mut Cursor) -> Res<FdEntry> {
-    let mut e = FdEntry {
-        fd: c.i64()?,
-        ino: c.u64()?,
-        ftype: c.u8()?,
-        ..Default::default()
-    };
+    let mut e = FdEntry { fd: c.i64()?, ino: c.u64()?, ftype: c.u8()?, ..Default::default() };
     match e.ftype {
         3 | 4 => {
             let n = if e.ftype == 3 { 4 } else { 16 };
@@ -421,12 +398,7 @@ pub fn parse_interface_list(body: &[u8], version: u8, out: &mut Vec<InterfaceEnt
         if version != 2 {
             c.pos = sub.pos;
         }
-        out.push(InterfaceEntry {
-            name,
-            family: itype,
-            addr,
-            netmask,
-        });
+        out.push(InterfaceEntry { name, family: itype, addr, netmask });
     }
     Ok(())
 }
@@ -455,13 +427,7 @@ pub fn parse_user_list(
             let name = sub.raw16()?.to_vec();
             let home = sub.raw16()?.to_vec();
             let shell = sub.raw16()?.to_vec();
-            users.push(UserEntry {
-                uid,
-                gid,
-                name,
-                home,
-                shell,
-            });
+            users.push(UserEntry { uid, gid, name, home, shell });
         } else {
             let gid = sub.u32()?;
             groups.push((gid, sub.raw16()?.to_vec()));

@@ -10,14 +10,14 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, BooleanBufferBuilder, ListBuilder, StringBuilder};
+use arrow_array::builder::{BinaryBuilder, ListBuilder, StringBuilder};
 use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, ListArray, PrimitiveArray,
-    StringArray, UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, Int32Array, Int64Array, ListArray, PrimitiveArray, StringArray,
+    UInt16Array, UInt32Array, UInt64Array,
 };
-use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
@@ -181,11 +181,8 @@ impl Want {
     }
 
     pub fn schema(&self) -> SchemaRef {
-        let fields: Vec<Field> = columns()
-            .into_iter()
-            .filter(|(c, _, _)| self.has(*c))
-            .map(|(_, n, t)| Field::new(n, t, true))
-            .collect();
+        let fields: Vec<Field> =
+            columns().into_iter().filter(|(c, _, _)| self.has(*c)).map(|(_, n, t)| Field::new(n, t, true)).collect();
         Arc::new(Schema::new(fields))
     }
 }
@@ -235,10 +232,10 @@ pub fn text(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
 
-/// Values with a validity bitmap, for nullable primitive columns.
+/// Values with a validity mask (one byte per value, packed into a bitmap once), for nullable columns.
 struct Nullable<T: Copy + Default + arrow_buffer::ArrowNativeType> {
     values: Vec<T>,
-    valid: BooleanBufferBuilder,
+    valid: Vec<bool>,
     nulls: usize,
 }
 
@@ -250,58 +247,44 @@ impl<T: Copy + Default + arrow_buffer::ArrowNativeType> Default for Nullable<T> 
 
 impl<T: Copy + Default + arrow_buffer::ArrowNativeType> Nullable<T> {
     fn new(capacity: usize) -> Self {
-        Nullable {
-            values: Vec::with_capacity(capacity),
-            valid: BooleanBufferBuilder::new(capacity),
-            nulls: 0,
-        }
+        Nullable { values: Vec::with_capacity(capacity), valid: Vec::with_capacity(capacity), nulls: 0 }
     }
 
+    #[inline]
     fn push(&mut self, v: Option<T>) {
-        match v {
-            Some(v) => {
-                self.values.push(v);
-                self.valid.append(true);
-            }
-            None => {
-                self.values.push(T::default());
-                self.valid.append(false);
-                self.nulls += 1;
-            }
-        }
+        self.values.push(v.unwrap_or_default());
+        self.valid.push(v.is_some());
+        self.nulls += usize::from(v.is_none());
     }
 
-    fn finish<P: ArrowPrimitiveType<Native = T>>(mut self) -> PrimitiveArray<P> {
-        let nulls = (self.nulls > 0).then(|| NullBuffer::new(self.valid.finish()));
+    fn is_valid(&self, i: usize) -> bool {
+        self.valid[i]
+    }
+
+    fn null_buffer(&self) -> Option<NullBuffer> {
+        (self.nulls > 0).then(|| NullBuffer::new(BooleanBuffer::collect_bool(self.valid.len(), |i| self.valid[i])))
+    }
+
+    fn finish<P: ArrowPrimitiveType<Native = T>>(self) -> PrimitiveArray<P> {
+        let nulls = self.null_buffer();
         PrimitiveArray::<P>::new(ScalarBuffer::from(self.values), nulls)
     }
 
     fn finish_ref<P: ArrowPrimitiveType<Native = T>>(&self) -> PrimitiveArray<P> {
-        let nulls = (self.nulls > 0).then(|| NullBuffer::new(self.valid.finish_cloned()));
-        PrimitiveArray::<P>::new(ScalarBuffer::from(self.values.clone()), nulls)
+        PrimitiveArray::<P>::new(ScalarBuffer::from(self.values.clone()), self.null_buffer())
     }
 }
 
 fn int32_keys(keys: Vec<i32>) -> Int32Array {
     // negative keys are null
-    let nulls = keys
-        .iter()
-        .any(|&k| k < 0)
-        .then(|| NullBuffer::from_iter(keys.iter().map(|&k| k >= 0)));
-    let keys: Vec<i32> = if nulls.is_some() {
-        keys.into_iter().map(|k| k.max(0)).collect()
-    } else {
-        keys
-    };
+    let nulls = keys.iter().any(|&k| k < 0).then(|| NullBuffer::from_iter(keys.iter().map(|&k| k >= 0)));
+    let keys: Vec<i32> = if nulls.is_some() { keys.into_iter().map(|k| k.max(0)).collect() } else { keys };
     Int32Array::new(ScalarBuffer::from(keys), nulls)
 }
 
 fn dict_array(keys: Vec<i32>, values: Vec<String>) -> Result<ArrayRef, ArrowError> {
     let values = StringArray::from(values);
-    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
-        int32_keys(keys),
-        Arc::new(values),
-    )?))
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(int32_keys(keys), Arc::new(values))?))
 }
 
 /// Per-batch dictionary of strings keyed by a small code (event type names, results).
@@ -386,15 +369,9 @@ impl BatchBuilder {
             cat_values: Vec::new(),
             args: StringBuilder::with_capacity(w(Col::Args, capacity), w(Col::Args, capacity * 40)),
             info: StringBuilder::with_capacity(w(Col::Info, capacity), 0),
-            buf: BinaryBuilder::with_capacity(
-                w(Col::Buffer, capacity),
-                w(Col::Buffer, capacity * 16),
-            ),
+            buf: BinaryBuilder::with_capacity(w(Col::Buffer, capacity), w(Col::Buffer, capacity * 16)),
             params: ListBuilder::with_capacity(
-                BinaryBuilder::with_capacity(
-                    w(Col::Params, capacity * 4),
-                    w(Col::Params, capacity * 40),
-                ),
+                BinaryBuilder::with_capacity(w(Col::Params, capacity * 4), w(Col::Params, capacity * 40)),
                 w(Col::Params, capacity),
             ),
         }
@@ -410,16 +387,7 @@ impl BatchBuilder {
 
     /// The header fields and raw parameters of an event.
     #[allow(clippy::too_many_arguments)]
-    pub fn header(
-        &mut self,
-        offset: u64,
-        cpu: u16,
-        flags: u32,
-        ts: u64,
-        tid: i64,
-        etype: u16,
-        params: Params,
-    ) {
+    pub fn header(&mut self, offset: u64, cpu: u16, flags: u32, ts: u64, tid: i64, etype: u16, params: Params) {
         let want = self.want;
         self.rows += 1;
         self.rawtime.push(ts);
@@ -436,11 +404,7 @@ impl BatchBuilder {
         }
         if want.has(Col::SyscallId) {
             let generic = etype == crate::events::GENERIC_E || etype == crate::events::GENERIC_X;
-            let code = if generic {
-                params.get(0).and_then(crate::render::args::u16_of)
-            } else {
-                None
-            };
+            let code = if generic { params.get(0).and_then(crate::render::args::u16_of) } else { None };
             self.syscall_id.push(code);
         }
         if want.has(Col::Params) {
@@ -567,25 +531,20 @@ impl BatchBuilder {
                 Col::Num => Arc::new(take(&mut self.num).finish::<Int64Type>()),
                 Col::Rawtime => Arc::new(UInt64Array::from(take(&mut self.rawtime))),
                 Col::Cpu => Arc::new(UInt16Array::from(take(&mut self.cpu))),
-                Col::Dir => dict_array(
-                    self.type_id.iter().map(|t| i32::from(t & 1)).collect(),
-                    vec![">".into(), "<".into()],
-                )?,
-                Col::Type => {
-                    dict_array(take(&mut self.evt_type), take(&mut self.type_dict.values))?
+                Col::Dir => {
+                    dict_array(self.type_id.iter().map(|t| i32::from(t & 1)).collect(), vec![">".into(), "<".into()])?
                 }
+                Col::Type => dict_array(take(&mut self.evt_type), take(&mut self.type_dict.values))?,
                 Col::Category => dict_array(take(&mut self.category), take(&mut self.cat_values))?,
                 Col::Rawres => Arc::new(self.res.finish_ref::<Int64Type>()),
                 Col::Res => {
-                    let (k, v) = res_dict(&self.res.values, &self.res.valid);
+                    let (k, v) = res_dict(&self.res);
                     dict_array(k, v)?
                 }
                 Col::Failed => {
-                    let mut f = BooleanBufferBuilder::new(self.rows);
-                    for i in 0..self.rows {
-                        f.append(self.res.valid.get_bit(i) && self.res.values[i] < 0);
-                    }
-                    Arc::new(BooleanArray::new(f.finish(), None))
+                    let res = &self.res;
+                    let f = BooleanBuffer::collect_bool(self.rows, |i| res.is_valid(i) && res.values[i] < 0);
+                    Arc::new(BooleanArray::new(f, None))
                 }
                 Col::Latency => Arc::new(take(&mut self.latency).finish::<Int64Type>()),
                 Col::Args => Arc::new(self.args.finish()),
@@ -600,9 +559,7 @@ impl BatchBuilder {
                 Col::Flags => Arc::new(UInt32Array::from(take(&mut self.flags))),
                 Col::Params => Arc::new(self.params.finish()),
                 Col::Info => Arc::new(self.info.finish()),
-                other => state
-                    .remove(&(other as u8))
-                    .expect("state column built above"),
+                other => state.remove(&(other as u8)).expect("state column built above"),
             };
             cols.push(col);
         }
@@ -613,16 +570,23 @@ impl BatchBuilder {
 use arrow_array::RecordBatch;
 
 /// evt.res keys and values: SUCCESS, the errno name, or the number when unknown.
-fn res_dict(values: &[i64], valid: &BooleanBufferBuilder) -> (Vec<i32>, Vec<String>) {
+fn res_dict(res: &Nullable<i64>) -> (Vec<i32>, Vec<String>) {
     let mut d = CodeDict::default();
-    let keys = values
+    let mut success = -1;
+    let keys = res
+        .values
         .iter()
         .enumerate()
         .map(|(i, &r)| {
-            if valid.get_bit(i) {
-                d.key(if r >= 0 { 0 } else { r }, || res_name(r))
-            } else {
+            if !res.is_valid(i) {
                 -1
+            } else if r >= 0 {
+                if success < 0 {
+                    success = d.key(0, || res_name(0));
+                }
+                success
+            } else {
+                d.key(r, || res_name(r))
             }
         })
         .collect();
@@ -641,89 +605,100 @@ fn res_name(r: i64) -> String {
     }
 }
 
-/// Keys of a dictionary column over snapshots: one key per snapshot, unique values.
-fn snapshot_dict<'a>(
-    count: usize,
-    value: impl Fn(usize) -> Option<Cow<'a, [u8]>>,
-) -> (Vec<i32>, Vec<String>) {
+/// Keys of a dictionary column over snapshots: one key per snapshot (-1: no value), unique values.
+fn snapshot_dict<'a>(count: usize, value: impl Fn(usize) -> Option<&'a [u8]>) -> (Vec<i32>, Vec<String>) {
     let mut keys_of_snap: Vec<i32> = Vec::with_capacity(count);
-    let mut seen: FxHashMap<Vec<u8>, i32> = FxHashMap::default();
+    let mut seen: FxHashMap<&'a [u8], i32> = FxHashMap::default();
     let mut values: Vec<String> = Vec::new();
     for s in 0..count {
         keys_of_snap.push(match value(s) {
             None => -1,
-            Some(v) => match seen.get(v.as_ref()) {
-                Some(&k) => k,
-                None => {
-                    let k = values.len() as i32;
-                    values.push(text(&v).into_owned());
-                    seen.insert(v.into_owned(), k);
-                    k
-                }
-            },
+            Some(v) => *seen.entry(v).or_insert_with(|| {
+                values.push(text(v).into_owned());
+                (values.len() - 1) as i32
+            }),
         });
     }
     (keys_of_snap, values)
 }
 
+/// A dictionary column gathered by snapshot index. `base` is the null buffer of the index (rows without a
+/// snapshot), shared by every column that has a value in each snapshot.
 fn gather_dict(
     idx: &[i32],
+    base: &Option<NullBuffer>,
     (snap_keys, values): (Vec<i32>, Vec<String>),
 ) -> Result<ArrayRef, ArrowError> {
-    let keys: Vec<i32> = idx
-        .iter()
-        .map(|&i| if i < 0 { -1 } else { snap_keys[i as usize] })
-        .collect();
-    dict_array(keys, values)
+    let key = |i: i32| if i < 0 { -1 } else { snap_keys[i as usize] };
+    let keys: Vec<i32> = idx.iter().map(|&i| key(i).max(0)).collect();
+    let nulls = if snap_keys.iter().any(|&k| k < 0) {
+        let n = NullBuffer::new(BooleanBuffer::collect_bool(idx.len(), |r| key(idx[r]) >= 0));
+        (n.null_count() > 0).then_some(n)
+    } else {
+        base.clone()
+    };
+    let values = StringArray::from(values);
+    let keys = Int32Array::new(ScalarBuffer::from(keys), nulls);
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))?))
 }
 
+/// The null buffer of a snapshot index: rows with index -1 are null.
+fn index_nulls(idx: &[i32]) -> Option<NullBuffer> {
+    idx.iter().any(|&i| i < 0).then(|| NullBuffer::new(BooleanBuffer::collect_bool(idx.len(), |k| idx[k] >= 0)))
+}
+
+/// A primitive column gathered from per-snapshot values (index -1 and `None` values are null).
 fn gather<T: Copy + Default + arrow_buffer::ArrowNativeType, P: ArrowPrimitiveType<Native = T>>(
     idx: &[i32],
+    count: usize,
     value: impl Fn(usize) -> Option<T>,
 ) -> PrimitiveArray<P> {
-    let mut out = Nullable::new(idx.len());
-    for &i in idx {
-        out.push(if i < 0 { None } else { value(i as usize) });
-    }
-    out.finish::<P>()
+    let per_snap: Vec<Option<T>> = (0..count).map(&value).collect();
+    let values: Vec<T> =
+        idx.iter().map(|&i| if i < 0 { T::default() } else { per_snap[i as usize].unwrap_or_default() }).collect();
+    let valid = |i: usize| idx[i] >= 0 && per_snap[idx[i] as usize].is_some();
+    let any_null = (0..idx.len()).any(|i| !valid(i));
+    let nulls = any_null.then(|| NullBuffer::new(BooleanBuffer::collect_bool(idx.len(), valid)));
+    PrimitiveArray::<P>::new(ScalarBuffer::from(values), nulls)
 }
 
-fn borrowed(v: &Option<Vec<u8>>) -> Option<Cow<'_, [u8]>> {
-    v.as_deref().map(Cow::Borrowed)
+fn borrowed(v: &Option<Vec<u8>>) -> Option<&[u8]> {
+    v.as_deref()
 }
 
 struct ThreadCols<'a> {
     s: &'a [TSnap],
     idx: &'a [i32],
+    base: Option<NullBuffer>,
 }
 
 impl<'a> ThreadCols<'a> {
     fn new(s: &'a [TSnap], idx: &'a [i32]) -> Self {
-        ThreadCols { s, idx }
+        ThreadCols { s, idx, base: index_nulls(idx) }
     }
 
     fn column(&self, c: Col) -> Result<ArrayRef, ArrowError> {
         use arrow_array::types::{Int64Type, UInt32Type, UInt64Type};
-        let (s, idx, n) = (self.s, self.idx, self.s.len());
-        let b = |v: &'a [u8]| Some(Cow::Borrowed(v));
+        let (s, idx, n, base) = (self.s, self.idx, self.s.len(), &self.base);
+        let b = |v: &'a [u8]| Some(v);
         Ok(match c {
-            Col::Pid => Arc::new(gather::<_, Int64Type>(idx, |i| Some(s[i].pid))),
-            Col::Ppid => Arc::new(gather::<_, Int64Type>(idx, |i| Some(s[i].ppid))),
-            Col::Name => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].name)))?,
-            Col::Exe => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].exe)))?,
-            Col::Exepath => gather_dict(idx, snapshot_dict(n, |i| b(&s[i].exepath)))?,
-            Col::ProcArgs => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].args)))?,
-            Col::Cwd => gather_dict(idx, snapshot_dict(n, |i| b(&s[i].cwd)))?,
-            Col::Pname => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].pname)))?,
-            Col::Uid => Arc::new(gather::<_, UInt32Type>(idx, |i| Some(s[i].uid))),
-            Col::Uname => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].uname)))?,
-            Col::Loginuid => Arc::new(gather::<_, Int64Type>(idx, |i| Some(s[i].loginuid))),
-            Col::Gid => Arc::new(gather::<_, UInt32Type>(idx, |i| Some(s[i].gid))),
-            Col::Gname => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].gname)))?,
-            Col::Container => gather_dict(idx, snapshot_dict(n, |i| b(&s[i].container)))?,
-            Col::CloneTs => Arc::new(gather::<_, UInt64Type>(idx, |i| Some(s[i].clone_ts))),
+            Col::Pid => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].pid))),
+            Col::Ppid => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].ppid))),
+            Col::Name => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].name)))?,
+            Col::Exe => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].exe)))?,
+            Col::Exepath => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].exepath)))?,
+            Col::ProcArgs => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].args)))?,
+            Col::Cwd => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].cwd)))?,
+            Col::Pname => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pname)))?,
+            Col::Uid => Arc::new(gather::<_, UInt32Type>(idx, n, |i| Some(s[i].uid))),
+            Col::Uname => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].uname)))?,
+            Col::Loginuid => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].loginuid))),
+            Col::Gid => Arc::new(gather::<_, UInt32Type>(idx, n, |i| Some(s[i].gid))),
+            Col::Gname => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].gname)))?,
+            Col::Container => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].container)))?,
+            Col::CloneTs => Arc::new(gather::<_, UInt64Type>(idx, n, |i| Some(s[i].clone_ts))),
             Col::Apid => self.apid()?,
-            _ => self.aname(),
+            _ => self.aname()?,
         })
     }
 
@@ -732,86 +707,99 @@ impl<'a> ThreadCols<'a> {
         let mut off: Vec<i32> = Vec::with_capacity(self.idx.len() + 1);
         off.push(0);
         let mut vals: Vec<i64> = Vec::with_capacity(self.idx.len() * 4);
-        let mut valid = BooleanBufferBuilder::new(self.idx.len());
         for &i in self.idx {
             if i >= 0 {
                 vals.extend_from_slice(&self.s[i as usize].apid);
             }
-            valid.append(i >= 0);
             off.push(vals.len() as i32);
         }
         let field = Arc::new(Field::new("item", DataType::Int64, true));
-        let nulls = Some(NullBuffer::new(valid.finish())).filter(|n| n.null_count() > 0);
         Ok(Arc::new(ListArray::try_new(
             field,
             OffsetBuffer::new(ScalarBuffer::from(off)),
             Arc::new(Int64Array::from(vals)),
-            nulls,
+            self.nulls(),
         )?))
     }
 
-    /// proc.aname lists: each snapshot's names are made text once, then copied per event.
-    fn aname(&self) -> ArrayRef {
-        let texts: Vec<Vec<String>> = self
+    fn nulls(&self) -> Option<NullBuffer> {
+        self.base.clone()
+    }
+
+    /// proc.aname lists: each snapshot's names packed once (text and offsets), then copied per event.
+    fn aname(&self) -> Result<ArrayRef, ArrowError> {
+        let packed: Vec<(String, Vec<i32>)> = self
             .s
             .iter()
-            .map(|s| s.aname.iter().map(|a| text(a).into_owned()).collect())
+            .map(|s| {
+                let mut text_all = String::new();
+                let mut ends = Vec::with_capacity(s.aname.len());
+                for a in &s.aname {
+                    text_all.push_str(&text(a));
+                    ends.push(text_all.len() as i32);
+                }
+                (text_all, ends)
+            })
             .collect();
-        let total: usize = self
-            .idx
-            .iter()
-            .filter(|&&i| i >= 0)
-            .map(|&i| texts[i as usize].len())
-            .sum();
-        let mut out = ListBuilder::with_capacity(
-            StringBuilder::with_capacity(total, total * 8),
-            self.idx.len(),
-        );
+        let mut list_off: Vec<i32> = Vec::with_capacity(self.idx.len() + 1);
+        let mut str_off: Vec<i32> = vec![0];
+        let mut bytes: Vec<u8> = Vec::new();
+        list_off.push(0);
         for &i in self.idx {
-            if i < 0 {
-                out.append(false);
-                continue;
+            if i >= 0 {
+                let (t, ends) = &packed[i as usize];
+                let base = bytes.len() as i32;
+                bytes.extend_from_slice(t.as_bytes());
+                str_off.extend(ends.iter().map(|e| base + e));
             }
-            for t in &texts[i as usize] {
-                out.values().append_value(t);
-            }
-            out.append(true);
+            list_off.push((str_off.len() - 1) as i32);
         }
-        Arc::new(out.finish())
+        let names = StringArray::try_new(OffsetBuffer::new(ScalarBuffer::from(str_off)), bytes.into(), None)?;
+        let field = Arc::new(Field::new("item", DataType::Utf8, true));
+        Ok(Arc::new(ListArray::try_new(
+            field,
+            OffsetBuffer::new(ScalarBuffer::from(list_off)),
+            Arc::new(names),
+            self.nulls(),
+        )?))
     }
 }
 
-fn ip_text(ip: Option<Ip>) -> Option<Cow<'static, [u8]>> {
+fn ip_text(ip: Option<Ip>) -> Option<Vec<u8>> {
     ip.map(|ip| {
         let mut v = Vec::new();
         push_ip(&mut v, Some(ip));
-        Cow::Owned(v)
+        v
     })
 }
 
 struct FdCols<'a> {
     s: &'a [FSnap],
     idx: &'a [i32],
+    base: Option<NullBuffer>,
 }
 
 impl<'a> FdCols<'a> {
     fn new(s: &'a [FSnap], idx: &'a [i32]) -> Self {
-        FdCols { s, idx }
+        FdCols { s, idx, base: index_nulls(idx) }
     }
 
     fn column(&self, c: Col) -> Result<ArrayRef, ArrowError> {
         use arrow_array::types::UInt16Type;
-        let (s, idx, n) = (self.s, self.idx, self.s.len());
-        let st = |v: Option<&'static str>| v.map(|v| Cow::Borrowed(v.as_bytes()));
+        let (s, idx, n, base) = (self.s, self.idx, self.s.len(), &self.base);
+        let st = |v: Option<&'static str>| v.map(str::as_bytes);
         Ok(match c {
-            Col::FdType => gather_dict(idx, snapshot_dict(n, |i| st(s[i].ftype)))?,
-            Col::Typechar => gather_dict(idx, snapshot_dict(n, |i| st(Some(s[i].typechar))))?,
-            Col::FdName => gather_dict(idx, snapshot_dict(n, |i| borrowed(&s[i].name)))?,
-            Col::Sip => gather_dict(idx, snapshot_dict(n, |i| ip_text(s[i].sip)))?,
-            Col::Sport => Arc::new(gather::<_, UInt16Type>(idx, |i| s[i].sport)),
-            Col::Cip => gather_dict(idx, snapshot_dict(n, |i| ip_text(s[i].cip)))?,
-            Col::Cport => Arc::new(gather::<_, UInt16Type>(idx, |i| s[i].cport)),
-            _ => gather_dict(idx, snapshot_dict(n, |i| st(s[i].l4proto)))?,
+            Col::FdType => gather_dict(idx, base, snapshot_dict(n, |i| st(s[i].ftype)))?,
+            Col::Typechar => gather_dict(idx, base, snapshot_dict(n, |i| st(Some(s[i].typechar))))?,
+            Col::FdName => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].name)))?,
+            Col::Sip | Col::Cip => {
+                let texts: Vec<Option<Vec<u8>>> =
+                    s.iter().map(|f| ip_text(if c == Col::Sip { f.sip } else { f.cip })).collect();
+                gather_dict(idx, base, snapshot_dict(n, |i| texts[i].as_deref()))?
+            }
+            Col::Sport => Arc::new(gather::<_, UInt16Type>(idx, n, |i| s[i].sport)),
+            Col::Cport => Arc::new(gather::<_, UInt16Type>(idx, n, |i| s[i].cport)),
+            _ => gather_dict(idx, base, snapshot_dict(n, |i| st(s[i].l4proto)))?,
         })
     }
 }

@@ -3,9 +3,7 @@
 
 use std::sync::OnceLock;
 
-pub use crate::event_table::{
-    ef, DYN_TABLES, EVENTS, FLAG_TABLES, PPM_SC_NAMES, SYSCALL_INFO_2022, TABLE_SIZE,
-};
+pub use crate::event_table::{ef, DYN_TABLES, EVENTS, FLAG_TABLES, PPM_SC_NAMES, SYSCALL_INFO_2022, TABLE_SIZE};
 
 /// Parameter types (PT_*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,11 +187,7 @@ pub enum NameSource {
 }
 
 fn sym(symbol: &str) -> u16 {
-    EVENTS
-        .iter()
-        .find(|e| e.symbol == symbol)
-        .map(|e| e.id)
-        .unwrap_or(u16::MAX)
+    EVENTS.iter().find(|e| e.symbol == symbol).map(|e| e.id).unwrap_or(u16::MAX)
 }
 
 fn parser_of(name: &str) -> Parser {
@@ -231,26 +225,8 @@ fn parser_of(name: &str) -> Parser {
 fn null_typechar(id: u16) -> u8 {
     let enter = id & !1;
     let groups: [(u8, &[&str]); 7] = [
-        (
-            b'f',
-            &[
-                "SYSCALL_OPEN_E",
-                "SYSCALL_OPENAT_E",
-                "SYSCALL_OPENAT_2_E",
-                "SYSCALL_OPENAT2_E",
-                "SYSCALL_CREAT_E",
-            ],
-        ),
-        (
-            b'4',
-            &[
-                "SOCKET_SOCKET_E",
-                "SOCKET_ACCEPT_E",
-                "SOCKET_ACCEPT_5_E",
-                "SOCKET_ACCEPT4_E",
-                "SOCKET_ACCEPT4_5_E",
-            ],
-        ),
+        (b'f', &["SYSCALL_OPEN_E", "SYSCALL_OPENAT_E", "SYSCALL_OPENAT_2_E", "SYSCALL_OPENAT2_E", "SYSCALL_CREAT_E"]),
+        (b'4', &["SOCKET_SOCKET_E", "SOCKET_ACCEPT_E", "SOCKET_ACCEPT_5_E", "SOCKET_ACCEPT4_E", "SOCKET_ACCEPT4_5_E"]),
         (b'p', &["SYSCALL_PIPE_E"]),
         (b'e', &["SYSCALL_EVENTFD_E"]),
         (b's', &["SYSCALL_SIGNALFD_E"]),
@@ -295,19 +271,10 @@ fn attrs_of(e: &EventInfo) -> TypeAttrs {
         numbered: e.known_2022,
         uses_fd: eff & ef::USES_FD != 0,
         fd_family: eff & (ef::CREATES_FD | ef::USES_FD | ef::DESTROYS_FD) != 0,
-        no_reset: (e.flags | e.flags_2022) & ef::SKIPPARSERESET != 0
-            || container
-            || e.id == SCHED_SWITCH,
-        has_res: exit
-            && e.params_2022
-                .first()
-                .is_some_and(|p| p.name == "res" || p.name == "fd"),
+        no_reset: (e.flags | e.flags_2022) & ef::SKIPPARSERESET != 0 || container || e.id == SCHED_SWITCH,
+        has_res: exit && e.params_2022.first().is_some_and(|p| p.name == "res" || p.name == "fd"),
         writes_to_fd: exit && eff & ef::WRITES_TO_FD != 0,
-        data_idx: e
-            .params
-            .iter()
-            .position(|p| p.name == "data" && p.ptype == Pt::Bytebuf)
-            .map_or(-1, |i| i as i16),
+        data_idx: e.params.iter().position(|p| p.name == "data" && p.ptype == Pt::Bytebuf).map_or(-1, |i| i as i16),
         parser: parser_of(e.name),
         clone: matches!(e.name, "clone" | "fork" | "vfork" | "clone3"),
         thread_mutator: matches!(
@@ -353,9 +320,7 @@ pub fn syscall_name(code: u16) -> String {
 
 /// Category of a syscall recorded as a generic event.
 pub fn syscall_category(code: u16) -> &'static str {
-    SYSCALL_INFO_2022
-        .get(code as usize)
-        .map_or("OTHER", |(c, _)| c)
+    SYSCALL_INFO_2022.get(code as usize).map_or("OTHER", |(c, _)| c)
 }
 
 pub fn flag_table(idx: u16) -> &'static [(&'static str, u32)] {

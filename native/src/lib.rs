@@ -16,3 +16,8 @@ pub mod state;
 
 #[cfg(feature = "python")]
 mod python;
+
+/// mimalloc: the core allocates and frees a batch's buffers at a high rate; glibc's malloc returned them to
+/// the kernel and faulted them back in for every batch (a quarter of the replay's time).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -78,21 +78,14 @@ impl Scanner {
         guarded("open", || {
             let want = wanted(columns)?;
             let stream = source::open_file(path).map_err(PyValueError::new_err)?;
-            Ok(Scanner {
-                scan: Scan::new(stream, batch_size, want),
-                broken: false,
-            })
+            Ok(Scanner { scan: Scan::new(stream, batch_size, want), broken: false })
         })
     }
 
     /// A scanner over capture bytes held in memory (tests, fuzzing).
     #[staticmethod]
     #[pyo3(signature = (data, batch_size = 65536, columns = None))]
-    fn from_bytes(
-        data: &[u8],
-        batch_size: usize,
-        columns: Option<Vec<String>>,
-    ) -> PyResult<Scanner> {
+    fn from_bytes(data: &[u8], batch_size: usize, columns: Option<Vec<String>>) -> PyResult<Scanner> {
         guarded("open", || {
             let want = wanted(columns)?;
             let head = &data[..data.len().min(4)];
@@ -100,10 +93,7 @@ impl Scanner {
                 source::Magic::Scap => source::memory(data.to_vec()),
                 source::Magic::Gzip => source::gzip_memory(data.to_vec()),
             };
-            Ok(Scanner {
-                scan: Scan::new(stream, batch_size, want),
-                broken: false,
-            })
+            Ok(Scanner { scan: Scan::new(stream, batch_size, want), broken: false })
         })
     }
 
@@ -113,9 +103,7 @@ impl Scanner {
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         if self.broken {
-            return Err(PyRuntimeError::new_err(
-                "this scanner failed earlier and cannot continue",
-            ));
+            return Err(PyRuntimeError::new_err("this scanner failed earlier and cannot continue"));
         }
         let r = guarded("scan", || Ok(self.scan.next_batch()));
         let next = match r {
@@ -147,11 +135,7 @@ impl Scanner {
     /// Where the capture is damaged (message, offset, block, compressed_offset), or None.
     #[getter]
     fn damage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        self.scan
-            .damage
-            .as_ref()
-            .map(|d| damage_dict(py, d))
-            .transpose()
+        self.scan.damage.as_ref().map(|d| damage_dict(py, d)).transpose()
     }
 
     /// One dict per section read: offset, version, hostname, num_cpus, boot_ts.
@@ -173,12 +157,7 @@ impl Scanner {
     /// (container id, JSON object) pairs, in order of first appearance.
     #[getter]
     fn containers(&self) -> Vec<(String, String)> {
-        self.scan
-            .engine
-            .containers
-            .iter()
-            .map(|(id, json)| (bytes_str(id), json.clone()))
-            .collect()
+        self.scan.engine.containers.iter().map(|(id, json)| (bytes_str(id), json.clone())).collect()
     }
 }
 
@@ -212,9 +191,7 @@ impl LiveEngine {
     /// The table rows of a batch of raw events (in time order).
     fn process(&mut self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let input = RecordBatch::from_pyarrow_bound(batch)?;
-        let out = guarded("live batch", || {
-            live_batch(&mut self.engine, &mut self.offset, &input)
-        })?;
+        let out = guarded("live batch", || live_batch(&mut self.engine, &mut self.offset, &input))?;
         Ok(out.to_pyarrow(py)?.unbind())
     }
 }
@@ -232,12 +209,9 @@ fn live_batch(engine: &mut Engine, offset: &mut u64, input: &RecordBatch) -> PyR
     let tid = column(input, "thread.tid")?.as_primitive_opt::<Int64Type>();
     let etype = column(input, "sysnb.type_id")?.as_primitive_opt::<UInt16Type>();
     let params = column(input, "sysnb.params")?.as_list_opt::<i32>();
-    let (Some(cpu), Some(flags), Some(ts), Some(tid), Some(etype), Some(params)) =
-        (cpu, flags, ts, tid, etype, params)
+    let (Some(cpu), Some(flags), Some(ts), Some(tid), Some(etype), Some(params)) = (cpu, flags, ts, tid, etype, params)
     else {
-        return Err(PyValueError::new_err(
-            "event batch columns have unexpected types",
-        ));
+        return Err(PyValueError::new_err("event batch columns have unexpected types"));
     };
     let values = params
         .values()

@@ -44,9 +44,7 @@ impl<'a> RawEvent<'a> {
     }
 
     pub fn param(&self, i: usize) -> Option<&'a [u8]> {
-        self.spans
-            .get(i)
-            .map(|&(q, n)| &self.data[q as usize..(q + n) as usize])
+        self.spans.get(i).map(|&(q, n)| &self.data[q as usize..(q + n) as usize])
     }
 }
 
@@ -91,12 +89,7 @@ pub struct Reader {
 }
 
 fn damage(message: impl Into<String>, offset: u64, btype: Option<u32>) -> Damage {
-    Damage {
-        message: message.into(),
-        offset,
-        block: btype.map(b::block_name),
-        compressed_offset: None,
-    }
+    Damage { message: message.into(), offset, block: btype.map(b::block_name), compressed_offset: None }
 }
 
 /// What one event block holds (before its parameters are sliced).
@@ -156,17 +149,11 @@ impl Reader {
             let hdr = self.win.slice(pos, 8);
             let btype = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
             let blen = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
-            if blen < 12 || blen % 4 != 0 {
-                return self.fail(damage(
-                    format!("invalid block length {blen}"),
-                    pos,
-                    Some(btype),
-                ));
+            if blen < 12 || !blen.is_multiple_of(4) {
+                return self.fail(damage(format!("invalid block length {blen}"), pos, Some(btype)));
             }
             if blen > MAX_BLOCK {
-                let msg = format!(
-                    "block length {blen} exceeds the {MAX_BLOCK}-byte limit (corrupt capture)"
-                );
+                let msg = format!("block length {blen} exceeds the {MAX_BLOCK}-byte limit (corrupt capture)");
                 return self.fail(damage(msg, pos, Some(btype)));
             }
             if !self.win.ensure(pos, blen) {
@@ -186,11 +173,7 @@ impl Reader {
                 Kind::Event(version, has_flags, large) => {
                     if !self.in_events {
                         if self.version.is_none() {
-                            return self.fail(damage(
-                                "event block before any section header",
-                                pos,
-                                Some(btype),
-                            ));
+                            return self.fail(damage("event block before any section header", pos, Some(btype)));
                         }
                         // hand out the section first; this block is read again on the next call
                         self.in_events = true;
@@ -201,21 +184,10 @@ impl Reader {
                     if self.skip_events {
                         continue;
                     }
-                    let frame = match frame_event(
-                        &mut self.spans,
-                        self.win.slice(pos, blen),
-                        version,
-                        has_flags,
-                        large,
-                    ) {
+                    let frame = match frame_event(&mut self.spans, self.win.slice(pos, blen), version, has_flags, large)
+                    {
                         Ok(f) => f,
-                        Err(e) => {
-                            return self.fail(damage(
-                                format!("corrupt event: {e}"),
-                                pos,
-                                Some(btype),
-                            ))
-                        }
+                        Err(e) => return self.fail(damage(format!("corrupt event: {e}"), pos, Some(btype))),
                     };
                     let blk = self.win.slice(pos, blen);
                     return Some(Ok(Item::Event(event_view(blk, pos, &frame, &self.spans))));
@@ -233,11 +205,7 @@ impl Reader {
     fn finish<'s>(&mut self) -> Option<Result<Item<'s>, Damage>> {
         if self.win.error.is_some() {
             let pos = self.pos;
-            return self.fail(damage(
-                "the compressed stream is damaged; every event before it was read",
-                pos,
-                None,
-            ));
+            return self.fail(damage("the compressed stream is damaged; every event before it was read", pos, None));
         }
         self.done = true;
         if !self.in_events {
@@ -255,26 +223,14 @@ impl Reader {
                 let body = &self.win.slice(pos, blen)[8..blen - 4];
                 let version = section_header(body).map_err(|m| damage(m, pos, Some(btype)))?;
                 self.version = Some(version);
-                self.section = Some(Section {
-                    offset: pos,
-                    version,
-                    ..Default::default()
-                });
+                self.section = Some(Section { offset: pos, version, ..Default::default() });
                 return Ok(());
             }
             let Some(version) = self.version else {
-                return Err(damage(
-                    "the file does not start with a section header block",
-                    pos,
-                    Some(btype),
-                ));
+                return Err(damage("the file does not start with a section header block", pos, Some(btype)));
             };
             // a concatenated capture without a section header
-            self.section = Some(Section {
-                offset: pos,
-                version,
-                ..Default::default()
-            });
+            self.section = Some(Section { offset: pos, version, ..Default::default() });
         }
         let body = &self.win.slice(pos, blen)[8..blen - 4];
         let s = self.section.as_mut().expect("section set above");
@@ -336,9 +292,7 @@ fn frame_event(
     let mut elen = le32(blk, p + 16) as usize;
     let etype = u16::from_le_bytes([blk[p + 20], blk[p + 21]]);
     if elen < hdr || elen > room {
-        return Err(format!(
-            "event length {elen} does not fit in the block ({room} bytes)"
-        ));
+        return Err(format!("event length {elen} does not fit in the block ({room} bytes)"));
     }
     let nparams = if version == 2 {
         le32(blk, p + 22) as usize
@@ -354,19 +308,13 @@ fn frame_event(
     let lens_at = p + hdr;
     let values_at = lens_at + width * nparams;
     if values_at > p + elen {
-        return Err(format!(
-            "type {etype}: {nparams} parameter lengths add up to more than the event length {elen}"
-        ));
+        return Err(format!("type {etype}: {nparams} parameter lengths add up to more than the event length {elen}"));
     }
     spans.clear();
     let mut q = values_at;
     for i in 0..nparams {
         let o = lens_at + width * i;
-        let n = if large {
-            le32(blk, o) as usize
-        } else {
-            u16::from_le_bytes([blk[o], blk[o + 1]]) as usize
-        };
+        let n = if large { le32(blk, o) as usize } else { u16::from_le_bytes([blk[o], blk[o + 1]]) as usize };
         spans.push((q as u32, n as u32));
         q += n;
         if q > p + elen {
@@ -379,15 +327,9 @@ fn frame_event(
         let mut sum = values_at - p;
         for i in 0..nparams {
             let o = lens_at + width * i;
-            sum += if large {
-                le32(blk, o) as usize
-            } else {
-                u16::from_le_bytes([blk[o], blk[o + 1]]) as usize
-            };
+            sum += if large { le32(blk, o) as usize } else { u16::from_le_bytes([blk[o], blk[o + 1]]) as usize };
         }
-        return Err(format!(
-            "type {etype}: {nparams} parameter lengths add up to {sum}, the header says {elen}"
-        ));
+        return Err(format!("type {etype}: {nparams} parameter lengths add up to {sum}, the header says {elen}"));
     }
     Ok(Frame { p, has_flags })
 }
@@ -410,9 +352,7 @@ fn event_view<'a>(blk: &'a [u8], pos: u64, f: &Frame, spans: &'a [(u32, u32)]) -
 /// nparams of a v1 event, reconstructed as libscap does: the largest n whose lengths add up to the length.
 fn v1_nparams(ev: &[u8], etype: u16, elen: usize) -> Result<(usize, usize), String> {
     let Some(info) = event_info(etype) else {
-        return Err(format!(
-            "unknown event type {etype} in a v1 block cannot be split into parameters"
-        ));
+        return Err(format!("unknown event type {etype} in a v1 block cannot be split into parameters"));
     };
     let mut elen = elen;
     if etype == NOTIFICATION_E || etype == INFRASTRUCTURE_EVENT_E {
@@ -422,14 +362,10 @@ fn v1_nparams(ev: &[u8], etype: u16, elen: usize) -> Result<(usize, usize), Stri
         if 22 + 2 * n > elen {
             continue;
         }
-        let sum: usize = (0..n)
-            .map(|i| u16::from_le_bytes([ev[22 + 2 * i], ev[23 + 2 * i]]) as usize)
-            .sum();
+        let sum: usize = (0..n).map(|i| u16::from_le_bytes([ev[22 + 2 * i], ev[23 + 2 * i]]) as usize).sum();
         if 22 + 2 * n + sum == elen {
             return Ok((n, elen));
         }
     }
-    Err(format!(
-        "type {etype}: no parameter count matches the event length {elen}"
-    ))
+    Err(format!("type {etype}: no parameter count matches the event length {elen}"))
 }

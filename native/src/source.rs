@@ -130,13 +130,7 @@ pub struct Window {
 
 impl Window {
     pub fn new(stream: Stream) -> Window {
-        Window {
-            stream,
-            buf: Vec::with_capacity(CHUNK * 2),
-            base: 0,
-            eof: false,
-            error: None,
-        }
+        Window { stream, buf: Vec::with_capacity(CHUNK * 2), base: 0, eof: false, error: None }
     }
 
     /// True when [offset, offset+n) is available; false when the stream ends first.

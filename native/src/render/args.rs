@@ -31,9 +31,7 @@ impl<'a> Params<'a> {
         self.spans.is_empty()
     }
     pub fn get(&self, i: usize) -> Option<&'a [u8]> {
-        self.spans
-            .get(i)
-            .map(|&(q, n)| &self.data[q as usize..(q + n) as usize])
+        self.spans.get(i).map(|&(q, n)| &self.data[q as usize..(q + n) as usize])
     }
 }
 
@@ -77,19 +75,19 @@ pub fn render_all(
     ctx: &Ctx,
     r: &mut Rendered,
 ) {
-    let mut prev: Vec<u8> = Vec::new();
+    let mut prev = 0..0;
     for (i, p) in defs.iter().enumerate() {
         let Some(v) = raw.get(i) else { break };
-        render(r, p, v, raw, defs, thread, ctx);
-        if v.is_empty() && matches!(p.ptype, Pt::Fspath | Pt::Fsrelpath) {
-            r.val.clear();
-            r.val.extend_from_slice(&prev); // libsinsp leaves its string buffer untouched for an empty path
-        }
-        prev.clear();
-        prev.extend_from_slice(&r.val);
         out.extend_from_slice(p.name.as_bytes());
         out.push(b'=');
-        out.extend_from_slice(&r.val);
+        let start = out.len();
+        r.res.clear();
+        if v.is_empty() && matches!(p.ptype, Pt::Fspath | Pt::Fsrelpath) {
+            out.extend_from_within(prev.clone()); // libsinsp leaves its string buffer untouched for an empty path
+        } else {
+            render_into(out, &mut r.res, p, v, raw, defs, thread, ctx);
+        }
+        prev = start..out.len();
         if !r.res.is_empty() {
             out.push(b'(');
             out.extend_from_slice(&r.res);
@@ -97,6 +95,10 @@ pub fn render_all(
         }
         out.push(b' ');
     }
+}
+
+fn push_int<I: itoa::Integer>(out: &mut Vec<u8>, x: I) {
+    out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
 }
 
 fn int_format(ptype: Pt) -> Option<(usize, bool)> {
@@ -135,16 +137,15 @@ fn num(out: &mut Vec<u8>, v: &[u8], signed: bool, pf: Pf) {
         let x = signed_value(v);
         let _ = match pf {
             Pf::Hex => {
-                let mask = if width_bits >= 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << width_bits) - 1
-                };
+                let mask = if width_bits >= 64 { u64::MAX } else { (1u64 << width_bits) - 1 };
                 write!(out, "{:X}", (x as u64) & mask)
             }
             Pf::Oct => oct(out, i128::from(x)),
             Pf::PaddedDec => write!(out, "{x:09}"),
-            _ => write!(out, "{x}"),
+            _ => {
+                push_int(out, x);
+                Ok(())
+            }
         };
     } else {
         let x = unsigned_value(v);
@@ -152,7 +153,10 @@ fn num(out: &mut Vec<u8>, v: &[u8], signed: bool, pf: Pf) {
             Pf::Hex => write!(out, "{x:X}"),
             Pf::Oct => oct(out, i128::from(x)),
             Pf::PaddedDec => write!(out, "{x:09}"),
-            _ => write!(out, "{x}"),
+            _ => {
+                push_int(out, x);
+                Ok(())
+            }
         };
     }
 }
@@ -169,8 +173,17 @@ fn oct(out: &mut Vec<u8>, x: i128) -> std::io::Result<()> {
 }
 
 /// Render one parameter into `r.val` / `r.res`.
-pub fn render(
-    r: &mut Rendered,
+pub fn render(r: &mut Rendered, p: &Param, v: &[u8], raw: Params, defs: &[Param], t: Option<&Thread>, ctx: &Ctx) {
+    r.val.clear();
+    r.res.clear();
+    render_into(&mut r.val, &mut r.res, p, v, raw, defs, t, ctx);
+}
+
+/// Render one parameter: its value appended to `val`, its resolved text to `res`.
+#[allow(clippy::too_many_arguments)]
+fn render_into(
+    val: &mut Vec<u8>,
+    res: &mut Vec<u8>,
     p: &Param,
     v: &[u8],
     raw: Params,
@@ -178,14 +191,10 @@ pub fn render(
     t: Option<&Thread>,
     ctx: &Ctx,
 ) {
-    r.val.clear();
-    r.res.clear();
     let (mut ptype, mut pf, mut info, mut v) = (p.ptype, p.fmt, p.info, v);
     if ptype == Pt::Dyn {
         if let (Info::Dyn(idx), Some(&sel)) = (info, v.first()) {
-            let table = DYN_TABLES
-                .get(idx as usize)
-                .map_or(&[][..], |(_, rows)| rows);
+            let table = DYN_TABLES.get(idx as usize).map_or(&[][..], |(_, rows)| rows);
             if let Some(&(t2, f2)) = table.get(sel as usize) {
                 ptype = t2;
                 pf = f2;
@@ -196,23 +205,22 @@ pub fn render(
     }
     if let Some((width, signed)) = int_format(ptype) {
         if v.len() == width {
-            num(&mut r.val, v, signed, pf);
+            num(val, v, signed, pf);
         }
         return;
     }
-    let (val, res) = (&mut r.val, &mut r.res);
     match ptype {
         Pt::Fd => fd(val, res, v, t),
         Pt::Pid => {
             let n = i64_of(v).unwrap_or(0);
-            let _ = write!(val, "{n}");
+            push_int(val, n);
             if let Some(th) = ctx.threads.get(&n) {
                 res.extend_from_slice(&th.borrow().comm);
             }
         }
         Pt::Errno => {
             let n = i64_of(v).unwrap_or(0);
-            let _ = write!(val, "{n}");
+            push_int(val, n);
             res.extend_from_slice(errno_name(n).as_bytes());
         }
         Pt::Charbuf => val.extend_from_slice(cstr(v)),
@@ -265,11 +273,7 @@ pub fn render(
                     res.extend_from_slice(b"<NONE>");
                 } else {
                     let _ = write!(val, "{x}");
-                    let names = if ptype == Pt::Uid {
-                        ctx.users
-                    } else {
-                        ctx.groups
-                    };
+                    let names = if ptype == Pt::Uid { ctx.users } else { ctx.groups };
                     match names.get(&x) {
                         Some(n) => sanitize_into(res, n),
                         None => res.extend_from_slice(b"<NA>"),
@@ -310,7 +314,7 @@ fn flag_idx(info: Info) -> Option<u16> {
 
 fn fd(val: &mut Vec<u8>, res: &mut Vec<u8>, v: &[u8], t: Option<&Thread>) {
     let Some(n) = i64_of(v) else { return };
-    let _ = write!(val, "{n}");
+    push_int(val, n);
     let Some(t) = t else { return };
     if n >= 0 {
         if let Some(f) = t.proc.borrow().fds.get(&n) {
@@ -323,18 +327,12 @@ fn fd(val: &mut Vec<u8>, res: &mut Vec<u8>, v: &[u8], t: Option<&Thread>) {
     }
 }
 
-fn path(
-    val: &mut Vec<u8>,
-    res: &mut Vec<u8>,
-    v: &[u8],
-    info: Info,
-    raw: Params,
-    defs: &[Param],
-    t: Option<&Thread>,
-) {
+fn path(val: &mut Vec<u8>, res: &mut Vec<u8>, v: &[u8], info: Info, raw: Params, defs: &[Param], t: Option<&Thread>) {
+    let start = val.len(); // `val` may already hold the other parameters (render_all writes in place)
     sanitize_into(val, cstr(v));
     let Some(t) = t else { return };
-    if v.is_empty() || val.starts_with(b"<NA>") || val.is_empty() || val.starts_with(b"/") {
+    let s = &val[start..];
+    if v.is_empty() || s.starts_with(b"<NA>") || s.is_empty() || s.starts_with(b"/") {
         return;
     }
     let proc = t.proc.borrow();
@@ -357,7 +355,7 @@ fn path(
             }
         }
     }
-    res.extend_from_slice(&concatenate_paths(&base, val));
+    res.extend_from_slice(&concatenate_paths(&base, &val[start..]));
 }
 
 fn port_at(v: &[u8], at: usize) -> u16 {

@@ -208,11 +208,8 @@ pub fn flags_to_str(out: &mut Vec<u8>, val: u64, table: Option<u16>) {
     let mut first = true;
     for &(name, fv) in items {
         let fv = u64::from(fv);
-        let hit = if fv == initial {
-            true
-        } else {
-            (fv == 0 && initial == 0) || (fv != 0 && (val & fv) == fv && val != 0)
-        };
+        let hit =
+            if fv == initial { true } else { (fv == 0 && initial == 0) || (fv != 0 && (val & fv) == fv && val != 0) };
         if hit {
             if !first {
                 out.push(b'|');

@@ -10,14 +10,14 @@ use rustc_hash::FxHashMap;
 
 use crate::columns::{BatchBuilder, Col, FSnap, TSnap, Want};
 use crate::events::{
-    attrs, event_info, syscall_category, syscall_name, EventInfo, NameSource, Parser, TypeAttrs,
-    CONTAINER_E, EXECVEAT_E, EXECVE_19_X, GENERIC_E, GENERIC_X, SCHED_SWITCH,
+    attrs, event_info, syscall_category, syscall_name, EventInfo, NameSource, Parser, TypeAttrs, CONTAINER_E,
+    EXECVEAT_E, EXECVE_19_X, GENERIC_E, GENERIC_X, SCHED_SWITCH,
 };
 use crate::reader::{RawEvent, Section};
 use crate::render::args::{self, cstr, i64_of, render, render_all, Ctx, Params, Rendered};
 use crate::state::model::{
-    fdtype as ft, is_server_type, is_sock, l4_name, sanitized, tuple_name, typechar, typename, Fd,
-    Proc, ProcRef, Thread, ThreadRef, ROLE_CLIENT, ROLE_NONE, ROLE_SERVER,
+    fdtype as ft, is_server_type, is_sock, l4_name, sanitized, tuple_name, typechar, typename, Fd, Proc, ProcRef,
+    Thread, ThreadRef, ROLE_CLIENT, ROLE_NONE, ROLE_SERVER,
 };
 use crate::state::network::Interfaces;
 use crate::state::parsers;
@@ -122,9 +122,7 @@ impl Engine {
         let mut procs: FxHashMap<i64, ProcRef> = FxHashMap::default();
         for e in &s.threads {
             if e.tid == e.pid || !procs.contains_key(&e.pid) {
-                procs
-                    .entry(e.pid)
-                    .or_insert_with(|| Proc::new(as_cwd(concatenate_paths(b"", &e.cwd))));
+                procs.entry(e.pid).or_insert_with(|| Proc::new(as_cwd(concatenate_paths(b"", &e.cwd))));
             }
         }
         for e in &s.threads {
@@ -132,10 +130,7 @@ impl Engine {
             if e.tid == e.pid {
                 proc.borrow_mut().cwd = as_cwd(concatenate_paths(b"", &e.cwd));
             }
-            self.threads.insert(
-                e.tid,
-                Rc::new(std::cell::RefCell::new(Thread::from_entry(e, proc))),
-            );
+            self.threads.insert(e.tid, Rc::new(std::cell::RefCell::new(Thread::from_entry(e, proc))));
         }
         for (tid, fds) in &s.fds {
             let Some(t) = self.threads.get(tid) else {
@@ -230,32 +225,18 @@ impl Engine {
             self.threads.remove(&tid);
             self.invalidate_threads();
         }
-        let params = Params {
-            data: raw.data,
-            spans: raw.spans,
-        };
-        out.header(
-            raw.offset, raw.cpu, raw.flags, raw.ts, raw.tid, raw.etype, params,
-        );
+        let params = Params { data: raw.data, spans: raw.spans };
+        out.header(raw.offset, raw.cpu, raw.flags, raw.ts, raw.tid, raw.etype, params);
         let Some(info) = event_info(raw.etype) else {
             return self.record_opaque(raw.etype, out);
         };
-        let ev = Ev {
-            raw,
-            info,
-            attrs: &attrs()[raw.etype as usize],
-            params,
-        };
+        let ev = Ev { raw, info, attrs: &attrs()[raw.etype as usize], params };
         let a = ev.attrs;
         if a.numbered {
             self.evtnum += 1;
         }
         let (mut thread, mut evfd) = self.reset(&ev);
-        let container = if a.container {
-            self.container(&ev)
-        } else {
-            None
-        };
+        let container = if a.container { self.container(&ev) } else { None };
         if a.parser != Parser::None && thread.is_some() {
             let t = thread.clone().expect("checked");
             evfd = parsers::parse(self, &ev, &t, evfd);
@@ -327,13 +308,7 @@ impl Engine {
         let n = t.last_fd;
         let present = t.proc.borrow().fds.contains_key(&n);
         drop(t);
-        (
-            Some(tref),
-            EvFd {
-                fd: present.then_some(n),
-                num: Some(n),
-            },
-        )
+        (Some(tref), EvFd { fd: present.then_some(n), num: Some(n) })
     }
 
     fn record(
@@ -374,65 +349,28 @@ impl Engine {
                 code = 1_000_000 + i64::from(sc);
             }
         } else if (visible || !a.numbered) && out.want.has(Col::Args) {
-            let ctx = Ctx {
-                threads: &self.threads,
-                users: &self.users,
-                groups: &self.groups,
-            };
-            render_all(
-                &mut self.args_buf,
-                info.params_2022,
-                ev.params,
-                t,
-                &ctx,
-                &mut self.scratch,
-            );
+            let ctx = Ctx { threads: &self.threads, users: &self.users, groups: &self.groups };
+            render_all(&mut self.args_buf, info.params_2022, ev.params, t, &ctx, &mut self.scratch);
         }
         match override_name {
             Some(name) => out.evt_type(code, || name),
             None => out.evt_type(i64::from(etype), || display_name(info).to_string()),
         }
         out.category(Some(category(cat, evfd_type, evfd.fd.is_some())));
-        let res = if ev.exit() && a.has_res {
-            ev.param(0).and_then(i64_of)
-        } else {
-            None
-        };
+        let res = if ev.exit() && a.has_res { ev.param(0).and_then(i64_of) } else { None };
         let is_io = cat.starts_with("IO_");
-        let buflen = if evfd.fd.is_some() && is_io {
-            res.filter(|&r| r >= 0)
-        } else {
-            None
-        };
+        let buflen = if evfd.fd.is_some() && is_io { res.filter(|&r| r >= 0) } else { None };
         let latency = latency(a, etype, t);
-        let data = if a.data_idx >= 0 {
-            ev.param(a.data_idx as usize)
-        } else {
-            None
-        };
+        let data = if a.data_idx >= 0 { ev.param(a.data_idx as usize) } else { None };
         let syslog_fd = match (t, evfd.fd) {
             (Some(t), Some(n)) => t.proc.borrow().fds.get(&n).is_some_and(|f| f.syslog),
             _ => false,
         };
         let decoded = syslog_fd && a.writes_to_fd && res.is_some_and(|r| r >= 0);
-        let info_line = if decoded {
-            data.filter(|d| !d.is_empty()).and_then(syslog::info_line)
-        } else {
-            None
-        };
+        let info_line = if decoded { data.filter(|d| !d.is_empty()).and_then(syslog::info_line) } else { None };
         let num = a.numbered.then_some(self.evtnum);
         let args = std::mem::take(&mut self.args_buf);
-        out.event(
-            num,
-            visible,
-            &args,
-            res,
-            buflen,
-            latency,
-            data,
-            info_line.as_deref(),
-            tsnap,
-        );
+        out.event(num, visible, &args, res, buflen, latency, data, info_line.as_deref(), tsnap);
         self.args_buf = args;
         let Some(t) = t else {
             out.fd(None, -1);
@@ -453,20 +391,12 @@ impl Engine {
         }
         let snap = match fdn {
             None => {
-                let name = if ev.exit() {
-                    self.creator_name(ev, t)
-                } else {
-                    None
-                };
-                out.push_fsnap(FSnap {
-                    typechar: typechar_str(a.null_typechar),
-                    name,
-                    ..Default::default()
-                })
+                let name = if ev.exit() { self.creator_name(ev, t) } else { None };
+                out.push_fsnap(FSnap { typechar: typechar_str(a.null_typechar), name, ..Default::default() })
             }
             Some(n) => {
-                let failed_connect = a.name_source == NameSource::Connect
-                    && ev.param(0).and_then(i64_of).is_some_and(|r| r < 0);
+                let failed_connect =
+                    a.name_source == NameSource::Connect && ev.param(0).and_then(i64_of).is_some_and(|r| r < 0);
                 if failed_connect {
                     let name = self.creator_name(ev, t);
                     let proc = t.proc.borrow();
@@ -489,27 +419,11 @@ impl Engine {
                 let (Some(v), true) = (ev.param(1), ev.info.params_2022.len() >= 2) else {
                     return Some(Vec::new());
                 };
-                let ctx = Ctx {
-                    threads: &self.threads,
-                    users: &self.users,
-                    groups: &self.groups,
-                };
+                let ctx = Ctx { threads: &self.threads, users: &self.users, groups: &self.groups };
                 let p = &ev.info.params_2022[1];
-                render(
-                    &mut self.scratch,
-                    p,
-                    v,
-                    ev.params,
-                    ev.info.params_2022,
-                    Some(t),
-                    &ctx,
-                );
+                render(&mut self.scratch, p, v, ev.params, ev.info.params_2022, Some(t), &ctx);
                 let r = &self.scratch;
-                Some(if r.res.is_empty() {
-                    r.val.clone()
-                } else {
-                    r.res.clone()
-                })
+                Some(if r.res.is_empty() { r.val.clone() } else { r.res.clone() })
             }
             NameSource::OpenatOld | NameSource::OpenatNew => {
                 let (dirfd_b, name_b) = if ev.attrs.name_source == NameSource::OpenatOld {
@@ -539,18 +453,10 @@ impl Engine {
         }
         let snap = {
             let t = tr.borrow();
-            let main = if t.pid != t.tid {
-                self.threads.get(&t.pid).cloned()
-            } else {
-                None
-            };
+            let main = if t.pid != t.tid { self.threads.get(&t.pid).cloned() } else { None };
             let mb = main.as_ref().map(|m| m.borrow());
             let m: &Thread = mb.as_deref().unwrap_or(&t);
-            let parent = if t.ptid >= 0 {
-                self.threads.get(&t.ptid).cloned()
-            } else {
-                None
-            };
+            let parent = if t.ptid >= 0 { self.threads.get(&t.ptid).cloned() } else { None };
             let pname = parent.map(|p| p.borrow().comm.clone());
             let known = t.uid != u32::MAX;
             let (apid, aname) = self.ancestors(m);
@@ -565,11 +471,7 @@ impl Engine {
                 cwd,
                 pname,
                 uid: t.uid,
-                uname: if known {
-                    self.users.get(&t.uid).cloned()
-                } else {
-                    None
-                },
+                uname: if known { self.users.get(&t.uid).cloned() } else { None },
                 loginuid: i64::from(t.loginuid as i32),
                 gid: t.gid,
                 gname: self.groups.get(&t.gid).cloned(),
@@ -648,11 +550,8 @@ impl Engine {
         let first = ev.param(0)?;
         if ev.raw.etype == CONTAINER_E {
             let cid = cstr(first).to_vec();
-            let text = |i: usize| {
-                ev.param(i)
-                    .map(|v| String::from_utf8_lossy(cstr(v)).into_owned())
-                    .unwrap_or_default()
-            };
+            let text =
+                |i: usize| ev.param(i).map(|v| String::from_utf8_lossy(cstr(v)).into_owned()).unwrap_or_default();
             let obj = serde_json::json!({
                 "id": String::from_utf8_lossy(&cid),
                 "name": text(2),
@@ -661,8 +560,7 @@ impl Engine {
             self.set_container(cid.clone(), obj.to_string());
             return Some(cid);
         }
-        let value: serde_json::Value =
-            serde_json::from_str(&String::from_utf8_lossy(cstr(first))).ok()?;
+        let value: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(cstr(first))).ok()?;
         let c = value.as_object()?.get("container")?;
         let obj = c.as_object()?;
         let id = obj.get("id")?;
@@ -678,8 +576,7 @@ impl Engine {
         match self.container_index.get(&cid) {
             Some(&i) => self.containers[i].1 = json,
             None => {
-                self.container_index
-                    .insert(cid.clone(), self.containers.len());
+                self.container_index.insert(cid.clone(), self.containers.len());
                 self.containers.push((cid, json));
             }
         }
@@ -805,10 +702,6 @@ fn fd_snapshot(f: &Fd, name: Option<Vec<u8>>) -> FSnap {
         sport,
         cip,
         cport,
-        l4proto: if sock {
-            l4_name(f.effective_l4proto())
-        } else {
-            None
-        },
+        l4proto: if sock { l4_name(f.effective_l4proto()) } else { None },
     }
 }

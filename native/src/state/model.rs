@@ -93,10 +93,7 @@ pub fn l4_char(p: u8) -> &'static str {
 }
 
 pub fn is_sock(t: u8) -> bool {
-    matches!(
-        t,
-        ft::IPV4_SOCK | ft::IPV6_SOCK | ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK
-    )
+    matches!(t, ft::IPV4_SOCK | ft::IPV6_SOCK | ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK)
 }
 
 pub fn is_server_type(t: u8) -> bool {
@@ -225,11 +222,7 @@ impl Fd {
                 fd.src_ep = e.src_endpoint;
                 fd.dst_ep = e.dst_endpoint;
                 fd.server = !e.name.is_empty();
-                fd.role = if e.name.is_empty() {
-                    ROLE_CLIENT
-                } else {
-                    ROLE_SERVER
-                };
+                fd.role = if e.name.is_empty() { ROLE_CLIENT } else { ROLE_SERVER };
             }
             ft::FILE_V2 => fd.openflags = e.flags,
             _ => {}
@@ -264,9 +257,7 @@ pub fn push_ip(out: &mut Vec<u8>, ip: Option<Ip>) {
 
 pub fn push_ipv6(out: &mut Vec<u8>, b: &[u8; 16]) {
     use std::io::Write;
-    let words: Vec<u16> = (0..8)
-        .map(|i| u16::from_be_bytes([b[2 * i], b[2 * i + 1]]))
-        .collect();
+    let words: Vec<u16> = (0..8).map(|i| u16::from_be_bytes([b[2 * i], b[2 * i + 1]])).collect();
     // the longest run of zero words (first one on ties), if at least two long
     let (mut best, mut best_len, mut cur, mut cur_len) = (usize::MAX, 0usize, usize::MAX, 0usize);
     for (i, &w) in words.iter().enumerate() {
@@ -324,12 +315,7 @@ pub fn push_port(out: &mut Vec<u8>, p: Option<u16>) {
     }
 }
 
-pub fn tuple_name(
-    sip: Option<Ip>,
-    sport: Option<u16>,
-    dip: Option<Ip>,
-    dport: Option<u16>,
-) -> Vec<u8> {
+pub fn tuple_name(sip: Option<Ip>, sport: Option<u16>, dip: Option<Ip>, dport: Option<u16>) -> Vec<u8> {
     let mut out = Vec::with_capacity(48);
     push_ip(&mut out, sip);
     out.push(b':');
@@ -363,18 +349,12 @@ pub type ProcRef = Rc<RefCell<Proc>>;
 
 impl Proc {
     pub fn new(cwd: Vec<u8>) -> ProcRef {
-        Rc::new(RefCell::new(Proc {
-            fds: FxHashMap::default(),
-            cwd,
-        }))
+        Rc::new(RefCell::new(Proc { fds: FxHashMap::default(), cwd }))
     }
 
     pub fn fork(&self) -> ProcRef {
         let fds = self.fds.iter().map(|(k, v)| (*k, v.copied())).collect();
-        Rc::new(RefCell::new(Proc {
-            fds,
-            cwd: self.cwd.clone(),
-        }))
+        Rc::new(RefCell::new(Proc { fds, cwd: self.cwd.clone() }))
     }
 }
 
@@ -392,10 +372,7 @@ pub fn container_id(cgroups: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn hex64_at(s: &[u8], i: usize) -> bool {
-    i + 64 <= s.len()
-        && s[i..i + 64]
-            .iter()
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    i + 64 <= s.len() && s[i..i + 64].iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// `(?:docker[-/]|/kubepods/.*/|crio-|containerd-|libpod-)([0-9a-f]{64})`, first match in the string.
@@ -403,13 +380,7 @@ fn runtime_id(s: &[u8]) -> Option<Vec<u8>> {
     // regex semantics: the leftmost match start wins; at one start, the alternatives in order
     for start in 0..s.len() {
         let rest = &s[start..];
-        for prefix in [
-            &b"docker-"[..],
-            b"docker/",
-            b"crio-",
-            b"containerd-",
-            b"libpod-",
-        ] {
+        for prefix in [&b"docker-"[..], b"docker/", b"crio-", b"containerd-", b"libpod-"] {
             if rest.starts_with(prefix) && hex64_at(s, start + prefix.len()) {
                 return Some(s[start + prefix.len()..start + prefix.len() + 12].to_vec());
             }
@@ -419,8 +390,7 @@ fn runtime_id(s: &[u8]) -> Option<Vec<u8>> {
             let after = start + b"/kubepods/".len();
             let mut found = None;
             for j in (after.saturating_sub(1)..s.len()).rev() {
-                if j >= after && s[j] == b'/' && hex64_at(s, j + 1) && !s[after..j].contains(&b'\n')
-                {
+                if j >= after && s[j] == b'/' && hex64_at(s, j + 1) && !s[after..j].contains(&b'\n') {
                     found = Some(j + 1);
                     break;
                 }
@@ -439,10 +409,7 @@ fn docker_path_id(s: &[u8]) -> Option<Vec<u8>> {
     for start in 0..s.len() {
         if s[start..].starts_with(pat) {
             let i = start + pat.len();
-            let n = s[i..]
-                .iter()
-                .take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-                .count();
+            let n = s[i..].iter().take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')).count();
             if n >= 12 {
                 return Some(s[i..i + 12].to_vec());
             }
@@ -550,9 +517,7 @@ impl Thread {
         if !self.pair_ok || !self.has_last_params {
             return None;
         }
-        self.last_spans
-            .get(i)
-            .map(|&(q, n)| &self.last_data[q as usize..(q + n) as usize])
+        self.last_spans.get(i).map(|&(q, n)| &self.last_data[q as usize..(q + n) as usize])
     }
 
     pub fn enter_nparams(&self) -> Option<usize> {

@@ -44,10 +44,7 @@ impl Interfaces {
         if let Some(&(a, _)) = self.v4.iter().find(|(a, m)| a & m == dest & m) {
             return a;
         }
-        self.v4
-            .iter()
-            .find(|(a, _)| *a != LOOPBACK)
-            .map_or(0, |&(a, _)| a)
+        self.v4.iter().find(|(a, _)| *a != LOOPBACK).map_or(0, |&(a, _)| a)
     }
 
     /// Fill an unspecified side of an IPv4 tuple (sinsp_network_interfaces::update_fd). True if changed.
@@ -82,10 +79,8 @@ impl Interfaces {
 
 /// Server when the process has a server socket bound to the peer's port, else client.
 pub fn guess_role(proc: &Proc, fd: &Fd) -> u8 {
-    let server = proc
-        .fds
-        .values()
-        .any(|o| matches!(o.ftype, ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK) && o.sport == fd.dport);
+    let server =
+        proc.fds.values().any(|o| matches!(o.ftype, ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK) && o.sport == fd.dport);
     if server {
         ROLE_SERVER
     } else {

@@ -13,8 +13,7 @@ use crate::events::{event_info, Parser, EXECVE_19_E, EXECVE_19_X};
 use crate::render::args::{cstr, i64_of, render, socktuple, u32_of, Ctx, PPM_AT_FDCWD};
 use crate::state::engine::{Engine, Ev, EvFd};
 use crate::state::model::{
-    container_id, fdtype as ft, sanitized, tuple_name, Fd, Thread, ThreadRef, ROLE_CLIENT,
-    ROLE_NONE, ROLE_SERVER,
+    container_id, fdtype as ft, sanitized, tuple_name, Fd, Thread, ThreadRef, ROLE_CLIENT, ROLE_NONE, ROLE_SERVER,
 };
 use crate::state::network::guess_role;
 use crate::state::paths::{as_cwd, concatenate_paths};
@@ -73,9 +72,7 @@ pub fn parse(e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
             e.to_remove_tid = Some(t.borrow().tid);
             fd
         }
-        Parser::Setuid | Parser::Setgid | Parser::Setresuid | Parser::Setresgid => {
-            parse_setuid(ev, t, fd)
-        }
+        Parser::Setuid | Parser::Setgid | Parser::Setresuid | Parser::Setresgid => parse_setuid(ev, t, fd),
     }
 }
 
@@ -83,10 +80,7 @@ fn add_fd(t: &ThreadRef, n: i64, f: Fd) -> EvFd {
     let mut th = t.borrow_mut();
     th.proc.borrow_mut().fds.insert(n, f);
     th.last_fd = n;
-    EvFd {
-        fd: Some(n),
-        num: Some(n),
-    }
+    EvFd { fd: Some(n), num: Some(n) }
 }
 
 /// Absolute, normalised path of `name` opened relative to `dirfd` (AT_FDCWD: the cwd).
@@ -140,18 +134,11 @@ fn parse_open(_e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
             }
         }
         if n < 0 {
-            return EvFd {
-                fd: None,
-                num: fd.num,
-            };
+            return EvFd { fd: None, num: fd.num };
         }
         resolve_at(&th, dirfd, cstr(&name_b))
     };
-    let ftype = if flags & PPM_O_DIRECTORY != 0 {
-        ft::DIRECTORY
-    } else {
-        ft::FILE_V2
-    };
+    let ftype = if flags & PPM_O_DIRECTORY != 0 { ft::DIRECTORY } else { ft::FILE_V2 };
     let mut f = Fd::with_name(ftype, full);
     f.openflags = flags;
     f.syslog = is_syslog_name(&f.name);
@@ -166,27 +153,16 @@ fn parse_socket(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     let (domain, stype, proto) = {
         let th = t.borrow();
         match th.enter_nparams() {
-            Some(k) if k >= 3 && n >= 0 => (
-                u32z(th.enter_param(0)),
-                u32z(th.enter_param(1)) & 0xF,
-                u32z(th.enter_param(2)),
-            ),
-            _ => {
-                return EvFd {
-                    fd: None,
-                    num: fd.num,
-                }
+            Some(k) if k >= 3 && n >= 0 => {
+                (u32z(th.enter_param(0)), u32z(th.enter_param(1)) & 0xF, u32z(th.enter_param(2)))
             }
+            _ => return EvFd { fd: None, num: fd.num },
         }
     };
     let f = match domain {
         1 => Fd::new(ft::UNIX_SOCK),
         2 | 10 => {
-            let mut f = Fd::new(if domain == 2 {
-                ft::IPV4_SOCK
-            } else {
-                ft::IPV6_SOCK
-            });
+            let mut f = Fd::new(if domain == 2 { ft::IPV4_SOCK } else { ft::IPV6_SOCK });
             f.l4proto = if matches!(proto, 1 | 58) && matches!(stype, 2 | 3) {
                 4
             } else {
@@ -345,11 +321,7 @@ fn parse_accept(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     f.role = ROLE_SERVER;
     apply_tuple(&mut f, tup);
     if f.ftype == ft::UNKNOWN {
-        f.ftype = if tup.first() == Some(&1) {
-            ft::UNIX_SOCK
-        } else {
-            ft::IPV4_SOCK
-        };
+        f.ftype = if tup.first() == Some(&1) { ft::UNIX_SOCK } else { ft::IPV4_SOCK };
     }
     add_fd(t, n, f)
 }
@@ -365,28 +337,11 @@ fn parse_bind(e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
         return fd;
     }
     let mut name = None;
-    if let Some(p) = ev
-        .info
-        .params_2022
-        .iter()
-        .find(|p| p.ptype == crate::events::Pt::Sockaddr)
-    {
+    if let Some(p) = ev.info.params_2022.iter().find(|p| p.ptype == crate::events::Pt::Sockaddr) {
         let th = t.borrow();
-        let ctx = Ctx {
-            threads: &e.threads,
-            users: &e.users,
-            groups: &e.groups,
-        };
+        let ctx = Ctx { threads: &e.threads, users: &e.users, groups: &e.groups };
         let mut r = crate::render::args::Rendered::default();
-        render(
-            &mut r,
-            p,
-            a,
-            ev.params,
-            ev.info.params_2022,
-            Some(&th),
-            &ctx,
-        );
+        render(&mut r, p, a, ev.params, ev.info.params_2022, Some(&th), &ctx);
         name = Some(r.val);
     }
     with_fd(t, n, |f| {
@@ -426,8 +381,7 @@ fn parse_io_tuple(e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd, incoming: bo
     if !ev.exit() || ev.params.is_empty() || i64z(ev.param(0)) < 0 {
         return fd;
     }
-    let named_tcp =
-        with_fd(t, n, |f| !f.name.is_empty() && f.effective_l4proto() == 2).unwrap_or(true);
+    let named_tcp = with_fd(t, n, |f| !f.name.is_empty() && f.effective_l4proto() == 2).unwrap_or(true);
     if named_tcp {
         return fd;
     }
@@ -435,9 +389,7 @@ fn parse_io_tuple(e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd, incoming: bo
         ev.named("tuple").map(<[u8]>::to_vec)
     } else {
         let th = t.borrow();
-        th.enter_nparams()
-            .and_then(|_| enter_named(&th, ev, "tuple"))
-            .map(<[u8]>::to_vec)
+        th.enter_nparams().and_then(|_| enter_named(&th, ev, "tuple")).map(<[u8]>::to_vec)
     };
     if let Some(tup) = tup.filter(|v| !v.is_empty()) {
         update_from_io(e, t, n, &tup, incoming);
@@ -513,10 +465,7 @@ fn parse_dup(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
         match fd.fd {
             Some(k) => proc.fds.get(&k).map(Fd::copied),
             None => {
-                let old = ev
-                    .named("oldfd")
-                    .filter(|v| !v.is_empty())
-                    .or_else(|| ev.named("fd"));
+                let old = ev.named("oldfd").filter(|v| !v.is_empty()).or_else(|| ev.named("fd"));
                 old.and_then(|v| proc.fds.get(&i64z(Some(v))).map(Fd::copied))
             }
         }
@@ -528,10 +477,7 @@ fn parse_dup(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     if ev.attrs.parser == Parser::Fcntl {
         let th = t.borrow();
         let cmd = match th.enter_nparams() {
-            Some(k) if k > 1 => th
-                .enter_param(1)
-                .and_then(|v| v.first().copied())
-                .unwrap_or(0),
+            Some(k) if k > 1 => th.enter_param(1).and_then(|v| v.first().copied()).unwrap_or(0),
             _ => 0,
         };
         if cmd != 1 && cmd != 26 {
@@ -592,8 +538,7 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
     let flags = ev.named("flags").and_then(u32_of).unwrap_or(0);
     let threaded = flags & CLONE_THREAD != 0;
     let vtid = ev.named("vtid");
-    let in_container =
-        flags & CLONE_CHILD_IN_PIDNS != 0 || vtid.is_some_and(|v| i64z(Some(v)) != tid);
+    let in_container = flags & CLONE_CHILD_IN_PIDNS != 0 || vtid.is_some_and(|v| i64z(Some(v)) != tid);
     let (childtid, caller, inverted);
     if res == 0 {
         let mut t = t;
@@ -622,31 +567,18 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
     let Some(parent) = e.get_thread(caller, true) else {
         return;
     };
-    if e.threads
-        .get(&childtid)
-        .is_some_and(|old| old.try_borrow().is_ok_and(|o| o.inverted))
-    {
+    if e.threads.get(&childtid).is_some_and(|old| old.try_borrow().is_ok_and(|o| o.inverted)) {
         return;
     }
     let exe = cstr(ev.param(1).unwrap_or_default()).to_vec();
-    let comm = ev
-        .named("comm")
-        .map_or_else(|| exe.clone(), |c| cstr(c).to_vec());
+    let comm = ev.named("comm").map_or_else(|| exe.clone(), |c| cstr(c).to_vec());
     let args = nul_list(ev.param(2).unwrap_or_default());
     let (proc, parent_unknown) = {
         let p = parent.borrow();
-        let proc = if threaded {
-            p.proc.clone()
-        } else {
-            p.proc.borrow().fork()
-        };
+        let proc = if threaded { p.proc.clone() } else { p.proc.borrow().fork() };
         (proc, p.comm == b"<NA>" && p.uid == u32::MAX)
     };
-    let pid = if threaded {
-        i64z(ev.param(4))
-    } else {
-        childtid
-    };
+    let pid = if threaded { i64z(ev.param(4)) } else { childtid };
     let mut c = Thread::new(childtid, pid, caller, proc);
     c.loginuid = 0; // libsinsp's default for a new thread; copied from a known parent below
     if parent_unknown {

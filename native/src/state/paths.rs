@@ -7,14 +7,17 @@ fn is_control(c: u8) -> bool {
     c < b' ' || c == 0x7f
 }
 
-/// True when sanitising cannot change `path`.
+/// True when sanitising cannot change `path`: no control character, no `./`, `..` or `//`, and no
+/// trailing `/` or `.` (one pass).
 fn clean(path: &[u8]) -> bool {
-    !path.iter().any(|&c| is_control(c))
-        && !contains(path, b"./")
-        && !contains(path, b"..")
-        && !contains(path, b"//")
-        && !path.ends_with(b"/")
-        && !path.ends_with(b".")
+    let mut prev = 0u8;
+    for &c in path {
+        if is_control(c) || (prev == b'.' && (c == b'/' || c == b'.')) || (prev == b'/' && c == b'/') {
+            return false;
+        }
+        prev = c;
+    }
+    prev != b'/' && prev != b'.'
 }
 
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -24,10 +27,7 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// `base` (a working directory ending in `/`) joined with `path`; absolute paths ignore base.
 pub fn concatenate_paths(base: &[u8], path: &[u8]) -> Vec<u8> {
     let absolute = path.first() == Some(&b'/');
-    if !path.is_empty()
-        && clean(path)
-        && (absolute || (base.ends_with(b"/") && !contains(base, b"//")))
-    {
+    if !path.is_empty() && clean(path) && (absolute || (base.ends_with(b"/") && !contains(base, b"//"))) {
         if absolute {
             return path.to_vec();
         }

@@ -1,8 +1,6 @@
 //! The syslog protocol decoder of libsinsp: writes to a /dev/log socket get a readable evt.info.
 
-const SEVERITIES: [&str; 8] = [
-    "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
-];
+const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"];
 const PRI_MAX: usize = 15; // libsinsp's PRI_BUF_SIZE - 1
 
 pub fn is_syslog_name(name: &[u8]) -> bool {
