@@ -9,7 +9,7 @@ SAMPLE := sysnb/data/storefront_incident.scap.gz
 
 BPF_OBJ := sysnb/record/sysnb.bpf.o
 
-.PHONY: setup run demo test lint goldens bench clean bpf notebooks report js
+.PHONY: setup run demo test lint goldens bench clean bpf notebooks report js native-check fuzz
 
 # pip builds the native core (native/, Rust) with maturin: needs cargo (https://rustup.rs or the distribution's
 # cargo/rustc >= 1.88) and crates.io; a source change rebuilds it
@@ -70,6 +70,18 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval notebooks/
+
+# The native core's own checks (cargo fmt, clippy -D warnings, tests); release profile, so the dependencies
+# built for the Python module are reused
+native-check:
+	cd native && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings \
+	    && cargo clippy --release --no-default-features --all-targets -- -D warnings \
+	    && cargo test --release --no-default-features
+
+# Coverage-guided fuzzing of the reader and state engine: regression inputs, then FUZZ_SECONDS of search
+FUZZ_SECONDS ?= 60
+fuzz:
+	native/fuzz/smoke.sh $(FUZZ_SECONDS)
 
 # Needs sysdig 0.29.3 (apt-get install --no-install-recommends sysdig) and ../shared/captures/public
 goldens:

@@ -63,6 +63,7 @@ impl Stream {
 }
 
 /// What a file starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Magic {
     Scap,
     Gzip,
