@@ -10,19 +10,66 @@ Public API::
     sysnb.case("IR-2026-014", examiner="J. Doe")  # the case: findings, marks, evidence register, custody
     sysnb.finding("Port scan", "proc.name=nmap and evt.type=connect", severity="high")
     sysnb.mark(4711, tags=["c2"], note="forged Host header")
+
+The names are imported when first used (PEP 562), so ``sysnb --version`` and other quick commands do not
+pay for pyarrow, the filter compiler or the notebook layer.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from sysnb.cache import cache_dir, clear_cache
-from sysnb.capture import Capture, Provenance, open_capture
-from sysnb.case.api import case, finding, mark, marks, unmark
-from sysnb.data import ground_truth, sample_path
-from sysnb.errors import CaptureFormatError, SysnbError, UsageError
-from sysnb.filter import CompiledFilter, compile_filter
-from sysnb.record import capture
+#: public name -> the module that defines it
+_EXPORTS = {
+    "Capture": "sysnb.capture", "Provenance": "sysnb.capture", "open_capture": "sysnb.capture",
+    "cache_dir": "sysnb.cache", "clear_cache": "sysnb.cache",
+    "case": "sysnb.case.api", "finding": "sysnb.case.api", "mark": "sysnb.case.api", "marks": "sysnb.case.api",
+    "unmark": "sysnb.case.api",
+    "ground_truth": "sysnb.data", "sample_path": "sysnb.data",
+    "CaptureFormatError": "sysnb.errors", "SysnbError": "sysnb.errors", "UsageError": "sysnb.errors",
+    "CompiledFilter": "sysnb.filter", "compile_filter": "sysnb.filter",
+    "capture": "sysnb.record",
+}
+
+if TYPE_CHECKING:
+    from sysnb.cache import cache_dir, clear_cache
+    from sysnb.capture import Capture, Provenance, open_capture
+    from sysnb.case.api import case, finding, mark, marks, unmark
+    from sysnb.data import ground_truth, sample_path
+    from sysnb.errors import CaptureFormatError, SysnbError, UsageError
+    from sysnb.filter import CompiledFilter, compile_filter
+    from sysnb.record import capture
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sysnb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """``sysnb.capture`` is the live-capture function; the import system must not replace it with the
+    ``sysnb.capture`` submodule (the Capture class) when that is first imported."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "capture" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def load_ipython_extension(ipython: object) -> None:

@@ -142,16 +142,16 @@ pub struct ThreadEntry {
     pub comm: Vec<u8>,
     pub exe: Vec<u8>,
     pub exepath: Vec<u8>,
-    pub args: Vec<Vec<u8>>,
+    pub args: NulList,
     pub cwd: Vec<u8>,
     pub fdlimit: i64,
     pub flags: u32,
     pub uid: u32,
     pub gid: u32,
-    pub env: Vec<Vec<u8>>,
+    pub env: NulList,
     pub vtid: i64,
     pub vpid: i64,
-    pub cgroups: Vec<Vec<u8>>,
+    pub cgroups: NulList,
     pub root: Vec<u8>,
     pub loginuid: i32,
     pub tty: u32,
@@ -215,12 +215,32 @@ pub struct InterfaceEntry {
     pub netmask: Ip,
 }
 
-pub fn nul_list(raw: &[u8]) -> Vec<Vec<u8>> {
-    let mut parts: Vec<Vec<u8>> = raw.split(|&b| b == 0).map(|p| p.to_vec()).collect();
-    if parts.last().is_some_and(|p| p.is_empty()) {
-        parts.pop();
+/// A NUL-separated list (argv, environment, cgroups) kept as the bytes the file holds: one allocation
+/// instead of one per item.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NulList(pub Vec<u8>);
+
+impl NulList {
+    pub fn from_raw(raw: &[u8]) -> NulList {
+        NulList(raw.to_vec())
     }
-    parts
+
+    /// The items: split at NUL, without the empty piece after a final NUL.
+    pub fn items(&self) -> impl Iterator<Item = &[u8]> {
+        let body = self.0.strip_suffix(&[0]).unwrap_or(&self.0);
+        let empty = self.0.is_empty();
+        body.split(|&b| b == 0).filter(move |_| !empty)
+    }
+
+    /// The items joined with `sep` (proc.args: the arguments separated by spaces).
+    pub fn joined(&self, sep: u8) -> Vec<u8> {
+        let body = self.0.strip_suffix(&[0]).unwrap_or(&self.0);
+        body.iter().map(|&b| if b == 0 { sep } else { b }).collect()
+    }
+}
+
+pub fn nul_list(raw: &[u8]) -> NulList {
+    NulList::from_raw(raw)
 }
 
 pub fn parse_machine_info(body: &[u8]) -> Res<MachineInfo> {

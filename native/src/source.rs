@@ -119,9 +119,13 @@ pub fn open_file(path: &str) -> Result<Stream, String> {
 }
 
 /// A sliding window over a stream: `ensure(offset, n)` makes bytes [offset, offset+n) addressable.
+///
+/// The buffer is zero-filled once when it grows; reads fill it in place (no per-read initialisation).
 pub struct Window {
     stream: Stream,
-    pub buf: Vec<u8>,
+    buf: Vec<u8>,
+    /// bytes of `buf` holding stream data
+    filled: usize,
     /// stream offset of buf[0]
     pub base: u64,
     pub eof: bool,
@@ -131,47 +135,44 @@ pub struct Window {
 
 impl Window {
     pub fn new(stream: Stream) -> Window {
-        Window { stream, buf: Vec::with_capacity(CHUNK * 2), base: 0, eof: false, error: None }
+        Window { stream, buf: vec![0; CHUNK], filled: 0, base: 0, eof: false, error: None }
     }
 
     /// True when [offset, offset+n) is available; false when the stream ends first.
     pub fn ensure(&mut self, offset: u64, n: usize) -> bool {
+        debug_assert!(offset >= self.base, "the window only moves forward");
         let rel = offset.saturating_sub(self.base) as usize;
-        if offset >= self.base && rel + n <= self.buf.len() {
+        if rel + n <= self.filled {
             return true;
         }
         if self.eof {
             return false;
         }
-        // drop what lies before `offset`, keep the rest, then read at least what is missing
-        if rel > 0 {
-            let keep_from = rel.min(self.buf.len());
-            self.buf.drain(..keep_from);
-            self.base += keep_from as u64;
-        }
+        // move what lies at and after `offset` to the front, then read at least what is missing
+        let keep = rel.min(self.filled);
+        self.buf.copy_within(keep..self.filled, 0);
+        self.filled -= keep;
+        self.base += keep as u64;
         let want = n.max(CHUNK);
-        while self.buf.len() < want {
-            let old = self.buf.len();
-            let grow = (want - old).clamp(CHUNK / 4, CHUNK);
-            self.buf.resize(old + grow, 0);
-            match self.stream.read(&mut self.buf[old..]) {
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        while self.filled < want {
+            match self.stream.read(&mut self.buf[self.filled..want]) {
                 Ok(0) => {
-                    self.buf.truncate(old);
                     self.eof = true;
                     break;
                 }
-                Ok(k) => self.buf.truncate(old + k),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(old),
+                Ok(k) => self.filled += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.buf.truncate(old);
                     self.eof = true;
                     self.error = Some(e.to_string());
                     break;
                 }
             }
         }
-        let rel = (offset - self.base) as usize;
-        rel + n <= self.buf.len()
+        (offset - self.base) as usize + n <= self.filled
     }
 
     pub fn slice(&self, offset: u64, n: usize) -> &[u8] {

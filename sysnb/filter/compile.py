@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from sysnb.derived import DERIVED, NUMERIC_DERIVED
 from sysnb.errors import UsageError
+from sysnb.exprs import project
 from sysnb.fields import FIELDS
 from sysnb.filter import dynamic as D
 from sysnb.filter.parser import BoolOp, Check, FieldRef, FilterSyntaxError, Node, Not, parse
@@ -78,7 +78,7 @@ class _Env:
         table = self.table
         for name, col in self.extra.items():
             table = table.append_column(name, col)
-        return ds.dataset(table).to_table(columns={"x": expr})["x"].combine_chunks()
+        return project(table, {"x": expr})["x"].combine_chunks()
 
 
 class CompiledFilter:
@@ -108,7 +108,7 @@ class CompiledFilter:
         narrow = table.select(sorted(self.columns() & set(table.column_names)))
         for name, col in extra.items():
             narrow = narrow.append_column(name, col)
-        result = ds.dataset(narrow).to_table(columns={"m": expr})["m"]
+        result = project(narrow, {"m": expr})["m"]
         return pc.fill_null(result, False)
 
     def columns(self) -> set[str]:
@@ -306,7 +306,7 @@ def _any_ancestor(c: Check, text: str, env: _Env) -> pc.Expression:
     probe = _compare(Check("v", c.op, c.value, c.pos, ()), pc.field("v"), kind, text, env)
 
     def test(values: pa.Array) -> pa.Array:
-        return ds.dataset(pa.table({"v": values})).to_table(columns={"m": probe})["m"].combine_chunks()
+        return project(pa.table({"v": values}), {"m": probe})["m"].combine_chunks()
     return env.column(lambda t: D.any_ancestor(t, c.field, test)) == pc.scalar(True)
 
 

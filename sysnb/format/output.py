@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from sysnb.derived import DERIVED
 from sysnb.errors import UsageError
+from sysnb.exprs import project
 from sysnb.fields import FIELDS
 from sysnb.format.args import BUF_ASCII, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex, buffer_normal
@@ -97,7 +97,7 @@ class Formatter:
         for batch in table.to_batches(max_chunksize=65536):
             cols = {c: batch.column(c).to_pylist() for c in need if c in batch.schema.names}
             if derived:  # computed column-wise with the same expressions filters use
-                projected = ds.dataset(pa.Table.from_batches([batch])).to_table(columns=derived)
+                projected = project(pa.Table.from_batches([batch]), derived)
                 cols.update({n: projected.column(n).to_pylist() for n in derived})
             for i in range(batch.num_rows):
                 line = self._line(cols, i)

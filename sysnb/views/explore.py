@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from sysnb.chisels.io import READ_TYPES
 from sysnb.chisels.table import fd_type_in, is_io
 from sysnb.derived import DERIVED
 from sysnb.errors import UsageError
+from sysnb.exprs import project
 from sysnb.filter import compile_filter
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _processes(rows: pa.Table) -> tuple[pa.Table, list[str], list[str]]:
 
 
 def _derived(rows: pa.Table, name: str) -> pa.ChunkedArray:
-    return ds.dataset(rows).to_table(columns={name: DERIVED[name][0]()})[name]
+    return project(rows, {name: DERIVED[name][0]()})[name]
 
 
 #: the columns the lenses read (a lens is computed on a narrow copy of the view)

@@ -53,6 +53,7 @@ pub struct Engine {
     batches: u64,
     scratch: Rendered,
     args_buf: Vec<u8>,
+    attrs: &'static [TypeAttrs],
 }
 
 impl Default for Engine {
@@ -100,6 +101,7 @@ impl Engine {
             batches: 0,
             scratch: Rendered::default(),
             args_buf: Vec::with_capacity(1024),
+            attrs: attrs(),
         }
     }
 
@@ -230,7 +232,7 @@ impl Engine {
         let Some(info) = event_info(raw.etype) else {
             return self.record_opaque(raw.etype, out);
         };
-        let ev = Ev { raw, info, attrs: &attrs()[raw.etype as usize], params };
+        let ev = Ev { raw, info, attrs: &self.attrs[raw.etype as usize], params };
         let a = ev.attrs;
         if a.numbered {
             self.evtnum += 1;
@@ -467,7 +469,7 @@ impl Engine {
                 name: (!t.fake).then(|| t.comm.clone()),
                 exe: (!t.fake).then(|| t.exe.clone()),
                 exepath: t.exepath.clone(),
-                args: (!t.fake).then(|| t.args.join(&b' ')),
+                args: (!t.fake).then(|| t.args.joined(b' ')),
                 cwd,
                 pname,
                 uid: t.uid,

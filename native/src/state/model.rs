@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use crate::blocks::{FdEntry, Ip, ThreadEntry};
+use crate::blocks::{FdEntry, Ip, NulList, ThreadEntry};
 
 /// scap fd types (scap.h)
 pub mod fdtype {
@@ -359,8 +359,8 @@ impl Proc {
 }
 
 /// Container id from cgroup paths (first 12 hex chars), `host` when none is found.
-pub fn container_id(cgroups: &[Vec<u8>]) -> Vec<u8> {
-    for cg in cgroups {
+pub fn container_id(cgroups: &NulList) -> Vec<u8> {
+    for cg in cgroups.items() {
         if let Some(id) = runtime_id(cg) {
             return id;
         }
@@ -379,6 +379,9 @@ fn hex64_at(s: &[u8], i: usize) -> bool {
 fn runtime_id(s: &[u8]) -> Option<Vec<u8>> {
     // regex semantics: the leftmost match start wins; at one start, the alternatives in order
     for start in 0..s.len() {
+        if !matches!(s[start], b'd' | b'c' | b'l' | b'/') {
+            continue; // no alternative starts with this byte
+        }
         let rest = &s[start..];
         for prefix in [&b"docker-"[..], b"docker/", b"crio-", b"containerd-", b"libpod-"] {
             if rest.starts_with(prefix) && hex64_at(s, start + prefix.len()) {
@@ -407,7 +410,7 @@ fn runtime_id(s: &[u8]) -> Option<Vec<u8>> {
 fn docker_path_id(s: &[u8]) -> Option<Vec<u8>> {
     let pat = b"/docker/";
     for start in 0..s.len() {
-        if s[start..].starts_with(pat) {
+        if s[start] == b'/' && s[start..].starts_with(pat) {
             let i = start + pat.len();
             let n = s[i..].iter().take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')).count();
             if n >= 12 {
@@ -428,8 +431,8 @@ pub struct Thread {
     pub comm: Vec<u8>,
     pub exe: Vec<u8>,
     pub exepath: Vec<u8>,
-    pub args: Vec<Vec<u8>>,
-    pub env: Vec<Vec<u8>>,
+    pub args: NulList,
+    pub env: NulList,
     pub uid: u32,
     pub gid: u32,
     pub loginuid: u32,
@@ -465,8 +468,8 @@ impl Thread {
             comm: Vec::new(),
             exe: Vec::new(),
             exepath: Vec::new(),
-            args: Vec::new(),
-            env: Vec::new(),
+            args: NulList::default(),
+            env: NulList::default(),
             uid: u32::MAX,
             gid: u32::MAX,
             loginuid: u32::MAX,
