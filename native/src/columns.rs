@@ -306,6 +306,28 @@ impl CodeDict {
     }
 }
 
+/// Bytes per row the variable-width columns took in the last batch: the next batch's capacities, so that
+/// buffers neither grow by copying nor keep unused capacity (a table in memory holds every batch).
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub args: usize,
+    pub params: usize,
+    pub params_count: usize,
+    pub buffer: usize,
+}
+
+impl Default for Sizes {
+    fn default() -> Self {
+        Sizes { args: 40, params: 40, params_count: 4, buffer: 16 }
+    }
+}
+
+impl Sizes {
+    fn per_row(total: usize, rows: usize) -> usize {
+        (total * 9 / 8) / rows.max(1) + 1 // an eighth more than measured
+    }
+}
+
 pub struct BatchBuilder {
     pub batch_id: u64,
     pub want: Want,
@@ -339,7 +361,7 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(batch_id: u64, capacity: usize, want: Want) -> BatchBuilder {
+    pub fn new(batch_id: u64, capacity: usize, want: Want, sizes: Sizes) -> BatchBuilder {
         let w = |c: Col, n: usize| if want.has(c) { n } else { 0 };
         BatchBuilder {
             batch_id,
@@ -367,11 +389,14 @@ impl BatchBuilder {
             category: Vec::with_capacity(w(Col::Category, capacity)),
             cat_keys: FxHashMap::default(),
             cat_values: Vec::new(),
-            args: StringBuilder::with_capacity(w(Col::Args, capacity), w(Col::Args, capacity * 40)),
+            args: StringBuilder::with_capacity(w(Col::Args, capacity), w(Col::Args, capacity * sizes.args)),
             info: StringBuilder::with_capacity(w(Col::Info, capacity), 0),
-            buf: BinaryBuilder::with_capacity(w(Col::Buffer, capacity), w(Col::Buffer, capacity * 16)),
+            buf: BinaryBuilder::with_capacity(w(Col::Buffer, capacity), w(Col::Buffer, capacity * sizes.buffer)),
             params: ListBuilder::with_capacity(
-                BinaryBuilder::with_capacity(w(Col::Params, capacity * 4), w(Col::Params, capacity * 40)),
+                BinaryBuilder::with_capacity(
+                    w(Col::Params, capacity * sizes.params_count),
+                    w(Col::Params, capacity * sizes.params),
+                ),
                 w(Col::Params, capacity),
             ),
         }
@@ -503,6 +528,20 @@ impl BatchBuilder {
     pub fn push_fsnap(&mut self, s: FSnap) -> i32 {
         self.fsnaps.push(s);
         (self.fsnaps.len() - 1) as i32
+    }
+
+    /// What this batch's variable-width columns took per row (the next batch's capacities).
+    pub fn sizes(&self, old: Sizes) -> Sizes {
+        let rows = self.rows;
+        let want = self.want;
+        let m =
+            |c: Col, total: usize, fallback: usize| if want.has(c) { Sizes::per_row(total, rows) } else { fallback };
+        Sizes {
+            args: m(Col::Args, self.args.values_slice().len(), old.args),
+            params: m(Col::Params, self.params.values_ref().values_slice().len(), old.params),
+            params_count: m(Col::Params, self.params.values_ref().offsets_slice().len() - 1, old.params_count),
+            buffer: m(Col::Buffer, self.buf.values_slice().len(), old.buffer),
+        }
     }
 
     pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {

@@ -243,6 +243,7 @@ fn live_batch(engine: &mut Engine, offset: &mut u64, input: &RecordBatch) -> PyR
         engine.process(&ev, &mut out);
         *offset += 1;
     }
+    engine.sizes = out.sizes(engine.sizes);
     out.finish().map_err(arrow_err)
 }
 

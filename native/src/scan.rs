@@ -77,15 +77,9 @@ impl Scan {
                     break;
                 }
                 Some(Ok(Item::Section(s))) => {
-                    if !out.is_empty() {
-                        // a batch never spans two sections: finish it with the old state first
-                        let s = *s;
-                        let batch = out.finish();
-                        self.section(&s);
-                        self.events += batch.as_ref().map_or(0, |b| b.num_rows() as u64);
-                        return Some(batch);
-                    }
+                    // a batch may span sections: the rows already built keep the old state's values
                     self.section(&s);
+                    self.engine.invalidate_threads();
                 }
                 Some(Ok(Item::Event(ev))) => self.engine.process(&ev, &mut out),
             }
@@ -93,6 +87,7 @@ impl Scan {
         if out.is_empty() {
             return None;
         }
+        self.engine.sizes = out.sizes(self.engine.sizes);
         let batch = out.finish();
         self.events += batch.as_ref().map_or(0, |b| b.num_rows() as u64);
         Some(batch)

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use crate::columns::{BatchBuilder, Col, FSnap, TSnap, Want};
+use crate::columns::{BatchBuilder, Col, FSnap, Sizes, TSnap, Want};
 use crate::events::{
     attrs, event_info, syscall_category, syscall_name, EventInfo, NameSource, Parser, TypeAttrs, CONTAINER_E,
     EXECVEAT_E, EXECVE_19_X, GENERIC_E, GENERIC_X, SCHED_SWITCH,
@@ -54,6 +54,8 @@ pub struct Engine {
     scratch: Rendered,
     args_buf: Vec<u8>,
     attrs: &'static [TypeAttrs],
+    /// the variable-width columns' bytes per row in the last batch (capacities of the next)
+    pub sizes: Sizes,
 }
 
 impl Default for Engine {
@@ -102,6 +104,7 @@ impl Engine {
             scratch: Rendered::default(),
             args_buf: Vec::with_capacity(1024),
             attrs: attrs(),
+            sizes: Sizes::default(),
         }
     }
 
@@ -109,7 +112,7 @@ impl Engine {
     pub fn new_batch(&mut self, capacity: usize, want: Want) -> BatchBuilder {
         self.batches += 1;
         self.gen += 1;
-        BatchBuilder::new(self.batches, capacity, want)
+        BatchBuilder::new(self.batches, capacity, want, self.sizes)
     }
 
     pub fn invalidate_threads(&mut self) {
