@@ -320,13 +320,13 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
                     cgroup=args.cgroup, engine=args.engine)
     print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
-    needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())
+    needed = set(formatter.columns) | _SUMMARY_COLUMNS | _RETURNED_COLUMNS | (flt.columns() if flt else set())
+    columns = _table_columns(needed)
     printed = 0
     seconds = args.seconds
     try:
-        for batch in stream(rec, until=lambda: seconds is not None and rec.elapsed() >= seconds):
-            table = pa.Table.from_batches([batch])
-            rows = returned_rows(table, sorted(needed & set(table.column_names)))
+        for batch in stream(rec, until=lambda: seconds is not None and rec.elapsed() >= seconds, columns=columns):
+            rows = returned_rows(pa.Table.from_batches([batch]))  # (recordings carry no container names)
             if flt is not None:
                 rows = flt.apply(rows)
             rows = rows.filter(rows["sysnb.visible"])
@@ -381,13 +381,20 @@ def _bufmode(args: argparse.Namespace) -> str:
     return chosen[0] if chosen else BUF_NORMAL
 
 
-def _scan(args: argparse.Namespace, needed: set[str]) -> Scan:
-    """A streamed read of ``args.read`` producing the table columns among ``needed`` (-v: a progress bar)."""
+def _table_columns(needed: set[str]) -> list[str]:
+    """The table columns the native core must produce for ``needed`` (container names are mapped from
+    container.id once read)."""
     from sysnb.state.columns import SCHEMA
 
     if needed & {"container.name", "container.image"}:
-        needed = needed | {"container.id"}  # mapped to names once read (_with_container_names)
-    return Scan(args.read, columns=sorted(needed & set(SCHEMA.names)), progress=read_progress(args.read))
+        needed = needed | {"container.id"}
+    return sorted(needed & set(SCHEMA.names))
+
+
+def _scan(args: argparse.Namespace, needed: set[str]) -> Scan:
+    """A streamed read of ``args.read`` producing the table columns among ``needed`` (a progress bar on a
+    terminal)."""
+    return Scan(args.read, columns=_table_columns(needed), progress=read_progress(args.read))
 
 
 def _with_container_names(table: pa.Table, scan: Scan, needed: set[str]) -> pa.Table:

@@ -168,13 +168,16 @@ impl Scanner {
 pub struct LiveEngine {
     engine: Engine,
     offset: u64,
+    want: Want,
 }
 
 #[pymethods]
 impl LiveEngine {
     #[new]
-    fn new(section: &[u8]) -> PyResult<LiveEngine> {
+    #[pyo3(signature = (section, columns = None))]
+    fn new(section: &[u8], columns: Option<Vec<String>>) -> PyResult<LiveEngine> {
         guarded("start state", || {
+            let want = wanted(columns)?;
             let mut reader = Reader::new(source::memory(section.to_vec()));
             let mut engine = Engine::new();
             while let Some(item) = reader.next() {
@@ -184,14 +187,14 @@ impl LiveEngine {
                     Err(d) => return Err(PyValueError::new_err(format!("start state: {d}"))),
                 }
             }
-            Ok(LiveEngine { engine, offset: 0 })
+            Ok(LiveEngine { engine, offset: 0, want })
         })
     }
 
     /// The table rows of a batch of raw events (in time order).
     fn process(&mut self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let input = RecordBatch::from_pyarrow_bound(batch)?;
-        let out = guarded("live batch", || live_batch(&mut self.engine, &mut self.offset, &input))?;
+        let out = guarded("live batch", || live_batch(&mut self.engine, &mut self.offset, self.want, &input))?;
         Ok(out.to_pyarrow(py)?.unbind())
     }
 }
@@ -202,7 +205,7 @@ fn column<'a>(b: &'a RecordBatch, name: &str) -> PyResult<&'a dyn Array> {
         .ok_or_else(|| PyValueError::new_err(format!("event batch lacks the column {name}")))
 }
 
-fn live_batch(engine: &mut Engine, offset: &mut u64, input: &RecordBatch) -> PyResult<RecordBatch> {
+fn live_batch(engine: &mut Engine, offset: &mut u64, want: Want, input: &RecordBatch) -> PyResult<RecordBatch> {
     let cpu = column(input, "evt.cpu")?.as_primitive_opt::<UInt16Type>();
     let flags = column(input, "sysnb.evt_flags")?.as_primitive_opt::<UInt32Type>();
     let ts = column(input, "evt.rawtime")?.as_primitive_opt::<UInt64Type>();
@@ -222,7 +225,7 @@ fn live_batch(engine: &mut Engine, offset: &mut u64, input: &RecordBatch) -> PyR
     let base = voff.first().copied().unwrap_or(0) as usize;
     let data = &data[base..];
     let loff = params.value_offsets();
-    let mut out = engine.new_batch(input.num_rows(), Want::all());
+    let mut out = engine.new_batch(input.num_rows(), want);
     let mut spans: Vec<(u32, u32)> = Vec::with_capacity(16);
     for i in 0..input.num_rows() {
         spans.clear();

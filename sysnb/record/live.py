@@ -24,11 +24,13 @@ BATCH = 16384  # records per converted batch
 POLL_S = 0.05  # how often an idle stream looks for new frames (and checks ``until``)
 
 
-def stream(rec: Recording, until: Callable[[], bool] = lambda: False) -> Iterator[pa.RecordBatch]:
+def stream(rec: Recording, until: Callable[[], bool] = lambda: False,
+           columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """Table batches (sysdig columns) of ``rec``. Once ``until()`` is true (checked at least every
     POLL_S, whether or not the host makes system calls) the recording is halted and everything it recorded
-    up to then is released; the caller stops ``rec`` (writing its file)."""
-    engine = LiveEngine(section_bytes(rec.section))
+    up to then is released; the caller stops ``rec`` (writing its file). ``columns``: only these table
+    columns (in table order), as a scan of a file would produce them."""
+    engine = LiveEngine(section_bytes(rec.section), columns)
     tail = rec.spill_tail()
     pending = Pending()
     while True:
