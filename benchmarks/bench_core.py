@@ -8,7 +8,10 @@ gives min and median over the rounds and the ratio of medians to sysdig's. Timin
 asserted (wall time on shared VMs varies 3-7x; CPU time much less).
 
 * ``sysdig -S -q``      sysdig 0.29.3 replays the capture and counts event types (the reference)
-* ``sysnb -S -q``        the same with sysnb: the native core streams the columns -S needs
+* ``sysnb -S -q``        the same with sysnb: the native core streams the columns -S needs (event types
+                         depend on no replayed state: the core skips the replay)
+* ``sysnb -S -q FILTER``  with ``proc.name exists or fd.name exists``: the whole state replayed (threads,
+                         processes, fds and their snapshots) to evaluate the filter, nothing printed
 * ``sysnb open``         ``sysnb.open_capture(F)``: the whole table in memory, every column (a notebook)
 * ``sysnb open (ref)``   the same with the Python reference engine (big50 only; --reference)
 
@@ -61,6 +64,7 @@ def commands(path: Path, reference: bool) -> dict[str, list[str]]:
     cmds = {
         "sysdig -S -q": ["sysdig", "-r", str(path), "-S", "-q"],
         "sysnb -S -q": [sysnb, "-r", str(path), "-S", "-q"],
+        "sysnb -S -q (state replayed)": [sysnb, "-r", str(path), "-S", "-q", "proc.name exists or fd.name exists"],
         "sysnb open (all columns)": [sys.executable, "-c", opener, str(path), "native"],
     }
     if reference:

@@ -175,6 +175,13 @@ impl Want {
         self.any(Col::Pid, Col::Aname)
     }
 
+    /// Some column whose value depends on the replayed state (threads, fds, enter/exit pairing).
+    pub fn state(&self) -> bool {
+        self.thread()
+            || self.fd()
+            || [Col::Category, Col::Latency, Col::Args, Col::Buflen, Col::Fdnum, Col::Info].iter().any(|&c| self.has(c))
+    }
+
     /// Some fd column other than fd.num (an fd snapshot is needed).
     pub fn fd(&self) -> bool {
         self.any(Col::FdType, Col::L4proto)
