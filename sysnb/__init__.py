@@ -60,11 +60,12 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """``sysnb.capture`` is the live-capture function; the import system must not replace it with the
-    ``sysnb.capture`` submodule (the Capture class) when that is first imported."""
+    """``sysnb.capture`` and ``sysnb.case`` are functions of the API that share their names with submodules
+    (the Capture class, the case package): the import system must not replace the functions with the
+    submodules when those are first imported."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "capture" and isinstance(value, types.ModuleType):
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
             return
         super().__setattr__(name, value)
 

@@ -76,6 +76,16 @@ def test_native_and_reference_engines_agree(capture: Path) -> None:
     assert differences(capture) == []
 
 
+@pytest.mark.parametrize("capture", capture_params())
+def test_every_dictionary_holds_each_value_once(capture: Path) -> None:
+    """pyarrow's group_by, value_counts and to_pandas take dictionary indices as identities."""
+    for batch in Scan(capture, batch_size=4096):
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+            if pa.types.is_dictionary(col.type):
+                values = col.dictionary.to_pylist()
+                assert len(values) == len(set(values)), f"{name}: {values}"
+
+
 STATELESS = ["evt.num", "evt.rawtime", "evt.cpu", "evt.dir", "evt.type", "evt.rawres", "evt.res", "evt.failed",
              "evt.buffer", "thread.tid", "sysnb.type_id", "sysnb.syscall_id", "sysnb.visible", "sysnb.offset",
              "sysnb.evt_flags", "sysnb.params"]

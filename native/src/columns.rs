@@ -294,10 +294,13 @@ fn dict_array(keys: Vec<i32>, values: Vec<String>) -> Result<ArrayRef, ArrowErro
     Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(int32_keys(keys), Arc::new(values))?))
 }
 
-/// Per-batch dictionary of strings keyed by a small code (event type names, results).
+/// Per-batch dictionary of strings keyed by a small code (event type names, results). Several codes may
+/// have the same text (the enter and exit types of a syscall are both "open"): the dictionary holds each
+/// text once (pyarrow's group_by and value_counts take dictionary indices as identities).
 #[derive(Default)]
 struct CodeDict {
     keys: FxHashMap<i64, i32>,
+    by_text: FxHashMap<String, i32>,
     values: Vec<String>,
 }
 
@@ -306,8 +309,16 @@ impl CodeDict {
         if let Some(&k) = self.keys.get(&code) {
             return k;
         }
-        let k = self.values.len() as i32;
-        self.values.push(make());
+        let text = make();
+        let k = match self.by_text.get(&text) {
+            Some(&k) => k,
+            None => {
+                let k = self.values.len() as i32;
+                self.values.push(text.clone());
+                self.by_text.insert(text, k);
+                k
+            }
+        };
         self.keys.insert(code, k);
         k
     }
