@@ -1,0 +1,195 @@
+"""Command-line front ends: ``sysnb -r CAP --rules FILE ...`` (alerts like ``falco -e``) and
+``sysnb rules validate FILE...`` (Falco's -V, plus why each rule sysnb cannot run is not compiled).
+
+Examples::
+
+    sysnb -r capture.scap --rules /etc/falco/falco_rules.yaml
+    sysnb -r capture.scap --rules rules.d/ --min-priority warning --disable-tag network --json
+    sysnb rules validate falco_rules.yaml my_rules.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import pyarrow as pa
+
+from sysnb.errors import UsageError
+from sysnb.rules.alerts import build_alerts, json_lines, summary, text_lines
+from sysnb.rules.engine import RULE_MATCHING, Options, ignored_event_types, match
+from sysnb.rules.loader import RuleSet, engine_version, load_rules
+from sysnb.rules.model import PRIORITIES
+
+_SHORT = {"Informational": "INFO"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The rules options of the ``sysnb`` command (Falco's, under long names)."""
+    g = p.add_argument_group("Falco rules (evaluate rules on the capture read with -r)")
+    g.add_argument("--rules", action="append", metavar="FILE_OR_DIR",
+                   help="Falco rules file or directory (its .yaml files in alphabetical order); repeat to load "
+                        "several in order, later files append to and override earlier ones")
+    g.add_argument("--min-priority", metavar="PRIORITY", default="debug",
+                   help="only rules at this priority or more severe (Falco's -o priority=): emergency, alert, "
+                        "critical, error, warning, notice, info(rmational), debug")
+    g.add_argument("--disable-rules", action="append", default=[], metavar="SUBSTRING",
+                   help="disable rules whose name contains SUBSTRING or matches it as a regular expression "
+                        "(Falco's -D); repeatable")
+    g.add_argument("--disable-tag", action="append", default=[], metavar="TAG",
+                   help="disable rules with this tag (Falco's -T); repeatable")
+    g.add_argument("--enable-tag", action="append", default=[], metavar="TAG",
+                   help="run only rules with this tag (Falco's -t); repeatable; not with --disable-*")
+    g.add_argument("--all-events", action="store_true",
+                   help="also evaluate the events Falco skips by default (read/write/close/poll/mmap/... flagged "
+                        "EF_DROP_SIMPLE_CONS; Falco's -A)")
+    g.add_argument("--rule-matching", choices=RULE_MATCHING, default="first",
+                   help="first: one alert per event, for the first matching rule in load order (Falco's "
+                        "default); all: one alert per matching rule")
+    g.add_argument("--iso8601", action="store_true",
+                   help="print alert times as ISO 8601 in UTC (Falco's time_format_iso_8601)")
+
+
+def options(args: argparse.Namespace) -> Options:
+    opts = Options(args.min_priority, args.disable_rules, args.disable_tag, args.enable_tag, args.all_events,
+                   args.rule_matching)
+    opts.check()
+    return opts
+
+
+def load_or_fail(paths: Sequence[str], err: TextIO) -> RuleSet | None:
+    rs = load_rules(paths)
+    for note in rs.notes:
+        print(f"sysnb: rules: {note}", file=err)
+    if not rs.ok:
+        for e in rs.errors:
+            print(f"sysnb: {e}", file=err)
+        print(f"sysnb: could not load the rules ({', '.join(paths)})", file=err)
+        return None
+    return rs
+
+
+def run_alerts(args: argparse.Namespace, cap: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Evaluate the rules on the capture and print alerts as ``falco -e`` does, then Falco's summary."""
+    opts = options(args)
+    rs = load_or_fail(args.rules, err)
+    if rs is None:
+        return 1
+    skipped = [] if opts.all_events else ignored_event_types(rs, opts)
+    print(_load_line(rs), file=err)
+    if skipped:
+        print(f"sysnb: rules match ignored events: {', '.join(skipped)}; these events are not evaluated unless "
+              "--all-events (Falco's -A)", file=err)
+    table: pa.Table = cap.table
+    alerts = build_alerts(table, rs, match(table, rs, opts))
+    host = cap.provenance.hostname or socket.gethostname()
+    lines = json_lines(alerts, host, args.iso8601) if args.json else text_lines(alerts, args.iso8601)
+    for line in lines:
+        out.write(line + "\n")
+    for line in stats_lines(alerts, rs):
+        print(line, file=err if args.json else out)
+    return 1 if cap.provenance.error else 0
+
+
+def _load_line(rs: RuleSet) -> str:
+    text = (f"sysnb: rules: {len(rs.rules)} loaded from {len(rs.files)} file(s), {len(rs.compiled)} compiled")
+    if rs.not_compiled:
+        text += (f", {len(rs.not_compiled)} not compiled (fields or operators sysnb lacks; `sysnb rules validate "
+                 f"{' '.join(rs.files)}` says which)")
+    if rs.skipped:
+        text += f", {len(rs.skipped)} of other sources skipped"
+    return text
+
+
+def stats_lines(alerts: pa.Table, rs: RuleSet) -> list[str]:
+    """Falco's end-of-run statistics (stats_manager::format)."""
+    lines = [f"Events detected: {alerts.num_rows}", "Rule counts by severity:"]
+    by_priority = Counter(alerts["priority"].to_pylist())
+    for name in PRIORITIES:
+        if by_priority[name]:
+            lines.append(f"   {_SHORT.get(name, name.upper())}: {by_priority[name]}")
+    lines.append("Triggered rules by rule name:")
+    lines += [f"   {rule}: {n}" for rule, _, n in summary(alerts, rs)]
+    return lines
+
+
+# -- sysnb rules validate -------------------------------------------------------------------------------------------
+
+def validate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sysnb rules validate", description="Load Falco rules files as Falco does "
+                                "(errors and warnings with file:line:column) and report, for every rule sysnb "
+                                "cannot compile, the field or operator it lacks.")
+    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help="rules files or directories, loaded in order")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a rule could not be compiled")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors and the summary only (no warnings)")
+    return p
+
+
+def validate_main(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
+    args = validate_parser().parse_args(list(argv))
+    for f in args.files:
+        if not os.path.exists(f):
+            raise UsageError(f"{f}: no such file or directory")
+    rs = load_rules(args.files)
+    report = validation_report(rs)
+    if args.json:
+        out.write(json.dumps(report, indent=1) + "\n")
+    else:
+        for line in validation_text(rs, report, warnings=not args.quiet):
+            out.write(line + "\n")
+    if not rs.ok:
+        return 1
+    return 1 if args.strict and rs.not_compiled else 0
+
+
+def validation_report(rs: RuleSet) -> dict[str, Any]:
+    """Everything ``validate`` knows, as plain data: per file, status, counts, messages, not-compiled rules."""
+    missing: Counter[str] = Counter()
+    for r in rs.not_compiled:
+        missing.update({p.field or p.message for p in r.problems})
+    return {
+        "files": rs.files, "ok": rs.ok, "engine_version": engine_version(),
+        "required_engine_version": ".".join(map(str, rs.required_engine_version)),
+        "rules": len(rs.rules), "compiled": len(rs.compiled), "not_compiled": len(rs.not_compiled),
+        "other_sources": [{"rule": r.name, "source": r.source} for r in rs.skipped],
+        "macros": rs.macros, "lists": len(rs.lists),
+        "errors": [_message(m) for m in rs.errors], "warnings": [_message(m) for m in rs.warnings],
+        "not_compiled_rules": [{"rule": r.name, "location": str(r.info.loc),
+                                "reasons": [{"where": p.where, "field": p.field, "message": p.message}
+                                            for p in r.problems]} for r in rs.not_compiled],
+        "missing": dict(missing.most_common()),
+        "output_fields_missing": {r.name: r.output_missing for r in rs.rules if r.output_missing},
+        "notes": rs.notes,
+    }
+
+
+def _message(m: Any) -> dict[str, Any]:
+    loc = m.loc
+    return {"code": m.code, "message": m.message, "item_type": m.item_type, "item_name": m.item_name,
+            "file": loc.file if loc else "", "line": loc.line if loc else 0, "column": loc.column if loc else 0}
+
+
+def validation_text(rs: RuleSet, report: dict[str, Any], warnings: bool = True) -> list[str]:
+    lines = [f"{', '.join(rs.files)}: " + ("Ok" + (", with warnings" if rs.warnings else "") if rs.ok else "Invalid")]
+    lines += [f"  {m}" for m in rs.errors]
+    if warnings:
+        lines += [f"  {m}" for m in rs.warnings]
+    lines += [f"  note: {n}" for n in rs.notes]
+    if not rs.ok:
+        return lines
+    lines.append(f"rules: {report['rules']} loaded, {report['compiled']} compiled, {report['not_compiled']} not "
+                 f"compiled, {len(rs.skipped)} of other sources skipped ({rs.macros} macros, {len(rs.lists)} lists)")
+    for r in rs.not_compiled:
+        lines.append(f"  could not compile: {r.name} ({r.info.loc})")
+        lines += [f"      {p}" for p in r.problems]
+    if report["missing"]:
+        lines.append("missing in sysnb (rules needing it):")
+        lines += [f"  {name}: {n}" for name, n in report["missing"].items()]
+    return lines
