@@ -158,6 +158,8 @@ class Collector:
     def replace_rule(self, upd: RuleUpdate) -> None:
         prev = self._updated_rule(upd, "An 'override.<key>: replace' to a rule was requested but no rule by that "
                                   "name already exists", "The rule must have at least one field that can be replaced")
+        for ex in upd.exceptions or []:  # (Falco leaves replaced exceptions unchecked: comps stay unset)
+            validate_exception(ex)
         for key in ("condition", "output", "desc", "tags", "exceptions", "priority", "enabled", "capture",
                     "capture_duration", "warn_evttypes", "skip_if_unknown_filter"):
             value = getattr(upd, key)

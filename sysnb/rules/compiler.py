@@ -20,6 +20,7 @@ from sysnb.filter.parser import BoolOp, Check, FilterSyntaxError, MacroRef, Node
 from sysnb.rules.collector import Collector
 from sysnb.rules.conditions import exception_condition, resolve_list
 from sysnb.rules.evttypes import TOO_MANY_CODES, code_count, event_names, evttypes
+from sysnb.rules.falco_fields import FALCO_FIELDS
 from sysnb.rules.messages import LoadMessage, RuleLoadError
 from sysnb.rules.model import RuleInfo
 from sysnb.rules.yamlsrc import Loc
@@ -55,6 +56,7 @@ class CompiledRule:
     filter: CompiledFilter | None = None
     problems: list[Problem] = field(default_factory=list)
     output_missing: list[str] = field(default_factory=list)
+    skipped: bool = False  # skip-if-unknown-filter and a field Falco does not know either
 
     @property
     def name(self) -> str:
@@ -198,6 +200,33 @@ def check_problems(node: Node, text: str, where: str) -> list[Problem]:
     return list(out.values())
 
 
+def falco_knows(name: str) -> bool:
+    """Whether Falco has this field (``evt.arg.flags``, ``proc.aname[2]``: the field with its argument)."""
+    base = name.split("[", 1)[0]
+    parts = base.split(".")
+    return any(".".join(parts[:k]) in FALCO_FIELDS for k in range(len(parts), 1, -1))
+
+
+def _falco_unknown(rule: RuleInfo, problems: list[Problem], output_missing: list[str],
+                   warn: list[LoadMessage]) -> bool:
+    """Falco's reaction to a field it does not know either: LOAD_ERR_COMPILE_OUTPUT/CONDITION, or with
+    ``skip-if-unknown-filter: true`` a LOAD_UNKNOWN_FILTER warning and the rule skipped (True)."""
+    bad_output = next((f for f in output_missing if not falco_knows(f)), None)
+    bad_field = next((p.field for p in problems if p.message.startswith("unknown field")
+                      and not falco_knows(p.field)), None)
+    if bad_output is None and bad_field is None:
+        return False
+    if bad_output is not None:
+        code, msg, loc = "LOAD_ERR_COMPILE_OUTPUT", f"invalid formatting token {bad_output}", rule.output_loc
+    else:
+        code, msg, loc = ("LOAD_ERR_COMPILE_CONDITION", f"filter_check called with nonexistent field {bad_field}",
+                          rule.cond_loc)
+    if rule.skip_if_unknown_filter:
+        warn.append(LoadMessage("LOAD_UNKNOWN_FILTER", msg, "rule", rule.name, loc or rule.loc))
+        return True
+    raise RuleLoadError(code, msg, "rule", rule.name, loc or rule.loc)
+
+
 def check_event_types(node: Node, kind: str, name: str, loc: Loc | None) -> None:
     """Falco refuses ``evt.type`` comparisons with names that are no event type ("unknown event type")."""
     known = event_names()
@@ -278,6 +307,9 @@ def _compile_rule(info: RuleInfo, lists: dict[str, list[str]], used_lists: set[s
     rule.problems = check_problems(own, text, f"rule '{info.name}'")
     for name in sorted(refs):
         rule.problems.extend(macros.problems.get(name, []))
+    if _falco_unknown(info, rule.problems, rule.output_missing, warn):
+        rule.skipped = True
+        return rule
     if not rule.problems:
         try:
             rule.filter = compile_node(ast, text)

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb.errors import UsageError
+from sysnb.filter import CompiledFilter, compile_node
+from sysnb.filter.parser import BoolOp, Node
 from sysnb.rules.compiler import CompiledRule
 from sysnb.rules.loader import RuleSet
 from sysnb.rules.model import PRIORITIES, parse_priority
@@ -155,6 +157,37 @@ class _TypeIndex:
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
+def _conjuncts(node: Node) -> list[Node]:
+    """The terms of a top-level ``and`` (nested ones flattened); the node itself otherwise."""
+    if isinstance(node, BoolOp) and node.op == "and":
+        return [t for op in node.operands for t in _conjuncts(op)]
+    return [node]
+
+
+class _Plan:
+    """A rule's condition as its ``and`` terms, each compiled on its own (shared terms of shared macros are
+    compiled once) and ordered cheap first: those read from stored columns before those computed from the
+    table (evt.arg.*, ancestors, networks). Rows that fail a term are not handed to the next one."""
+
+    def __init__(self, rule: CompiledRule, cache: dict[Node, CompiledFilter]) -> None:
+        terms = []
+        for node in _conjuncts(rule.ast):
+            compiled = cache.get(node)
+            if compiled is None:
+                compiled = cache[node] = compile_node(node, rule.condition)
+            terms.append(compiled)
+        self.terms = sorted(terms, key=lambda f: (f.dynamic, len(f.columns())))
+
+    def rows(self, table: pa.Table, cand: np.ndarray) -> np.ndarray:
+        names = set(table.column_names)
+        for term in self.terms:
+            if not len(cand):
+                break
+            sub = table.select(sorted(term.columns() & names)).take(pa.array(cand))
+            cand = cand[np.asarray(term.mask(sub).to_numpy(zero_copy_only=False), bool)]
+        return cand
+
+
 def match(table: pa.Table, rs: RuleSet, opts: Options | None = None) -> Matches:
     """Evaluate every active rule; each rule's condition runs once over the rows of its event types."""
     opts = opts or Options()
@@ -165,6 +198,7 @@ def match(table: pa.Table, rs: RuleSet, opts: Options | None = None) -> Matches:
     first = opts.rule_matching == "first"
     hit_rows, hit_rules = [], []
     evaluated = {}
+    compiled: dict[Node, CompiledFilter] = {}
     universe = frozenset(index.groups)
     for i, rule in rules:
         cand = index.rows(rule.evttypes, universe <= rule.evttypes)
@@ -173,11 +207,7 @@ def match(table: pa.Table, rs: RuleSet, opts: Options | None = None) -> Matches:
         evaluated[rule.name] = len(cand)
         if not len(cand):
             continue
-        assert rule.filter is not None
-        cols = sorted(rule.filter.columns() & set(table.column_names))
-        sub = table.select(cols).take(pa.array(cand))
-        mask = np.asarray(rule.filter.mask(sub).to_numpy(zero_copy_only=False), bool)
-        hit = cand[mask]
+        hit = _Plan(rule, compiled).rows(table, cand)
         if first:
             claimed[hit] = True
         hit_rows.append(hit)
