@@ -58,9 +58,9 @@ DOUBLE = """
 _NS = ["881781397", "881785348", "881796705", "881799840", "882003104", "882008208", "882045694", "882054739"]
 GOLDEN_TEXT = [f"2016-08-04T16:17:57.{ns}+0000: Warning An open was seen (command=cat /dev/null)" for ns in _NS]
 GOLDEN_JSON = [
-    '{"hostname":"test-falco-hostname","output":"%s","priority":"Warning","rule":"open_from_cat","source":"syscall",'
-    '"tags":["filesystem","process","testing"],"time":"2016-08-04T16:17:57.%sZ", "output_fields": '
-    '{"evt.time.iso8601":1470327477%s,"proc.cmdline":"cat /dev/null"}}' % (line, ns, ns)
+    f'{{"hostname":"test-falco-hostname","output":"{line}","priority":"Warning","rule":"open_from_cat",'
+    f'"source":"syscall","tags":["filesystem","process","testing"],"time":"2016-08-04T16:17:57.{ns}Z", '
+    f'"output_fields": {{"evt.time.iso8601":1470327477{ns},"proc.cmdline":"cat /dev/null"}}}}'
     for line, ns in zip(GOLDEN_TEXT, _NS, strict=True)]
 
 
@@ -110,7 +110,8 @@ def test_default_time_is_evt_time_and_missing_fields_print_na(cat: sysnb.Capture
     lines = list(text_lines(alerts))
     assert lines[0] == "16:17:57.881781397: Warning An open was seen (cport=<NA> command=cat /dev/null)"
     first = json.loads(next(json_lines(alerts, "h")))
-    assert first["output_fields"] == {"evt.time": 1470327477881781397, "fd.cport": None, "proc.cmdline": "cat /dev/null"}
+    assert first["output_fields"] == {"evt.time": 1470327477881781397, "fd.cport": None,
+                                      "proc.cmdline": "cat /dev/null"}
 
 
 def test_alerts_table_points_back_at_the_events(cat: sysnb.Capture) -> None:
@@ -228,8 +229,8 @@ def test_netmask_in_operator_on_connect_localhost() -> None:
     ("macro_override", SINGLE + "- macro: is_cat\n  condition: proc.name in (not-cat)", False),
     ("rule_override", SINGLE + "- rule: open_from_cat\n  desc: x\n  condition: evt.type=open and proc.name=nope\n"
                                "  output: x\n  priority: WARNING", False),
-    ("list_substring", "- list: my_list\n  items: ['\"one string\"']\n- rule: r\n  desc: d\n"
-                       "  condition: evt.type=open and fd.name in (file_my_list)\n  output: o\n  priority: INFO", False),
+    ("list_substring", "- list: my_list\n  items: ['\"one string\"']\n- rule: r\n  desc: d\n  condition: "
+                       "evt.type=open and fd.name in (file_my_list)\n  output: o\n  priority: INFO", False),
     ("list_sub_bare", "- list: cat_binaries\n  items: [cat]\n- rule: r\n  desc: d\n"
                       "  condition: evt.type=open and proc.name=cat_binaries\n  output: o\n  priority: WARNING", True),
     ("list_sub_whitespace", "- list: cat_binaries\n  items: [cat]\n- rule: r\n  desc: d\n  condition: "

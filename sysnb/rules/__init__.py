@@ -11,7 +11,8 @@ from sysnb.rules.alerts import ALERT_SCHEMA, json_lines, text_lines
 from sysnb.rules.engine import Options
 from sysnb.rules.loader import RuleSet, load_rules, load_text
 from sysnb.rules.model import PRIORITIES
-from sysnb.rules.run import alerts_table, as_ruleset
+from sysnb.rules.result import Alerts
+from sysnb.rules.run import alerts_table, as_ruleset, find_alerts
 
-__all__ = ["ALERT_SCHEMA", "PRIORITIES", "Options", "RuleSet", "alerts_table", "as_ruleset", "json_lines",
-           "load_rules", "load_text", "text_lines"]
+__all__ = ["ALERT_SCHEMA", "PRIORITIES", "Alerts", "Options", "RuleSet", "alerts_table", "as_ruleset",
+           "find_alerts", "json_lines", "load_rules", "load_text", "text_lines"]

@@ -75,8 +75,9 @@ def load_or_fail(paths: Sequence[str], err: TextIO) -> RuleSet | None:
     return rs
 
 
-def run_alerts(args: argparse.Namespace, cap: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_alerts(args: argparse.Namespace, cap: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Evaluate the rules on the capture and print alerts as ``falco -e`` does, then Falco's summary."""
+    out, err = out or sys.stdout, err or sys.stderr
     opts = options(args)
     rs = load_or_fail(args.rules, err)
     if rs is None:
@@ -132,7 +133,8 @@ def validate_parser() -> argparse.ArgumentParser:
     return p
 
 
-def validate_main(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
+def validate_main(argv: Sequence[str], out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     args = validate_parser().parse_args(list(argv))
     for f in args.files:
         if not os.path.exists(f):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -61,6 +62,17 @@ class Options:
         if self.rule_matching not in RULE_MATCHING:
             raise UsageError(f"rule matching {self.rule_matching!r}: use first or all")
         self.priority_limit()
+
+
+def options_from(**kwargs: Any) -> Options:
+    """Options from keyword arguments; an unknown one is a usage error naming the known ones."""
+    known = [f.name for f in fields(Options)]
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise UsageError(f"unknown rules option(s) {', '.join(unknown)}; use {', '.join(known)}")
+    opts = Options(**kwargs)
+    opts.check()
+    return opts
 
 
 def _name_matches(pattern: str, name: str) -> bool:
