@@ -29,7 +29,8 @@ RULES = Path(os.environ.get("SYSNB_SHARED_RULES", Path(__file__).parents[3] / "s
 RULESETS = {"2022": ["2022/falco_rules-0.32.2.yaml"],
             "current": ["current/falco_rules.yaml", "current/falco-incubating_rules.yaml",
                         "current/falco-sandbox_rules.yaml"]}
-_SUDO, _PKEXEC = "Sudo Potential Privilege Escalation", "Polkit Local Privilege Escalation Vulnerability (CVE-2021-4034)"
+_SUDO = "Sudo Potential Privilege Escalation"
+_PKEXEC = "Polkit Local Privilege Escalation Vulnerability (CVE-2021-4034)"
 #: action -> the rules meant to fire on it (a rule a ruleset does not have is not expected from it)
 INTENDED = {
     "search_private_keys": {"Search Private Keys or Passwords"},
