@@ -104,38 +104,34 @@ def active_rules(rs: RuleSet, opts: Options) -> list[tuple[int, CompiledRule]]:
     return out
 
 
-def _skipped_type_ids() -> np.ndarray:
-    skip = np.zeros(len(EVENTS), bool)
+def _per_type(flag: Any) -> np.ndarray:
+    """A lookup over every possible type id (uint16): ids beyond the event table are False."""
+    out = np.zeros(1 << 16, bool)
     for e in EVENTS:
-        flags = e.flags_2022 if e.known_2022 else e.flags
-        skip[e.id] = bool(flags & _SKIP_FLAGS)
-    skip[GENERIC_E] = skip[GENERIC_X] = False  # decided by the syscall
-    return skip
+        out[e.id] = bool(flag(e))
+    return out
 
 
-_SKIPPED_TYPES = _skipped_type_ids()
+_SKIPPED_TYPES = _per_type(lambda e: e.id not in (GENERIC_E, GENERIC_X)  # generic: decided by the syscall
+                           and (e.flags_2022 if e.known_2022 else e.flags) & _SKIP_FLAGS)
 _SKIPPED_SYSCALLS = np.zeros(1 << 16, bool)
 _SKIPPED_SYSCALLS[sorted(SKIPPED_SYSCALLS_2022)] = True
-_CONTAINER_TYPES = np.zeros(len(EVENTS), bool)
-_CONTAINER_TYPES[sorted(CONTAINER_IDS)] = True
+_CONTAINER_TYPES = _per_type(lambda e: e.id in CONTAINER_IDS)
 
 
-def _np(col: pa.ChunkedArray | pa.Array, fill: int) -> np.ndarray:
+def _np(col: pa.ChunkedArray | pa.Array, fill: int | bool) -> np.ndarray:
     return np.asarray(pc.fill_null(col, fill).to_numpy(zero_copy_only=False))
 
 
 def candidate_rows(table: pa.Table, all_events: bool) -> np.ndarray:
     """Row positions of the events Falco evaluates rules on (see the module docstring)."""
     numbered = np.asarray(pc.is_valid(table["evt.num"]).to_numpy(zero_copy_only=False), bool)
-    types = _np(table["sysnb.type_id"], 0).astype(np.int64)
-    types = np.where(types < len(EVENTS), types, 0)
-    visible = np.asarray(pc.fill_null(table["sysnb.visible"], False).to_numpy(zero_copy_only=False), bool)
-    keep = numbered & ((_np(table["sysnb.evt_flags"], 0).astype(np.int64) & _STATE_ONLY) == 0)
-    keep &= ~(_CONTAINER_TYPES[types] & ~visible)  # container state libsinsp consumed at open
+    types = _np(table["sysnb.type_id"], 0)
+    keep = numbered & ((_np(table["sysnb.evt_flags"], 0) & _STATE_ONLY) == 0)
+    keep &= ~(_CONTAINER_TYPES[types] & ~_np(table["sysnb.visible"], False))  # container state consumed at open
     if not all_events:
         generic = (types == GENERIC_E) | (types == GENERIC_X)
-        syscalls = _np(table["sysnb.syscall_id"], 0).astype(np.int64)
-        keep &= ~np.where(generic, _SKIPPED_SYSCALLS[syscalls], _SKIPPED_TYPES[types])
+        keep &= ~np.where(generic, _SKIPPED_SYSCALLS[_np(table["sysnb.syscall_id"], 0)], _SKIPPED_TYPES[types])
     return np.flatnonzero(keep)
 
 
