@@ -4,6 +4,7 @@ Builds ``benchmarks/data/mpm-event-x50.scap`` as bench_read.py does (50 copies o
 mpm-event_full_capture.scap), warms sysnb's table cache, then runs, interleaved, ``--rounds`` times:
 
 * ``sysdig -r FILE -S -q``                                 the reference: sysdig reads the file once
+* ``sysnb -r FILE -S -q`` (warm)                           what any sysnb command pays to map the cached table
 * ``sysnb -r FILE --rules RULES`` (warm)                   the whole command: map the table, load, evaluate, print
 * the evaluation alone, in a child process: load the rules, match every rule, build the alerts table
 
@@ -93,6 +94,7 @@ def main() -> int:
     notes: dict[str, str] = {}
     for _ in range(args.rounds):
         runs.setdefault("sysdig -r -S -q", []).append(child(["sysdig", "-r", str(f), "-S", "-q"], env))
+        runs.setdefault("sysnb -r -S -q (warm)", []).append(child([*sysnb, "-S", "-q"], env))
         for name, rules in RULES.items():
             for all_events in (False, True):
                 flag = ["--all-events"] if all_events else []

@@ -153,9 +153,9 @@ def validate_main(argv: Sequence[str], out: TextIO | None = None) -> int:
 
 def validation_report(rs: RuleSet) -> dict[str, Any]:
     """Everything ``validate`` knows, as plain data: per file, status, counts, messages, not-compiled rules."""
-    missing: Counter[str] = Counter()
+    missing: Counter[str] = Counter()  # field (without its argument) -> rules that need it
     for r in rs.not_compiled:
-        missing.update({p.field or p.message for p in r.problems})
+        missing.update({(p.field or p.message).split("[", 1)[0] for p in r.problems})
     return {
         "files": rs.files, "ok": rs.ok, "engine_version": engine_version(),
         "required_engine_version": ".".join(map(str, rs.required_engine_version)),
