@@ -604,3 +604,16 @@ def test_a_missing_file_is_a_read_error(tmp_path: Path) -> None:
     assert [e.code for e in rs.errors] == ["LOAD_ERR_FILE_READ"]
     with pytest.raises(UsageError, match="could not be loaded"):
         alerts_table(sysnb.open_capture(CAT), tmp_path / "nope.yaml")
+
+
+def test_hostile_nesting_is_a_load_error_not_a_crash() -> None:
+    deep = "- macro: m0\n  condition: evt.type=open\n" + "".join(
+        f"- macro: m{i}\n  condition: m{i - 1} and proc.name=x\n" for i in range(1, 600))
+    rs = load_text(deep + "- rule: r\n  desc: d\n  condition: m599\n  output: o\n  priority: INFO\n")
+    assert [e.code for e in rs.errors] == ["LOAD_ERR_COMPILE_CONDITION"]
+    paren = "(" * 5000 + "evt.type=open" + ")" * 5000
+    rs = load_text(f"- rule: r\n  desc: d\n  condition: {paren}\n  output: o\n  priority: INFO\n")
+    assert [e.message for e in rs.errors] == ["condition nests too deeply"]
+    bomb = "- list: a\n  items: &x [a1, a2, a3]\n" + "".join(f"- list: l{i}\n  items: *x\n" for i in range(50))
+    assert load_text(bomb + "- rule: r\n  desc: d\n  condition: proc.name in (l1)\n  output: o\n"
+                            "  priority: INFO\n").ok

@@ -29,7 +29,6 @@ from sysnb.rules.yamlsrc import Loc
 CONTAINER_INFO = "%container.info"
 CONTAINER_INFO_FORMAT = "%container.name (id=%container.id)"
 _OUTPUT_TOKEN = re.compile(r"%([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*(?:\[[^\]]*\])?)")
-_MAX_DEPTH = 1000
 
 
 @dataclass
@@ -76,45 +75,81 @@ class Compiled:
 
 
 class _Macros:
-    """Parsed macro conditions and their expansion (with the problems each macro's own checks have)."""
+    """Parsed macro conditions, their references checked as Falco checks them, and their expansion (each macro
+    expanded once), with the problems each macro's own checks have."""
 
     def __init__(self, col: Collector, lists: dict[str, list[str]], used_lists: set[str], check_fields: bool):
         self.col, self.check_fields = col, check_fields
         self.parsed: dict[str, Node] = {}
         self.problems: dict[str, list[Problem]] = {}
         self.used: set[str] = set()
+        self._expanded: dict[str, tuple[Node, frozenset[str]]] = {}
         for m in col.macros.values():
             text = substitute_lists(m.condition, lists, used_lists)
             self.parsed[m.name] = parse_condition(text, "macro", m.name, m.cond_loc)
             if check_fields:
                 self.problems[m.name] = check_problems(self.parsed[m.name], text, f"macro '{m.name}'")
 
-    def expand(self, node: Node, visible: int | None, item: tuple[str, str, Loc], refs: set[str] | None = None,
-               path: tuple[str, ...] = ()) -> Node:
-        """``node`` with every macro reference replaced by the macro's (expanded) condition; only macros
-        defined before ``visible`` may be used (all of them when it is None)."""
-        if len(path) > _MAX_DEPTH:
-            raise RuleLoadError("LOAD_ERR_VALIDATE", "macro nesting too deep", *item)
+    def check_all(self) -> None:
+        """Falco resolves every macro, with its visibility, even when no rule uses it: a reference to a macro
+        defined later (or not at all) is undefined, and a macro reaching itself is a reference loop."""
+        for m in self.col.macros.values():
+            for name in _macro_refs(self.parsed[m.name]):
+                ref = self.col.macros.get(name)
+                if ref is None or ref.index >= m.visibility:
+                    raise RuleLoadError("LOAD_ERR_VALIDATE", f"Undefined macro '{name}' used in filter.", "macro",
+                                        m.name, m.loc)
+                self.used.add(name)
+        state: dict[str, int] = {}  # 1: being visited, 2: done
+        for m in self.col.macros.values():
+            self._no_loop(m.name, state)
+
+    def _no_loop(self, name: str, state: dict[str, int]) -> None:
+        stack = [(name, iter(sorted(_macro_refs(self.parsed[name]))))]
+        state[name] = 1
+        while stack:
+            current, refs = stack[-1]
+            nxt = next(refs, None)
+            if nxt is None:
+                state[current] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                info = self.col.macros[nxt]
+                raise RuleLoadError("LOAD_ERR_VALIDATE", f"reference loop in macro '{nxt}'", "macro", nxt, info.loc)
+            elif state.get(nxt) is None:
+                state[nxt] = 1
+                stack.append((nxt, iter(sorted(_macro_refs(self.parsed[nxt])))))
+
+    def expand(self, node: Node, item: tuple[str, str, Loc], refs: set[str]) -> Node:
+        """``node`` with every macro reference replaced by the macro's expanded condition (``refs`` collects
+        the macros reached)."""
         if isinstance(node, MacroRef):
-            info = self.col.macros.get(node.name)
-            if info is None or (visible is not None and info.index >= visible):
+            if node.name not in self.col.macros:
                 raise RuleLoadError("LOAD_ERR_VALIDATE", f"Undefined macro '{node.name}' used in filter.", *item)
-            if node.name in path:
-                raise RuleLoadError("LOAD_ERR_VALIDATE", f"reference loop in macro '{path[0]}'", *item)
             self.used.add(node.name)
-            if refs is not None:
-                refs.add(node.name)
-            return self.expand(self.parsed[node.name], visible, item, refs, (*path, node.name))
+            done = self._expanded.get(node.name)
+            if done is None:
+                inner: set[str] = set()
+                done = self._expanded[node.name] = (self.expand(self.parsed[node.name], item, inner),
+                                                    frozenset(inner))
+            refs.add(node.name)
+            refs.update(done[1])
+            return done[0]
         if isinstance(node, Not):
-            return Not(self.expand(node.operand, visible, item, refs, path))
+            return Not(self.expand(node.operand, item, refs))
         if isinstance(node, BoolOp):
-            return BoolOp(node.op, tuple(self.expand(op, visible, item, refs, path) for op in node.operands))
+            return BoolOp(node.op, tuple(self.expand(op, item, refs) for op in node.operands))
         return node
 
-    def check_all(self) -> None:
-        """Falco resolves every macro (with its visibility) even when no rule uses it."""
-        for m in self.col.macros.values():
-            self.expand(self.parsed[m.name], m.visibility, ("macro", m.name, m.loc))
+
+def _macro_refs(node: Node) -> set[str]:
+    if isinstance(node, MacroRef):
+        return {node.name}
+    if isinstance(node, Not):
+        return _macro_refs(node.operand)
+    if isinstance(node, BoolOp):
+        return {r for op in node.operands for r in _macro_refs(op)}
+    return set()
 
 
 def expand_lists(col: Collector, used: set[str]) -> dict[str, list[str]]:
@@ -265,13 +300,20 @@ def compile_rules(col: Collector, warn: list[LoadMessage], check_fields: bool = 
     out = Compiled()
     used_lists: set[str] = set()
     out.lists = expand_lists(col, used_lists)
-    macros = _Macros(col, out.lists, used_lists, check_fields)
-    macros.check_all()
+    try:
+        macros = _Macros(col, out.lists, used_lists, check_fields)
+        macros.check_all()
+    except RecursionError:
+        raise RuleLoadError("LOAD_ERR_COMPILE_CONDITION", "a macro nests too deeply", "macro", "", None) from None
     for info in col.rules.values():
         if info.unknown_source:
             out.skipped.append(info)
             continue
-        out.rules.append(_compile_rule(info, out.lists, used_lists, macros, warn, check_fields))
+        try:
+            out.rules.append(_compile_rule(info, out.lists, used_lists, macros, warn, check_fields))
+        except RecursionError:  # a hostile nesting of macros or parentheses
+            raise RuleLoadError("LOAD_ERR_COMPILE_CONDITION", "condition nests too deeply", "rule", info.name,
+                                info.cond_loc or info.loc) from None
     for m in col.macros.values():
         if m.name not in macros.used:
             warn.append(LoadMessage("LOAD_UNUSED_MACRO", "Macro not referred to by any other rule/macro", "macro",
@@ -294,7 +336,7 @@ def _compile_rule(info: RuleInfo, lists: dict[str, list[str]], used_lists: set[s
     text = substitute_lists(condition, lists, used_lists)
     own = parse_condition(text, "rule", info.name, loc)
     refs: set[str] = set()
-    ast = macros.expand(own, None, ("rule", info.name, info.loc), refs)
+    ast = macros.expand(own, ("rule", info.name, info.loc), refs)
     check_event_types(ast, "rule", info.name, loc)
     types = evttypes(ast)
     if info.warn_evttypes and code_count(types) > TOO_MANY_CODES:
