@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
-from sysnb.derived import DERIVED
 from sysnb.fields import FIELDS
 from sysnb.format.output import NA, Formatter, clock_time
 from sysnb.rules.compiler import CompiledRule, output_fields
@@ -55,16 +53,9 @@ def rule_format(rule: CompiledRule) -> str:
     return _TOKEN.sub(lambda m: NA if m[1] in missing else m[0], rule.output)
 
 
-def _field_rows(f: Formatter, names: list[str], table: pa.Table) -> Iterator[dict[str, str | None]]:
-    """Every row's value of each field as the formatter renders it (None when the event has no value)."""
-    derived = {n: DERIVED[n][0]() for n in names if n in DERIVED}
-    for batch in table.to_batches(max_chunksize=65536):
-        cols = {c: batch.column(c).to_pylist() for c in f.columns if c in batch.schema.names}
-        if derived:
-            projected = ds.dataset(pa.Table.from_batches([batch])).to_table(columns=derived)
-            cols.update({n: projected.column(n).to_pylist() for n in derived})
-        for i in range(batch.num_rows):
-            yield {n: f.value(n, cols, i) for n in names}
+def _field_values(name: str, sub: pa.Table) -> list[str | None]:
+    """A field's value per row as ``-p`` prints it (None where the event has none)."""
+    return [None if v == NA else v for v in Formatter(f"*%{name}").lines(sub)]
 
 
 def _typed(name: str, value: str | None) -> Any:
@@ -73,7 +64,7 @@ def _typed(name: str, value: str | None) -> Any:
         return None
     base = name.split("[", 1)[0]
     info = FIELDS.get(base)
-    kind = info.type if info is not None else ""
+    kind = getattr(info, "type", "")
     if kind == "BOOL":
         return value == "true"
     if kind in _NUMERIC_TYPES or base in ("proc.apid", "evt.rawarg") or base.startswith("evt.rawarg."):
@@ -85,15 +76,17 @@ def _typed(name: str, value: str | None) -> Any:
 
 
 def _format_rule(rule: CompiledRule, sub: pa.Table) -> tuple[list[str], list[str]]:
-    """Output lines and output_fields JSON of one rule over its matching rows."""
+    """Output lines and output_fields JSON of one rule over its matching rows (the rows are few: one pass of
+    the formatter per field)."""
     fmt = rule_format(rule)
     f = Formatter("*" + fmt)
+    outputs = list(f.lines(sub))
     names = list(dict.fromkeys(s.field for s in f.segments if s.field))
+    values = {n: _field_values(n, sub) for n in names}
     missing = list(dict.fromkeys(n for n in output_fields(rule.output) if n in set(rule.output_missing)))
-    outputs, fields = [], []
-    for values in _field_rows(f, names, sub):
-        outputs.append("".join(s.literal if s.field is None else (values[s.field] or NA) for s in f.segments))
-        typed = {n: _typed(n, values[n]) for n in names} | dict.fromkeys(missing)
+    fields = []
+    for i in range(sub.num_rows):
+        typed = {n: _typed(n, values[n][i]) for n in names} | dict.fromkeys(missing)
         fields.append(json.dumps(dict(sorted(typed.items())), separators=(",", ":"), ensure_ascii=False))
     return outputs, fields
 
