@@ -165,3 +165,25 @@ def test_sysrules_magic(rules_file: Path) -> None:
             ip.run_line_magic("sysrules", bad)
     doc = ip.find_line_magic("sysrules").__doc__
     assert "Examples::" in doc and "%sysrules /etc/falco/falco_rules.yaml" in doc
+
+
+def test_alert_lines_on_a_terminal_show_control_characters_escaped(rules_file: Path) -> None:
+    import argparse
+    import io
+
+    from sysnb.rules.cli import run_alerts, visible
+
+    assert visible("evil\x1b]0;owned\x07 name\r\n") == "evil\\x1b]0;owned\\x07 name\\x0d\\x0a"
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    evil = rules_file.parent / "evil.yaml"
+    evil.write_text('- rule: r\n  desc: d\n  condition: evt.type=execve and proc.name=cat\n'
+                    '  output: "\\e[2J%proc.name"\n  priority: INFO\n')
+    args = argparse.Namespace(rules=[str(evil)], min_priority="debug", disable_rules=[], disable_tag=[],
+                              enable_tag=[], all_events=False, rule_matching="first", json=False, iso8601=False)
+    out, err = Tty(), io.StringIO()
+    assert run_alerts(args, sysnb.open_capture(CAT), out, err) == 0
+    assert "\x1b" not in out.getvalue() and "Informational \\x1b[2Jcat" in out.getvalue()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import sys
 from collections import Counter
@@ -28,6 +29,12 @@ from sysnb.rules.loader import RuleSet, engine_version, load_rules
 from sysnb.rules.model import PRIORITIES
 
 _SHORT = {"Informational": "INFO"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(line: str) -> str:
+    """A capture string safe for a terminal: control characters (ESC sequences, CR, ...) as \\xNN escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", line)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -91,8 +98,9 @@ def run_alerts(args: argparse.Namespace, cap: Any, out: TextIO | None = None, er
     alerts = build_alerts(table, rs, match(table, rs, opts))
     host = cap.provenance.hostname or socket.gethostname()
     lines = json_lines(alerts, host, args.iso8601) if args.json else text_lines(alerts, args.iso8601)
+    escape = visible if out.isatty() and not args.json else str  # JSON escapes them itself; pipes get the bytes
     for line in lines:
-        out.write(line + "\n")
+        out.write(escape(line) + "\n")
     for line in stats_lines(alerts, rs):
         print(line, file=err if args.json else out)
     return 1 if cap.provenance.error else 0
