@@ -9,8 +9,9 @@ load (the ruleset is then refused: ``RuleSet.ok`` is False and ``errors`` says w
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sysnb.rules.collector import ENGINE_VERSION, Collector
 from sysnb.rules.compiler import Compiled, CompiledRule, compile_rules
@@ -93,15 +94,24 @@ def load_rules(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     files, notes = rules_files(paths)
-    rs = RuleSet(files=files, notes=notes)
+    return _load(RuleSet(files=files, notes=notes), [partial(_read_file, path=f) for f in files])
+
+
+def load_text(text: str, name: str = "rules.yaml") -> RuleSet:
+    """Load rules from a string (for notebooks and tests); ``name`` is used in messages."""
+    return _load(RuleSet(files=[name]), [partial(_read_text, text=text, name=name)])
+
+
+def _load(rs: RuleSet, readers: list[Callable[..., None]]) -> RuleSet:
+    """Read each source into one collector and compile after each, as Falco does (sysnb's field checks, which
+    cannot change what Falco accepts, only after the last)."""
     col = Collector()
+    compiled = Compiled()
     try:
-        for i, path in enumerate(files):
-            _read_file(col, path, rs.messages)
-            last = i == len(files) - 1
+        for i, read in enumerate(readers):
+            read(col, messages=rs.messages)
+            last = i == len(readers) - 1
             compiled = compile_rules(col, rs.messages if last else [], check_fields=last)
-        if not files:
-            compiled = Compiled()
     except RuleLoadError as e:
         rs.messages.append(e.msg)
         return rs
@@ -114,23 +124,7 @@ def load_rules(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
     return rs
 
 
-def load_text(text: str, name: str = "rules.yaml") -> RuleSet:
-    """Load rules from a string (for notebooks and tests); ``name`` is used in messages."""
-    rs = RuleSet(files=[name])
-    col = Collector()
-    try:
-        _read_text(col, text, name, rs.messages)
-        compiled = compile_rules(col, rs.messages)
-    except RuleLoadError as e:
-        rs.messages.append(e.msg)
-        return rs
-    _check_plugins(col, rs)
-    rs.rules, rs.skipped, rs.lists, rs.macros = compiled.rules, compiled.skipped, compiled.lists, len(compiled.macros)
-    rs.required_engine_version = col.engine_version
-    return rs
-
-
-def _read_file(col: Collector, path: str, messages: list[LoadMessage]) -> None:
+def _read_file(col: Collector, *, path: str, messages: list[LoadMessage]) -> None:
     try:
         size = os.path.getsize(path)
         if size > MAX_RULES_BYTES:
@@ -141,10 +135,10 @@ def _read_file(col: Collector, path: str, messages: list[LoadMessage]) -> None:
     except OSError as e:
         raise RuleLoadError("LOAD_ERR_FILE_READ", f"could not read the rules file: {e.strerror or e}",
                             "rules content", "", Loc(path)) from None
-    _read_text(col, text, path, messages)
+    _read_text(col, text=text, name=path, messages=messages)
 
 
-def _read_text(col: Collector, text: str, name: str, messages: list[LoadMessage]) -> None:
+def _read_text(col: Collector, *, text: str, name: str, messages: list[LoadMessage]) -> None:
     try:
         docs = read_documents(text, name)
     except YamlError as e:
