@@ -150,10 +150,11 @@ def test_explorer_widget_alerts_lens(rules_file: Path) -> None:
 
 
 def test_sysrules_magic(rules_file: Path) -> None:
+    import IPython
     from IPython.testing.globalipapp import start_ipython
 
-    ip = start_ipython()
-    assert ip is not None
+    start_ipython()  # None when another test module started the session's shell first
+    ip = IPython.get_ipython()
     ip.run_line_magic("load_ext", "sysnb")
     ip.run_line_magic("sysopen", str(CAT))
     result = ip.run_line_magic("sysrules", f"{rules_file} --disable-rules exec")
