@@ -617,3 +617,15 @@ def test_hostile_nesting_is_a_load_error_not_a_crash() -> None:
     bomb = "- list: a\n  items: &x [a1, a2, a3]\n" + "".join(f"- list: l{i}\n  items: *x\n" for i in range(50))
     assert load_text(bomb + "- rule: r\n  desc: d\n  condition: proc.name in (l1)\n  output: o\n"
                             "  priority: INFO\n").ok
+
+
+def test_event_types_group_right_whatever_the_chunks_dictionaries(cat: sysnb.Capture) -> None:
+    """A table whose evt.type chunks carry different (or repeated) dictionaries, as batches of the native core
+    or a concatenation of captures do: every rule still sees all the rows of its types."""
+    import pyarrow as pa
+
+    t = cat.table
+    halves = [t.slice(0, 150)["evt.type"], t.slice(150)["evt.type"].cast(pa.string()).dictionary_encode()]
+    chunks = [c.combine_chunks().cast(pa.dictionary(pa.int32(), pa.string())) for c in halves]
+    mixed = t.set_column(t.schema.get_field_index("evt.type"), "evt.type", pa.chunked_array(chunks))
+    assert dict(collections.Counter(alerts_table(mixed, rules(SINGLE))["rule"].to_pylist())) == {"open_from_cat": 8}

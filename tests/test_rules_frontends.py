@@ -188,3 +188,18 @@ def test_alert_lines_on_a_terminal_show_control_characters_escaped(rules_file: P
     out, err = Tty(), io.StringIO()
     assert run_alerts(args, sysnb.open_capture(CAT), out, err) == 0
     assert "\x1b" not in out.getvalue() and "Informational \\x1b[2Jcat" in out.getvalue()
+
+
+def test_alerts_become_case_findings_for_the_report(rules_file: Path) -> None:
+    from sysnb.case.session import active, reset
+
+    reset()
+    cap = sysnb.open_capture(CAT)
+    found = cap.alerts(rules=rules_file).to_findings()
+    assert [(f.title, f.kind, f.severity, f.count) for f in found] == [
+        ("open_from_cat", "alert", "medium", 8), ("exec_from_cat", "alert", "high", 1)]
+    assert found[0].source["priority"] == "Warning" and found[0].source["tags"] == ["T1083", "filesystem",
+                                                                                    "mitre_discovery"]
+    assert [r.evt_num for r in found[1].refs] == [131]
+    assert [f.title for f in active().doc.findings if f.kind == "alert"] == ["open_from_cat", "exec_from_cat"]
+    reset()

@@ -149,8 +149,9 @@ class _TypeIndex:
 
     def __init__(self, table: pa.Table, rows: np.ndarray) -> None:
         col = table["evt.type"].take(pa.array(rows)).combine_chunks()
-        if not pa.types.is_dictionary(col.type):
-            col = col.dictionary_encode()
+        if pa.types.is_dictionary(col.type):  # chunks may bring their own (or repeated) dictionary entries
+            col = col.dictionary_decode()
+        col = col.dictionary_encode()  # one entry per name
         codes = _np(col.indices, -1).astype(np.int64)
         names = col.dictionary.to_pylist()
         order = np.argsort(codes, kind="stable")

@@ -23,6 +23,9 @@ from sysnb.rules.loader import RuleSet
 #: a drill-down filter names at most this many event numbers
 MAX_FILTER_EVENTS = 5000
 SHOWN = 20
+#: Falco priority -> the case's finding severity
+SEVERITY = {"Emergency": "critical", "Alert": "critical", "Critical": "critical", "Error": "high", "Warning": "medium",
+            "Notice": "low", "Informational": "info", "Debug": "info"}
 _PRIORITY_COLOURS = {"Emergency": "#a40000", "Alert": "#c00000", "Critical": "#d9302b", "Error": "#e0632b",
                      "Warning": "#d9822b", "Notice": "#2f6fb0", "Informational": "#556", "Debug": "#889"}
 
@@ -77,6 +80,25 @@ class Alerts:
         """Falco's JSON objects (hostname: the capture's host unless given)."""
         host = hostname or self.capture.provenance.hostname or socket.gethostname()
         return json_lines(self.table, host, iso)
+
+    def to_findings(self) -> list[Any]:
+        """One finding of kind "alert" per rule that fired, in the current case (``sysnb.case``): the rule's
+        events (an ``evt.num`` filter), its priority as the severity, the rule and its tags as the source; the
+        report lists them under "Alerts from rules". Recording them again replaces them (same titles)."""
+        from sysnb.case.api import finding
+
+        out = []
+        for rule, priority, n in self.summary():
+            tags = sorted(next(r.info.tags for r in self.rules.rules if r.name == rule))
+            events = self.of(rule)["evt.num"].drop_null().to_pylist()
+            cut = f"; the first {MAX_FILTER_EVENTS:,} of {len(set(events)):,} events" \
+                if len(set(events)) > MAX_FILTER_EVENTS else ""
+            out.append(finding(rule, self.filter_text(rule), severity=SEVERITY.get(priority, "medium"),
+                               kind="alert", capture=self.capture,
+                               note=f"{n:,} Falco alert(s), priority {priority}{cut}",
+                               source={"rule": rule, "priority": priority, "tags": tags,
+                                       "rules_files": list(self.rules.files)}))
+        return out
 
     def to_pandas(self) -> Any:
         return self.table.to_pandas()
