@@ -226,14 +226,13 @@ def print_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatte
 
 def run_rules(args: argparse.Namespace) -> int:
     """``--rules``: Falco's alerts on the capture (sysnb.rules.cli)."""
-    from sysnb.rules.cli import options, run_alerts
+    from sysnb.rules.cli import run_alerts
 
     if not args.read:
         raise UsageError("--rules evaluates rules on a capture: add -r FILE (record one first with sysnb -w FILE)")
     if args.filter or args.write or args.chisel or args.summary:
         raise UsageError("--rules takes no filter, -w, -c or -S: it prints the alerts of the whole capture")
-    options(args)  # refuse conflicting options before the (slow) read
-    return run_alerts(args, _open(args))
+    return run_alerts(args)
 
 
 def run_chisel(args: argparse.Namespace) -> int:

@@ -183,10 +183,10 @@ def test_alert_lines_on_a_terminal_show_control_characters_escaped(rules_file: P
     evil = rules_file.parent / "evil.yaml"
     evil.write_text('- rule: r\n  desc: d\n  condition: evt.type=execve and proc.name=cat\n'
                     '  output: "\\e[2J%proc.name"\n  priority: INFO\n')
-    args = argparse.Namespace(rules=[str(evil)], min_priority="debug", disable_rules=[], disable_tag=[],
+    args = argparse.Namespace(read=str(CAT), rules=[str(evil)], min_priority="debug", disable_rules=[], disable_tag=[],
                               enable_tag=[], all_events=False, rule_matching="first", json=False, iso8601=False)
     out, err = Tty(), io.StringIO()
-    assert run_alerts(args, sysnb.open_capture(CAT), out, err) == 0
+    assert run_alerts(args, out, err) == 0
     assert "\x1b" not in out.getvalue() and "Informational \\x1b[2Jcat" in out.getvalue()
 
 
@@ -203,3 +203,29 @@ def test_alerts_become_case_findings_for_the_report(rules_file: Path) -> None:
     assert [r.evt_num for r in found[1].refs] == [131]
     assert [f.title for f in active().doc.findings if f.kind == "alert"] == ["open_from_cat", "exec_from_cat"]
     reset()
+
+
+def test_the_cli_streams_batches_and_prints_what_the_whole_table_gives(rules_file: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """sysnb -r --rules reads the capture in batches (here of 50 events) with only the columns the rules and
+    their outputs need: the same alerts, in the same order, as alerts_table() over the whole table."""
+    import argparse
+    import io
+
+    from sysnb import scan as scan_module
+    from sysnb.rules import cli as rules_cli
+    from sysnb.rules import text_lines
+
+    real = scan_module.Scan
+    monkeypatch.setattr(scan_module, "Scan", lambda path, **kw: real(path, batch_size=50, **kw))
+    both = RULES + "- rule: catch all dev null\n  desc: d\n  condition: fd.name=/dev/null\n  output: \"%evt.type\"\n" \
+                   "  priority: INFO\n  warn_evttypes: false\n"
+    rules_file.write_text(both)
+    args = argparse.Namespace(read=str(CAT), rules=[str(rules_file)], min_priority="debug", disable_rules=[],
+                              disable_tag=[], enable_tag=[], all_events=True, rule_matching="first", json=False,
+                              iso8601=True)
+    out, err = io.StringIO(), io.StringIO()
+    assert rules_cli.run_alerts(args, out, err) == 0
+    whole = sysnb.rules.alerts_table(sysnb.open_capture(CAT), rules_file, all_events=True)
+    assert out.getvalue().splitlines()[:whole.num_rows] == list(text_lines(whole, iso=True))
+    assert whole.num_rows == 9 + 6  # open 8, exec 1, and the catch-all on the other /dev/null events

@@ -91,8 +91,17 @@ def _format_rule(rule: CompiledRule, sub: pa.Table) -> tuple[list[str], list[str
     return outputs, fields
 
 
-def build_alerts(table: pa.Table, rs: RuleSet, m: Matches) -> pa.Table:
-    """The alerts table of ``m`` (rows of ``table`` matched by rules of ``rs``), in event order."""
+def output_columns(rs: RuleSet) -> set[str]:
+    """The table columns the alerts of ``rs`` read: their output formats and the event references."""
+    cols = {*_EVENT_COLUMNS, "evt.rawtime"}
+    for rule in rs.compiled:
+        cols |= Formatter("*" + rule_format(rule)).columns
+    return cols
+
+
+def build_alerts(table: pa.Table, rs: RuleSet, m: Matches, first_row: int = 0) -> pa.Table:
+    """The alerts table of ``m`` (rows of ``table`` matched by rules of ``rs``), in event order; ``first_row``
+    is the position of ``table``'s first row in the whole capture (a batch of a streamed read)."""
     n = len(m.rows)
     if n == 0:
         return ALERT_SCHEMA.empty_table()
@@ -117,7 +126,7 @@ def build_alerts(table: pa.Table, rs: RuleSet, m: Matches) -> pa.Table:
         "mitre": pa.array([mitre_tags(i.tags) for i in infos], _STR_LIST),
         "output": pa.array(outputs, pa.string()),
         "output_fields": pa.array(fields, pa.string()),
-        "row": pa.array(m.rows, pa.int64()),
+        "row": pa.array(m.rows + first_row, pa.int64()),
     }
     for c in _EVENT_COLUMNS:
         col = ev[c] if c in ev.column_names else pa.nulls(n)

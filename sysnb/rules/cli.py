@@ -23,8 +23,8 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from sysnb.errors import UsageError
-from sysnb.rules.alerts import build_alerts, json_lines, summary, text_lines
-from sysnb.rules.engine import RULE_MATCHING, Options, ignored_event_types, match
+from sysnb.rules.alerts import ALERT_SCHEMA, build_alerts, json_lines, output_columns, summary, text_lines
+from sysnb.rules.engine import RULE_MATCHING, Options, ignored_event_types, match, rule_columns
 from sysnb.rules.loader import RuleSet, engine_version, load_rules
 from sysnb.rules.model import PRIORITIES
 
@@ -82,8 +82,10 @@ def load_or_fail(paths: Sequence[str], err: TextIO) -> RuleSet | None:
     return rs
 
 
-def run_alerts(args: argparse.Namespace, cap: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Evaluate the rules on the capture and print alerts as ``falco -e`` does, then Falco's summary."""
+def run_alerts(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Evaluate the rules on the capture ``args.read`` and print alerts as ``falco -e`` does, then Falco's
+    summary. The capture is streamed batch by batch, reading only the columns the rules and their outputs
+    need: memory stays bounded and alerts print as they are found."""
     out, err = out or sys.stdout, err or sys.stderr
     opts = options(args)
     rs = load_or_fail(args.rules, err)
@@ -94,16 +96,43 @@ def run_alerts(args: argparse.Namespace, cap: Any, out: TextIO | None = None, er
     if skipped:
         print(f"sysnb: rules match ignored events: {', '.join(skipped)}; these events are not evaluated unless "
               "--all-events (Falco's -A)", file=err)
-    table: pa.Table = cap.table
-    alerts = build_alerts(table, rs, match(table, rs, opts))
-    host = cap.provenance.hostname or socket.gethostname()
-    lines = json_lines(alerts, host, args.iso8601) if args.json else text_lines(alerts, args.iso8601)
+    scan = _scan(args.read, rule_columns(rs, opts) | output_columns(rs))
     escape = visible if out.isatty() and not args.json else str  # JSON escapes them itself; pipes get the bytes
-    for line in lines:
-        out.write(escape(line) + "\n")
-    for line in stats_lines(alerts, rs):
+    compiled: dict[Any, Any] = {}
+    found, row = [], 0
+    for batch in scan:
+        table = _with_containers(pa.Table.from_batches([batch]), scan)
+        alerts = build_alerts(table, rs, match(table, rs, opts, compiled), row)
+        row += table.num_rows
+        found.append(alerts)
+        host = scan.info.hostname or socket.gethostname()
+        lines = json_lines(alerts, host, args.iso8601) if args.json else text_lines(alerts, args.iso8601)
+        for line in lines:
+            out.write(escape(line) + "\n")
+    for line in stats_lines(pa.concat_tables([ALERT_SCHEMA.empty_table(), *found]), rs):
         print(line, file=err if args.json else out)
-    return 1 if cap.provenance.error else 0
+    if scan.info.damage is not None:
+        print(f"sysnb: {scan.info.damage}", file=err)
+        return 1
+    return 0
+
+
+def _scan(path: str, columns: set[str]) -> Any:
+    from sysnb.progress import read_progress
+    from sysnb.scan import Scan
+    from sysnb.state.columns import SCHEMA
+
+    if columns & {"container.name", "container.image"}:
+        columns = columns | {"container.id"}  # names come from the containers the scan has met so far
+    return Scan(path, columns=sorted(columns & set(SCHEMA.names)), progress=read_progress(path))
+
+
+def _with_containers(table: pa.Table, scan: Any) -> pa.Table:
+    if "container.id" not in table.column_names:
+        return table
+    from sysnb.state.containers import with_container_fields
+
+    return with_container_fields(table, scan.info.containers)
 
 
 def _load_line(rs: RuleSet) -> str:

@@ -197,8 +197,22 @@ class _Plan:
         return cand
 
 
-def match(table: pa.Table, rs: RuleSet, opts: Options | None = None) -> Matches:
-    """Evaluate every active rule; each rule's condition runs once over the rows of its event types."""
+#: the columns candidate_rows() and the event-type index read
+CANDIDATE_COLUMNS = frozenset({"evt.num", "evt.type", "sysnb.type_id", "sysnb.syscall_id", "sysnb.evt_flags",
+                               "sysnb.visible"})
+
+
+def rule_columns(rs: RuleSet, opts: Options) -> set[str]:
+    """Every table column the active rules' conditions read (a streamed read needs no other for matching)."""
+    cache: dict[Node, CompiledFilter] = {}
+    return set(CANDIDATE_COLUMNS).union(*(t.columns() for _, r in active_rules(rs, opts)
+                                          for t in _Plan(r, cache).terms))
+
+
+def match(table: pa.Table, rs: RuleSet, opts: Options | None = None,
+          compiled: dict[Node, CompiledFilter] | None = None) -> Matches:
+    """Evaluate every active rule; each rule's condition runs once over the rows of its event types.
+    ``compiled`` keeps the compiled terms between calls (one per batch of a streamed read)."""
     opts = opts or Options()
     rules = active_rules(rs, opts)
     rows = candidate_rows(table, opts.all_events)
@@ -207,7 +221,7 @@ def match(table: pa.Table, rs: RuleSet, opts: Options | None = None) -> Matches:
     first = opts.rule_matching == "first"
     hit_rows, hit_rules = [], []
     evaluated = {}
-    compiled: dict[Node, CompiledFilter] = {}
+    compiled = {} if compiled is None else compiled
     universe = frozenset(index.groups)
     for i, rule in rules:
         cand = index.rows(rule.evttypes, universe <= rule.evttypes)
