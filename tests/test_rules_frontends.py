@@ -207,8 +207,9 @@ def test_alerts_become_case_findings_for_the_report(rules_file: Path) -> None:
 
 def test_the_cli_streams_batches_and_prints_what_the_whole_table_gives(rules_file: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """sysnb -r --rules reads the capture in batches (here of 50 events) with only the columns the rules and
-    their outputs need: the same alerts, in the same order, as alerts_table() over the whole table."""
+    """sysnb -r --rules reads the capture in batches (here of 50 events, evaluated 100 at a time) with only the
+    columns the rules and their outputs need: the same alerts, in the same order, as alerts_table() over the
+    whole table."""
     import argparse
     import io
 
@@ -218,6 +219,7 @@ def test_the_cli_streams_batches_and_prints_what_the_whole_table_gives(rules_fil
 
     real = scan_module.Scan
     monkeypatch.setattr(scan_module, "Scan", lambda path, **kw: real(path, batch_size=50, **kw))
+    monkeypatch.setattr(rules_cli, "CHUNK_ROWS", 60)  # evaluated two batches at a time
     both = RULES + "- rule: catch all dev null\n  desc: d\n  condition: fd.name=/dev/null\n  output: \"%evt.type\"\n" \
                    "  priority: INFO\n  warn_evttypes: false\n"
     rules_file.write_text(both)
