@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)  # tables are no longer cached
     p.add_argument("--clear-cache", action="store_true",
                    help="delete the tables earlier versions of sysnb cached (never recordings) and exit")
-    from sysnb.rules.cli import add_arguments
+    from sysnb.rules.args import add_arguments
 
     add_arguments(p)
     p.add_argument("filter", nargs="*", help='a sysdig filter, e.g. "proc.name=cat and evt.type=read" '

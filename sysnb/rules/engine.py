@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from sysnb.errors import UsageError
 from sysnb.filter import CompiledFilter, compile_node
 from sysnb.filter.parser import BoolOp, Node
+from sysnb.rules.args import RULE_MATCHING
 from sysnb.rules.compiler import CompiledRule
 from sysnb.rules.loader import RuleSet
 from sysnb.rules.model import PRIORITIES, parse_priority
@@ -31,7 +32,6 @@ from sysnb.scap.events import CONTAINER_IDS, EVENTS, GENERIC_E, GENERIC_X, sysca
 
 _SKIP_FLAGS = frozenset({"DROP_SIMPLE_CONS", "UNUSED", "OLD_VERSION", "SKIPPARSERESET"})
 _STATE_ONLY = 1  # SCAP_DF_STATE_ONLY in sysnb.evt_flags
-RULE_MATCHING = ("first", "all")
 
 
 @dataclass

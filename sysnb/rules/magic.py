@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sysnb.errors import UsageError
-from sysnb.rules.engine import RULE_MATCHING, options_from
-from sysnb.rules.result import Alerts
-from sysnb.rules.run import find_alerts
+from sysnb.rules.args import RULE_MATCHING
+
+if TYPE_CHECKING:
+    from sysnb.rules.result import Alerts
 
 USAGE = ("usage: %sysrules PATH... [--min-priority P] [--disable-rules S] [--disable-tag T] [--enable-tag T] "
          "[--all-events] [--rule-matching first|all]   e.g. %sysrules falco_rules.yaml --min-priority warning")
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def sysrules_magic(line: str, shell: Any, capture: Any) -> Alerts:
     """Run the rules of ``line`` on ``capture``; bind the result to ``_alerts`` and return it."""
+    from sysnb.rules.engine import options_from
+    from sysnb.rules.run import find_alerts
+
     try:
         words = shlex.split(line)
     except ValueError as e:
