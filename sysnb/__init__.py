@@ -10,6 +10,7 @@ Public API::
     sysnb.case("IR-2026-014", examiner="J. Doe")  # the case: findings, marks, evidence register, custody
     sysnb.finding("Port scan", "proc.name=nmap and evt.type=connect", severity="high")
     sysnb.mark(4711, tags=["c2"], note="forged Host header")
+    cap.alerts(rules="falco_rules.yaml")        # Falco's rules on the capture (sysnb.rules)
 
 The names are imported when first used (PEP 562), so ``sysnb --version`` and other quick commands do not
 pay for pyarrow, the filter compiler or the notebook layer.
@@ -34,6 +35,7 @@ _EXPORTS = {
     "CaptureFormatError": "sysnb.errors", "SysnbError": "sysnb.errors", "UsageError": "sysnb.errors",
     "CompiledFilter": "sysnb.filter", "compile_filter": "sysnb.filter",
     "capture": "sysnb.record",
+    "alerts_table": "sysnb.rules", "load_rules": "sysnb.rules",
 }
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from sysnb.errors import CaptureFormatError, SysnbError, UsageError
     from sysnb.filter import CompiledFilter, compile_filter
     from sysnb.record import capture
+    from sysnb.rules import alerts_table, load_rules
 
 
 def __getattr__(name: str) -> Any:
@@ -88,6 +91,7 @@ __all__ = [
     "SysnbError",
     "UsageError",
     "__version__",
+    "alerts_table",
     "cache_dir",
     "capture",
     "case",
@@ -96,6 +100,7 @@ __all__ = [
     "finding",
     "ground_truth",
     "load_ipython_extension",
+    "load_rules",
     "mark",
     "marks",
     "open_capture",

@@ -40,6 +40,7 @@ class Capture:
     def __init__(self, table: pa.Table, provenance: Provenance) -> None:
         self.table = table
         self.provenance = provenance
+        self.rule_alerts: Any = None  # the last cap.alerts(...) result (overview tile, explorer lens)
 
     def __len__(self) -> int:
         return int(self.table.num_rows)
@@ -150,6 +151,16 @@ class Capture:
 
         method_used("chisel", " ".join([name, *map(str, args)]) + (f" -- {filter}" if filter else ""))
         return run(self, name, kwargs or list(args), filter)
+
+    def alerts(self, rules: Any, **options: Any) -> Any:
+        """Falco rules on this capture: ``cap.alerts(rules="falco_rules.yaml", min_priority="warning")``.
+        ``rules`` is a file, a directory, a list of them or a loaded ``sysnb.rules.RuleSet``; the options are
+        Falco's (min_priority, disable_rules, disable_tags, enable_tags, all_events, rule_matching). Returns
+        ``sysnb.rules.Alerts`` (``.table`` one row per alert, ``.summary()``, ``.events(rule)``, ``.text()``)."""
+        from sysnb.rules import find_alerts
+        from sysnb.rules.engine import options_from
+
+        return find_alerts(self, rules, options_from(**options))
 
     def explore(self, *, panes: list[str] | None = None, columns: str | list[str] | None = None,
                 view: Any = None) -> Any:

@@ -7,6 +7,8 @@ Examples::
     sysnb -r capture.scap -S -q                    # per-event-type summary only
     sysnb -r capture.scap -A -n 100                # buffers as printable ASCII, first 100 events
     sysnb -l                                       # fields usable in -p
+    sysnb -r capture.scap --rules falco_rules.yaml # Falco's alerts on the capture (see sysnb.rules.cli)
+    sysnb rules validate falco_rules.yaml          # load rules as Falco does; why a rule cannot run
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ EPILOG = """examples:
   sysnb -r capture.scap "proc.name=cat and evt.type in (open, read)"
   sysnb report NB.ipynb -o report.html --pdf report.pdf   a notebook as a forensic report (sysnb report -h)
   sysnb verify report.html --captures DIR          check a report and its evidence (sysnb verify -h)
+  sysnb -r capture.scap --rules falco_rules.yaml --min-priority warning   Falco alerts, like `falco -e`
+  sysnb rules validate falco_rules.yaml            load rules files as Falco does, report what cannot run
 environment:
   SYSNB_CACHE_DIR  where recordings without -w go (default: $XDG_CACHE_HOME/sysnb)
 """
@@ -92,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)  # tables are no longer cached
     p.add_argument("--clear-cache", action="store_true",
                    help="delete the tables earlier versions of sysnb cached (never recordings) and exit")
+    from sysnb.rules.args import add_arguments
+
+    add_arguments(p)
     p.add_argument("filter", nargs="*", help='a sysdig filter, e.g. "proc.name=cat and evt.type=read" '
                    "(several words are joined)")
     return p
@@ -116,8 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # with SIGINT ignored (as sysdig, `kill -INT` then still stops and flushes)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _raise_interrupt)
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["rules"]:
+            return rules_command(argv[1:])
+        args = build_parser().parse_args(argv)
         return run(args)
     except (UsageError, SysnbError) as e:
         print(f"sysnb: {e}", file=sys.stderr)
@@ -126,7 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def rules_command(argv: list[str]) -> int:
+    """``sysnb rules validate FILE...``."""
+    if argv[:1] != ["validate"]:
+        raise UsageError("usage: sysnb rules validate FILE_OR_DIR... [--json] [--strict] (rules on a capture: "
+                         "sysnb -r CAPTURE --rules FILE)")
+    from sysnb.rules.cli import validate_main
+
+    return validate_main(argv[1:])
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.rules:
+        return run_rules(args)
     if args.clear_cache:
         freed = clear_cache()
         print(f"sysnb: cache cleared ({freed} bytes)", file=sys.stderr)
@@ -200,6 +222,17 @@ def print_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatte
         print(f"sysnb: {scan.info.damage}", file=sys.stderr)
         return 1
     return 0
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    """``--rules``: Falco's alerts on the capture (sysnb.rules.cli)."""
+    from sysnb.rules.cli import run_alerts
+
+    if not args.read:
+        raise UsageError("--rules evaluates rules on a capture: add -r FILE (record one first with sysnb -w FILE)")
+    if args.filter or args.write or args.chisel or args.summary:
+        raise UsageError("--rules takes no filter, -w, -c or -S: it prints the alerts of the whole capture")
+    return run_alerts(args)
 
 
 def run_chisel(args: argparse.Namespace) -> int:

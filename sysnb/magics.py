@@ -7,6 +7,8 @@
 
 * ``%chisel NAME [ARGS] [-- FILTER]`` runs a chisel on the current view (bound to ``_chisel``);
   ``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]`` prints it as sysdig does.
+* ``%sysrules PATH... [--min-priority P] [--disable-tag T] [--enable-tag T] [--all-events] ...`` runs Falco
+  rules files on the current view (bound to ``_alerts``; see ``sysnb.rules.magic`` for every option).
 * ``%%capture 5s [-o NAME] [-s SNAPLEN] [--engine core|bcc] [--filter FILTER]`` records every system call
   on the host while the cell runs, for at least the duration, and binds the capture (default ``_capture``).
   When the first argument is not a duration the cell goes to IPython's own ``%%capture`` (stdout capture)
@@ -286,8 +288,26 @@ def _case_magics(ipython: Any) -> None:
     watch_cells()
 
 
+def sysrules(line: str, shell: Any) -> Any:
+    """``%sysrules PATH... [options]``: Falco's rules on the current view (``_alerts``), e.g.
+    ``%sysrules falco_rules.yaml --min-priority warning`` (sysnb.rules.magic lists the options)."""
+    from sysnb.rules.magic import sysrules_magic
+
+    try:
+        return sysrules_magic(line, shell, _current())
+    except SysnbError as e:
+        raise _usage(f"%sysrules: {e}") from None
+
+
 def load_ipython_extension(ipython: Any) -> None:
     _case_magics(ipython)
+    from sysnb.rules import magic as rules_magic
+
+    def sysrules_line(line: str) -> Any:
+        return sysrules(line, ipython)
+
+    sysrules_line.__doc__ = rules_magic.__doc__  # `%sysrules?` shows the usage and examples
+    ipython.register_magic_function(sysrules_line, "line", "sysrules")
     ipython.register_magic_function(lambda line: sysexplore(line, ipython), "line", "sysexplore")
     ipython.register_magic_function(lambda line: chisel_magic(line, ipython), "line", "chisel")
     ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")

@@ -19,7 +19,7 @@ from sysnb.errors import UsageError
 from sysnb.exprs import project
 from sysnb.fields import FIELDS
 from sysnb.filter import dynamic as D
-from sysnb.filter.parser import BoolOp, Check, FieldRef, FilterSyntaxError, Node, Not, parse
+from sysnb.filter.parser import BoolOp, Check, FieldRef, FilterSyntaxError, MacroRef, Node, Not, parse
 from sysnb.scap.events import ids_with_flag
 from sysnb.state.columns import SCHEMA
 from sysnb.state.containers import COLUMNS as CONTAINER_COLUMNS
@@ -131,6 +131,12 @@ def compile_filter(text: str) -> CompiledFilter:
         node = parse(text)
     except FilterSyntaxError as e:
         raise UsageError(f"filter syntax error: {e}") from None
+    return compile_node(node, text)
+
+
+def compile_node(node: Node, text: str) -> CompiledFilter:
+    """Check and compile a parsed filter (Falco rules build theirs from macros); ``text`` is what error
+    positions point into."""
     env = _Env(None)
     return CompiledFilter(text, node, _compile(node, text, env), env.dynamic)
 
@@ -162,6 +168,8 @@ def _fields(node: Node) -> list[str]:
         return [c for f in [node.field, *ref] for c in _field_columns(f)]
     if isinstance(node, Not):
         return _fields(node.operand)
+    if isinstance(node, MacroRef):
+        return []
     return [f for op in node.operands for f in _fields(op)]
 
 
@@ -174,6 +182,8 @@ def _compile(node: Node, text: str, env: _Env) -> pc.Expression:
         for e in exprs[1:]:
             out = (out & e) if node.op == "and" else (out | e)
         return out
+    if isinstance(node, MacroRef):
+        raise _error(f"undefined macro '{node.name}'", text, node.pos)
     return pc.Expression._call("coalesce", [_check(node, text, env), pc.scalar(False)])
 
 

@@ -22,6 +22,14 @@ Grammar (EBNF)::
     bareword   = { any character but whitespace, "(", ")" and "," } ;
 
 ``and`` binds tighter than ``or``; ``not`` binds tightest. Errors carry the 0-based position in the text.
+
+Falco's rule conditions (``parse(text, falco=True)``) add two productions: a bare identifier (no dot, not
+followed by an operator) is a macro reference, and a list may be empty (``in ()``, what an empty Falco list
+expands to)::
+
+    primary    = "(" or_expr ")" | macro | check ;
+    macro      = letter { letter | digit | "_" } ;
+    list       = "(" [ value { "," value } ] ")" ;
 Field arguments: ``evt.arg.NAME``, ``evt.arg[N]``, ``evt.rawarg.NAME``, ``proc.aname[N]``, ``proc.apid[N]``,
 ``evt.around[T]``. sysdig 0.29.3 has no transformers, ``val()`` or a working ``intersects``; sysnb accepts
 them with today's Falco meaning (documented extensions, tested on their own).
@@ -29,6 +37,7 @@ them with today's Falco meaning (documented extensions, tested on their own).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 BINARY_OPS = ("==", "!=", "<=", ">=", "=", "<", ">")
@@ -38,6 +47,7 @@ LIST_OPS = ("in", "intersects", "pmatch")
 UNARY_OPS = ("exists",)
 TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
 _FIELD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+_IDENTIFIER = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
 
 
@@ -64,6 +74,14 @@ class Check:
 
 
 @dataclass(frozen=True)
+class MacroRef:
+    """A Falco macro referenced by name (only in ``falco=True`` parses; expanded before compiling)."""
+
+    name: str
+    pos: int
+
+
+@dataclass(frozen=True)
 class Not:
     operand: Node
 
@@ -74,11 +92,12 @@ class BoolOp:
     operands: tuple[Node, ...]
 
 
-Node = Check | Not | BoolOp
+Node = Check | Not | BoolOp | MacroRef
 
 
-def parse(text: str) -> Node:
-    p = _Parser(text)
+def parse(text: str, *, falco: bool = False) -> Node:
+    """The AST of a filter; ``falco=True`` also accepts macro references and empty lists (rule conditions)."""
+    p = _Parser(text, falco)
     node = p.or_expr()
     p.skip_ws()
     if p.pos != len(text):
@@ -87,9 +106,10 @@ def parse(text: str) -> Node:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, falco: bool = False) -> None:
         self.text = text
         self.pos = 0
+        self.falco = falco
 
     def skip_ws(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -134,11 +154,13 @@ class _Parser:
             return node
         return self.check()
 
-    def check(self) -> Check:
+    def check(self) -> Check | MacroRef:
         self.skip_ws()
         start = self.pos
         name, transforms = self.operand()
         self.skip_ws()
+        if self.falco and not transforms and _IDENTIFIER.fullmatch(name) and not self._operator_next():
+            return MacroRef(name, start)
         for op in UNARY_OPS:
             if self.keyword(op):
                 return Check(name, op, None, start, transforms)
@@ -154,6 +176,15 @@ class _Parser:
                 value: str | FieldRef = self.field_ref() or self.value()
                 return Check(name, "=" if op == "==" else op, value, start, transforms)
         raise FilterSyntaxError(f"expected an operator after '{name}'", self.text, self.pos)
+
+    def _operator_next(self) -> bool:
+        """An operator follows (checked without consuming it)."""
+        pos = self.pos
+        try:
+            return any(self.keyword(op) for op in (*UNARY_OPS, *LIST_OPS, *WORD_OPS)) or \
+                self.text.startswith(BINARY_OPS, self.pos)
+        finally:
+            self.pos = pos
 
     def _call(self, names: tuple[str, ...]) -> str | None:
         """``name(`` for one of ``names`` next in the text (the parenthesis consumed)."""
@@ -243,6 +274,10 @@ class _Parser:
         if self.pos >= len(self.text) or self.text[self.pos] != "(":
             raise FilterSyntaxError("expected '(' to start a list", self.text, self.pos)
         self.pos += 1
+        self.skip_ws()
+        if self.falco and self.text.startswith(")", self.pos):  # an empty Falco list: matches nothing
+            self.pos += 1
+            return ()
         values = [self.value(allow_empty=False)]
         while True:
             self.skip_ws()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sysnb.errors import UsageError
 from sysnb.filter.compile import EITHER, IO_TYPE_IDS, glob_regex
-from sysnb.filter.parser import BoolOp, Check, FieldRef, Node, Not
+from sysnb.filter.parser import BoolOp, Check, FieldRef, MacroRef, Node, Not
 
 BINARY_COLUMNS = frozenset({"evt.buffer"})
 _CMP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -39,6 +39,8 @@ def to_sql(node: Node, numeric: frozenset[str]) -> str:
         return f"NOT ({to_sql(node.operand, numeric)})"
     if isinstance(node, BoolOp):
         return "(" + f" {node.op.upper()} ".join(to_sql(op, numeric) for op in node.operands) + ")"
+    if isinstance(node, MacroRef):
+        raise UsageError(f"undefined macro '{node.name}'")
     return f"COALESCE({_check(node, numeric)}, FALSE)"
 
 

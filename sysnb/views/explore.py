@@ -29,10 +29,10 @@ from sysnb.filter import compile_filter
 if TYPE_CHECKING:
     from sysnb.capture import Capture
 
-LENSES = ("processes", "files", "directories", "connections", "streams", "syscalls")
+LENSES = ("processes", "files", "directories", "connections", "streams", "syscalls", "alerts")
 #: where a double click on a row of a lens leads (Sysdig Inspect's drill-down chain)
 NEXT_LENS = {"processes": "files", "files": "streams", "directories": "files", "connections": "streams",
-             "streams": "syscalls", "syscalls": "syscalls"}
+             "streams": "syscalls", "syscalls": "syscalls", "alerts": "syscalls"}
 
 
 @dataclass(frozen=True)
@@ -192,11 +192,16 @@ def _derived(rows: pa.Table, name: str) -> pa.ChunkedArray:
 
 #: the columns the lenses read (a lens is computed on a narrow copy of the view)
 LENS_COLUMNS = sorted({"proc.pid", "proc.name", "fd.name", "fd.type", "fd.num", "fd.l4proto", "evt.rawres",
-                       "evt.failed", "sysnb.type_id", *DERIVED["fd.directory"][1]})
+                       "evt.failed", "sysnb.type_id", "evt.num", *DERIVED["fd.directory"][1]})
 
 
-def lens_table(rows: pa.Table, lens: str) -> tuple[pa.Table, list[str], list[str]]:
-    """(aggregate table, the drill-down filter of each row, a label for each row) for a lens."""
+def lens_table(rows: pa.Table, lens: str, cap: Capture | None = None) -> tuple[pa.Table, list[str], list[str]]:
+    """(aggregate table, the drill-down filter of each row, a label for each row) for a lens; ``alerts`` (the
+    Falco alerts computed on ``cap``, see sysnb.rules.views) is empty without them."""
+    if lens == "alerts":
+        from sysnb.rules.views import lens as alerts_lens
+
+        return alerts_lens(rows, cap)
     if lens == "processes":
         return _processes(rows)
     if lens in ("files", "directories"):

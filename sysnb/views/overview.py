@@ -68,16 +68,18 @@ def tile_values(cap: Capture) -> list[tuple[Tile, int, np.ndarray]]:
     """(tile, total, sparkline counts) for every tile. Only the columns the tiles read are filtered."""
     from sysnb.capture import returned_rows
     from sysnb.filter import compile_filter
+    from sysnb.rules.views import tiles as rule_tiles
 
-    filters = [compile_filter(tile.filter) for tile in TILES]
-    needed = {"evt.rawtime", "evt.rawres"} | {t.measure.split(":", 1)[1] for t in TILES if ":" in t.measure}
+    tiles = (*TILES, *rule_tiles(cap))  # "Falco alerts" once cap.alerts(...) / %sysrules ran
+    filters = [compile_filter(tile.filter) for tile in tiles]
+    needed = {"evt.rawtime", "evt.rawres"} | {t.measure.split(":", 1)[1] for t in tiles if ":" in t.measure}
     for f in filters:
         needed |= f.columns()
     rows = returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
     ts = rows["evt.rawtime"].to_numpy()
     lo, hi = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 1)
     out = []
-    for tile, compiled in zip(TILES, filters, strict=True):
+    for tile, compiled in zip(tiles, filters, strict=True):
         sel = rows.filter(compiled.mask(rows))
         total = _measure(sel, tile.measure)
         weights = pc.fill_null(sel["evt.rawres"], 0).to_numpy().clip(0) if tile.measure == "bytes" else None
@@ -143,7 +145,7 @@ def overview_html(cap: Capture) -> str:
                 parts.append("</div>")
             group = tile.group
             parts.append(f'<div style="margin:10px 0 4px 0;font-weight:600;color:#445">{group}</div><div>')
-        hot = bool(total) and tile.group == "Security"
+        hot = bool(total) and tile.group in ("Security", "Falco rules")
         style = _TILE.format(border="#d9822b" if hot else "#dde3ea", bg="#fff8f0" if hot else "#fff")
         parts.append(f'<div style="{style}"><div style="color:#556;font-size:12px">{html.escape(tile.title)}</div>'
                      f'<div style="font-size:20px;font-weight:600">{human_value(total, tile.measure)}</div>'

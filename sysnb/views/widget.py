@@ -34,7 +34,7 @@ STATIC = pathlib.Path(__file__).parent / "static"
 PANES = ("tiles", "crumbs", "timeline", "table", "detail")
 BINS = 400
 #: where a click on a tile of each overview group leads
-TILE_LENS = {"Files": "files", "Network": "connections"}
+TILE_LENS = {"Files": "files", "Network": "connections", "Falco rules": "alerts"}
 
 
 def to_ipc(table: pa.Table) -> bytes:
@@ -126,7 +126,7 @@ class Explorer(anywidget.AnyWidget):
         v = self.view
         key = (tuple(v.crumbs), v.filter_text, v.window, v.lens)
         if self._lens_rows is None or self._lens_rows[0] != key:
-            self._lens_rows = (key, *lens_table(v.rows(LENS_COLUMNS), v.lens))
+            self._lens_rows = (key, *lens_table(v.rows(LENS_COLUMNS), v.lens, v.cap))
         return self._lens_rows[1], self._lens_rows[2], self._lens_rows[3]
 
     def _current(self) -> tuple[pa.Table, pa.Array | None]:
