@@ -88,7 +88,7 @@ goldens:
 	tools/make_goldens.sh
 
 bench: setup
-	$(BIN)/python benchmarks/bench_read.py
+	$(BIN)/python benchmarks/bench_core.py
 	cd benchmarks && ../$(BIN)/python bench_explorer.py
 
 clean:
