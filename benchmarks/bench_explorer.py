@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench_read import make_input
+from bench_core import make_input
 
 
 def timed(label: str, fn: Callable[[], Any]) -> Any:

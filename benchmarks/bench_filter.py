@@ -3,7 +3,7 @@
 Ratios are sysdig time / sysnb time (above 1: sysnb is faster). The CLI pays Python start-up and opening the
 cached table on every run; "in-process" is the filter on an opened capture, as in a notebook.
 Each command prints the matching event numbers (``-p %evt.num FILTER``) to /dev/null. Uses the input of
-bench_read.py (mpm-event_full_capture.scap x 50). Timings are reported, never asserted.
+bench_core.py (mpm-event_full_capture.scap x 50). Timings are reported, never asserted.
 Usage: python benchmarks/bench_filter.py
 """
 
@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from bench_read import make_input
+from bench_core import make_input
 
 FILTERS = [
     "proc.name=httpd and evt.type=accept",

@@ -1,6 +1,6 @@
 """Falco rules over big50 (134 MB, 1.73 M events) against sysdig 0.29.3 reading the same file once.
 
-Builds ``benchmarks/data/mpm-event-x50.scap`` as bench_read.py does (50 copies of the sf-collector
+Builds ``benchmarks/data/mpm-event-x50.scap`` as bench_core.py does (50 copies of the sf-collector
 mpm-event_full_capture.scap), then runs, interleaved, ``--rounds`` times:
 
 * ``sysdig -r FILE -S -q``                                 the reference: sysdig reads the file once
