@@ -303,10 +303,13 @@ impl Engine {
         let mut t = tref.borrow_mut();
         if !ev.exit() {
             t.last_type = i32::from(raw.etype);
+            // keep only this event's parameter bytes (`raw.data` may be a whole batch's buffer)
+            let lo = raw.spans.iter().map(|&(q, _)| q).min().unwrap_or(0);
+            let hi = raw.spans.iter().map(|&(q, n)| q + n).max().unwrap_or(0);
             t.last_data.clear();
-            t.last_data.extend_from_slice(raw.data);
+            t.last_data.extend_from_slice(&raw.data[lo as usize..hi as usize]);
             t.last_spans.clear();
-            t.last_spans.extend_from_slice(raw.spans);
+            t.last_spans.extend(raw.spans.iter().map(|&(q, n)| (q - lo, n)));
             t.has_last_params = true;
             t.last_fd = -1;
             let mut fd = None;
