@@ -58,9 +58,9 @@ class ChiselResult:
                 return self.chart()._repr_mimebundle_(**kwargs)
             except ImportError:  # altair is a notebook extra
                 pass
-        from sysnb.format.escape import visible
+        from sysnb.format.escape import chisel_visible
 
-        text = repr(self) if self.terminal else visible(repr(self), newlines=True)
+        text = repr(self) if self.terminal else chisel_visible(repr(self))
         return {"text/html": self._repr_html_(), "text/plain": text}
 
     def __str__(self) -> str:
