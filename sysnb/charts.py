@@ -65,7 +65,7 @@ def _make_html_renderers_safe(alt: Any) -> None:
     if getattr(registry, "_sysnb_safe", False):
         return
     for name in ("default", "html", "colab", "kaggle", "zeppelin"):
-        inner = registry._plugins.get(name)
+        inner = getattr(registry, "_plugins", {}).get(name)
         if inner is not None and not isinstance(inner, _SafeHTMLRenderer):
             registry.register(name, _SafeHTMLRenderer(inner))
     if registry.active in ("default", "html", "colab", "kaggle", "zeppelin"):

@@ -435,7 +435,7 @@ def _open(args: argparse.Namespace) -> Capture:
     cap = open_capture(path, progress=read_progress(path))
     if args.verbose:
         p = cap.provenance
-        print(f"sysnb: {p.source} sha256={p.sha256} host={p.hostname} events={p.events}", file=sys.stderr)
+        print(f"sysnb: {p.source} sha256={p.sha256} host={visible(p.hostname)} events={p.events}", file=sys.stderr)
     rows = cap.table.num_rows
     say_if_empty(path, rows, bool(rows) and bool(pc.any(cap.table["sysnb.visible"]).as_py()),
                  cap.provenance.error is not None)

@@ -407,3 +407,13 @@ def test_explorer_js_escapes_like_python() -> None:
 def test_labels_escape_every_control_character() -> None:
     assert label("a\tb\nc\x1b") == "a^Ib^Jc^[" and visible("a\tb\nc") == "a\tb^Jc"
     assert visible("a\nb\rc", newlines=True) == "a\nb^Mc"
+
+
+def test_repr_and_verbose_output_escape_the_host_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """The recorded host chose its own name (machine info block): repr in a terminal REPL, -v on stderr."""
+    from sysnb.cli import main
+
+    assert "from h</script><img src=x onerror=alert(document.domain)>^[]0;pwned^G," in repr(capture())
+    assert main(["-r", str(HOSTILE), "-v", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "host=h</script><img src=x onerror=alert(document.domain)>^[]0;pwned^G " in err and "\x1b" not in err
