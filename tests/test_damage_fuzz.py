@@ -108,7 +108,7 @@ def check_damaged(tmp_path: Path, orig: Original, damaged: bytes, compressed: bo
     assert kept.num_rows == want.num_rows, f"{want.num_rows - kept.num_rows} events before byte {bad} were lost"
     assert kept.equals(want), f"events before byte {bad} differ from the original's"
     damaged_stream = stream != orig.raw
-    if compressed and damaged != orig.gz:
+    if compressed and damaged_stream:  # (a flipped MTIME/OS header byte changes nothing zlib or sysnb can see)
         assert cap.provenance.error is not None, "gzip damage (checksum, truncation) went unreported"
     if damaged_stream and bad not in orig.block_ends and bad < len(orig.raw) and len(stream) <= bad + 8:
         assert cap.provenance.error is not None, f"a file cut at byte {bad}, inside a block, read as complete"

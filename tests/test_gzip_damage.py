@@ -126,3 +126,4 @@ def test_any_read_size_gives_the_same_bytes(size: int) -> None:
     data = CAT.read_bytes()
     out, damage = _read_all(data, size)
     assert out == gzip.decompress(data) and damage is None
+    assert GzipStream(io.BytesIO(data)).read() == out  # read() reads to the end, as a file does

@@ -46,7 +46,10 @@ class GzipStream:
         self._done = False
 
     def read(self, n: int = -1) -> bytes:
-        want = _OUT if n is None or n < 0 else n
+        """Up to ``n`` bytes (all that is left when ``n`` < 0); fewer only at the end or at damage."""
+        if n is None or n < 0:
+            return b"".join(iter(lambda: self.read(_OUT), b""))
+        want = n
         while len(self._out) < want and not self._done:
             self._step(want - len(self._out))
         data = bytes(self._out[:want])
