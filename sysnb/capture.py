@@ -53,7 +53,10 @@ class Capture:
         err = f", DAMAGED at byte {p.error_offset}" if p.error else ""
         shown = int(pc.sum(self.table["sysnb.visible"]).as_py() or 0)
         of = "" if self.table.num_rows == p.events else f" (a view: {self.table.num_rows} of {p.events} rows)"
-        return (f"<Capture {os.path.basename(p.source)}: {shown} events{of} from {p.hostname or '?'}{span}{err}>")
+        from sysnb.format.escape import label
+
+        host = label(p.hostname) if p.hostname else "?"  # the recorded host chose its name: no raw controls
+        return (f"<Capture {os.path.basename(p.source)}: {shown} events{of} from {host}{span}{err}>")
 
     def _repr_html_(self) -> str:
         """The overview (Sysdig Inspect's first page): provenance and drill-down tiles."""

@@ -8,11 +8,15 @@ notebooks show every chart as inline SVG.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from sysnb.format.escape import visible_table
 
 if TYPE_CHECKING:
     import altair as alt
@@ -30,7 +34,49 @@ def _alt() -> Any:
         from sysnb.errors import UsageError
 
         raise UsageError("charts need altair: pip install 'sysnb[notebook]'") from None
+    _make_html_renderers_safe(altair)
     return altair
+
+
+class ScriptSafeJSON(json.JSONEncoder):
+    """JSON that can sit inside an HTML ``<script>``: every ``<`` (only ever inside a string) is written
+    ``\\u003c``, so a capture string holding ``</script>`` or ``<!--`` cannot end or bend the script.
+    The value parses back unchanged."""
+
+    def encode(self, o: Any) -> str:
+        return super().encode(o).replace("<", "\\u003c")
+
+
+class _SafeHTMLRenderer:
+    """Altair's HTML renderer (the ``default`` one outside JupyterLab's mimetype) writes the chart's spec,
+    data included, verbatim into a ``<script>``: a file named ``x</script><img src=x onerror=...>`` became a
+    live element in every exported notebook. The same renderer, with the spec written as ScriptSafeJSON."""
+
+    def __init__(self, inner: Callable[..., dict[str, Any]]) -> None:
+        self.inner = inner
+
+    def __call__(self, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+        metadata["json_kwds"] = {**metadata.get("json_kwds", {}), "cls": ScriptSafeJSON}
+        return self.inner(spec, **metadata)
+
+
+def _make_html_renderers_safe(alt: Any) -> None:
+    registry = alt.renderers
+    if getattr(registry, "_sysnb_safe", False):
+        return
+    for name in ("default", "html", "colab", "kaggle", "zeppelin"):
+        inner = getattr(registry, "_plugins", {}).get(name)
+        if inner is not None and not isinstance(inner, _SafeHTMLRenderer):
+            registry.register(name, _SafeHTMLRenderer(inner))
+    if registry.active in ("default", "html", "colab", "kaggle", "zeppelin"):
+        registry.enable(registry.active, **registry.options)  # pick up the wrapped function
+    registry._sysnb_safe = True
+
+
+def _frame(t: pa.Table) -> Any:
+    """A chart's data as pandas, every string (process names, file names...) made a safe one-line label:
+    control characters as visible escapes (vl-convert panics on ESC; sysnb.format.escape)."""
+    return visible_table(t).to_pandas()
 
 
 def _s(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -58,15 +104,15 @@ def syscalls_over_time(cap: Capture, by: str = "evt.category", bins: int = 120) 
 
 def _over_time(t: pa.Table, by: str, bins: int, title: str) -> alt.Chart:
     alt = _alt()
-    ts = t["evt.rawtime"].to_numpy().astype(np.int64)
-    if not len(ts):
-        return alt.Chart(pa.table({"t": []}).to_pandas()).mark_area()
-    lo, width = int(ts.min()), max((int(ts.max()) - int(ts.min())) // bins + 1, 1)
-    binned = pa.table({"bin": pa.array((ts - lo) // width), "key": t[by]})  # grouped on dictionary codes
+    ts = np.asarray(t["evt.rawtime"].to_numpy(), dtype=np.uint64)  # a damaged timestamp may pass 2**63
+    lo, hi = (int(ts.min()), int(ts.max())) if len(ts) else (0, 0)
+    width = max((hi - lo) // bins + 1, 1)
+    bin_of = (ts - np.uint64(lo)) // np.uint64(width)  # exact: ts >= lo
+    binned = pa.table({"bin": pa.array(bin_of.astype(np.int64)), "key": t[by]})  # grouped on dictionary codes
     g = binned.group_by(["bin", "key"]).aggregate([("bin", "count")]).rename_columns(["bin", "key", "events"])
     g = g.set_column(1, "key", pc.fill_null(_s(g["key"]).cast(pa.string()), "<NA>"))
     g = g.sort_by([("bin", "ascending"), ("key", "ascending")])  # stable output, whatever the grouping order
-    df = g.to_pandas()
+    df = _frame(g)
     df["seconds"] = df["bin"] * width / 1e9
     return alt.Chart(df, title=title).mark_bar(width=3).encode(
         x=alt.X("seconds:Q", title="seconds from start"), y=alt.Y("events:Q", stack=True, title="events"),
@@ -89,7 +135,7 @@ def top_processes(cap: Capture, measure: str = "syscalls", n: int = 15) -> alt.C
         value = pa.chunked_array([pa.array(np.ones(t.num_rows, np.int64))])
     g = key.append_column("value", value).group_by("process").aggregate([("value", "sum")])
     g = g.rename_columns(["process", measure]).sort_by([(measure, "descending"), ("process", "ascending")]).slice(0, n)
-    return alt.Chart(g.to_pandas(), title=f"Top processes by {measure}").mark_bar().encode(
+    return alt.Chart(_frame(g), title=f"Top processes by {measure}").mark_bar().encode(
         x=alt.X(f"{measure}:Q"), y=alt.Y("process:N", sort="-x"), tooltip=["process", measure]
     ).properties(width=480, height=max(120, 18 * g.num_rows))
 
@@ -111,7 +157,7 @@ def io_by(cap: Capture, key: str = "fd.name", fd_types: tuple[str, ...] = ("file
     g = g.rename_columns(["key", "direction", "bytes"])
     top = g.group_by("key").aggregate([("bytes", "sum")]).sort_by([("bytes_sum", "descending")]).slice(0, n)["key"]
     g = g.filter(pc.is_in(g["key"], value_set=top))
-    return alt.Chart(g.to_pandas(), title=f"I/O bytes by {key}").mark_bar().encode(
+    return alt.Chart(_frame(g), title=f"I/O bytes by {key}").mark_bar().encode(
         x=alt.X("bytes:Q", stack=True), y=alt.Y("key:N", sort="-x", title=key), color="direction:N",
         tooltip=[alt.Tooltip("key:N", title=key), "direction", "bytes"]).properties(
             width=480, height=max(120, 18 * len(top)))
@@ -140,7 +186,7 @@ def connections(cap: Capture, n: int = 30) -> alt.Chart:
         "events": pa.chunked_array([pa.array(np.ones(t.num_rows, np.int64))])})
     g = g.group_by(["process", "server"]).aggregate([("bytes", "sum"), ("events", "sum")])
     g = g.rename_columns(["process", "server", "bytes", "events"]).sort_by([("events", "descending")]).slice(0, n)
-    return alt.Chart(g.to_pandas(), title="Connections: process x server endpoint").mark_rect().encode(
+    return alt.Chart(_frame(g), title="Connections: process x server endpoint").mark_rect().encode(
         x=alt.X("server:N", title="server ip:port"), y=alt.Y("process:N"), color=alt.Color("events:Q"),
         tooltip=["process", "server", "events", "bytes"]).properties(width=360, height=max(120, 18 * g.num_rows))
 
@@ -158,7 +204,7 @@ def latency_histogram(cap: Capture, types: tuple[str, ...] | None = None, n_type
     bucket = np.floor(np.log2(t["evt.latency"].to_numpy().astype(np.float64))).astype(np.int64)
     g = pa.table({"syscall": _s(t["evt.type"]), "bucket": bucket}).group_by(["syscall", "bucket"]).aggregate(
         [("bucket", "count")]).rename_columns(["syscall", "bucket", "events"])
-    df = g.to_pandas()
+    df = _frame(g)
     df["latency_us"] = (2.0 ** df["bucket"]) / 1000
     return alt.Chart(df, title="Syscall latency").mark_bar().encode(
         x=alt.X("latency_us:O", title="latency >= (us)", sort="ascending",

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -30,6 +31,7 @@ from sysnb.errors import SysnbError, UsageError
 from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
+from sysnb.format.escape import chisel_visible, json_visible, multiline, visible
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
 from sysnb.progress import read_progress
 from sysnb.scan import Scan
@@ -84,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-X", "--print-hex-ascii", action="store_true", help="print buffers in hex and ASCII")
     p.add_argument("-x", "--print-hex", action="store_true", help="print buffers in hex")
     p.add_argument("-j", "--json", action="store_true", help="print events as JSON objects, one per line")
+    p.add_argument("--raw", action="store_true",
+                   help="print capture strings byte for byte, control characters included, as sysdig does. By "
+                        "default a terminal shows them as visible escapes (ESC as ^[, as cat -v; see README); "
+                        "output to a pipe or file is always sysdig's bytes")
     p.add_argument("-n", "--numevents", type=int, metavar="N", help="stop after N events")
     p.add_argument("-c", "--chisel", metavar="NAME",
                    help="run a chisel (its arguments come first among the trailing words, then the filter)")
@@ -124,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _raise_interrupt)
     argv = sys.argv[1:] if argv is None else list(argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")  # bytes that are not UTF-8 are printed as they are
     try:
         if argv[:1] == ["rules"]:
             return rules_command(argv[1:])
@@ -197,10 +205,14 @@ def print_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatte
     left = None if args.numevents is None else max(args.numevents, 0)
     first = True
     out = sys.stdout
+    escape = terminal_escape(args, formatter)
+    records, visible_any = 0, False
     for batch in scan:
         if left == 0:
             break
         rows = returned_rows(_with_container_names(pa.Table.from_batches([batch]), scan, needed))
+        records += batch.num_rows
+        visible_any = visible_any or bool(pc.any(rows["sysnb.visible"]).as_py())
         if flt is not None:
             rows = flt.apply(rows)  # like sysdig's capture filter: before -n and -S
         if left is not None:
@@ -212,10 +224,12 @@ def print_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatte
         if not args.quiet:
             shown = rows.filter(rows["sysnb.visible"])
             for line in (_json_lines(shown, formatter) if args.json else formatter.lines(shown)):
-                out.write(line)
+                out.write(escape(line))
                 out.write("\n")
         if args.summary:
             count_types(rows, counts)
+    if left != 0:
+        say_if_empty(args.read, records, visible_any, scan.info.damage is not None)
     if args.summary:
         print_summary(counts)
     if scan.info.damage is not None:
@@ -258,11 +272,26 @@ def run_chisel(args: argparse.Namespace) -> int:
     if not args.read:
         raise UsageError("chisels run on a capture: add -r FILE (record one first with sysnb -w FILE)")
     cap = _open(args)
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="surrogateescape")  # echoed buffers are bytes, printed as they are
-    for line in run(cap, c.name, chisel_args, flt or None).text():
-        print(line)
+    result = run(cap, c.name, chisel_args, flt or None)
+    escape = _identity if result.terminal or args.raw or not sys.stdout.isatty() else chisel_visible
+    for line in result.text():
+        print(escape(line))
     return 1 if cap.provenance.error else 0
+
+
+def _identity(line: str) -> str:
+    return line
+
+
+def terminal_escape(args: argparse.Namespace, formatter: Formatter) -> Callable[[str], str]:
+    """How capture strings reach stdout: as they are on a pipe or with --raw (sysdig's bytes), else with
+    control characters as visible escapes (sysnb.format.escape); -j as JSON \\u escapes. Newlines stay where
+    the output is multi-line by design: -A/-X/-x buffers and formats with \\n."""
+    if getattr(args, "raw", False) or not sys.stdout.isatty():
+        return _identity
+    if getattr(args, "json", False):
+        return json_visible
+    return partial(visible, newlines=multiline(formatter))
 
 
 def _takes_arguments(c: Any, words: list[str]) -> bool:
@@ -355,6 +384,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | _RETURNED_COLUMNS | (flt.columns() if flt else set())
     columns = _table_columns(needed)
+    escape = terminal_escape(args, formatter)
     printed = 0
     seconds = args.seconds
     try:
@@ -366,7 +396,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
             if args.numevents is not None:
                 rows = rows.slice(0, max(args.numevents - printed, 0))
             for line in formatter.lines(rows):
-                sys.stdout.write(line + "\n")
+                sys.stdout.write(escape(line) + "\n")
             sys.stdout.flush()
             printed += rows.num_rows
             if args.numevents is not None and printed >= args.numevents:
@@ -445,8 +475,22 @@ def _open(args: argparse.Namespace) -> Capture:
     cap = open_capture(path, progress=read_progress(path))
     if args.verbose:
         p = cap.provenance
-        print(f"sysnb: {p.source} sha256={p.sha256} host={p.hostname} events={p.events}", file=sys.stderr)
+        print(f"sysnb: {p.source} sha256={p.sha256} host={visible(p.hostname)} events={p.events}", file=sys.stderr)
+    rows = cap.table.num_rows
+    say_if_empty(path, rows, bool(rows) and bool(pc.any(cap.table["sysnb.visible"]).as_py()),
+                 cap.provenance.error is not None)
     return cap
+
+
+def say_if_empty(path: str, records: int, visible_any: bool, damaged: bool) -> None:
+    """sysdig prints nothing for a capture without events; say so, so silence is not mistaken for a filter."""
+    if visible_any:
+        return
+    if records:
+        what = f"no events sysdig prints, only {records:,} state and internal records"
+    else:
+        what = "no events" + (" before the damage" if damaged else ", only its header and state tables")
+    print(f"sysnb: {path}: the capture holds {what}", file=sys.stderr)
 
 
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}

@@ -246,6 +246,7 @@ def sysprint(line: str, shell: Any) -> None:
     """``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]``: sysdig's text output of the current view."""
     from sysnb.capture import returned_rows
     from sysnb.format.args import BUF_ASCII, BUF_HEXASCII, BUF_NORMAL
+    from sysnb.format.escape import multiline, visible
     from sysnb.format.output import DEFAULT_FORMAT, Formatter
 
     fmt, mode, n, flt = _sysprint_args(line)
@@ -261,8 +262,9 @@ def sysprint(line: str, shell: Any) -> None:
     rows = rows.filter(rows["sysnb.visible"])
     if n is not None:
         rows = rows.slice(0, n)
+    keep_newlines = multiline(formatter)
     for text in formatter.lines(rows):
-        print(text)
+        print(visible(text, newlines=keep_newlines))  # notebooks interpret ANSI escapes in output
 
 
 def sysexplore(line: str, shell: Any) -> Any:

@@ -23,7 +23,7 @@ def test_opening_writes_nothing_to_the_cache() -> None:
 
 def test_clear_cache_removes_old_tables_but_never_recordings() -> None:
     d = sysnb.cache_dir()
-    (d / "captures").mkdir(parents=True)
+    (d / "captures").mkdir(parents=True, exist_ok=True)
     recording = d / "captures" / "live-20261203-101010.scap.gz"
     recording.write_bytes(b"evidence")
     stale = [d / ("a" * 64 + ".v5.arrows"), d / ("a" * 64 + ".v5.json"), d / ("b" * 64 + ".v4.arrows.tmp123")]

@@ -613,7 +613,7 @@ def test_hostile_nesting_is_a_load_error_not_a_crash() -> None:
     assert [e.code for e in rs.errors] == ["LOAD_ERR_COMPILE_CONDITION"]
     paren = "(" * 5000 + "evt.type=open" + ")" * 5000
     rs = load_text(f"- rule: r\n  desc: d\n  condition: {paren}\n  output: o\n  priority: INFO\n")
-    assert [e.message for e in rs.errors] == ["condition nests too deeply"]
+    assert len(rs.errors) == 1 and "nests deeper than" in rs.errors[0].message
     bomb = "- list: a\n  items: &x [a1, a2, a3]\n" + "".join(f"- list: l{i}\n  items: *x\n" for i in range(50))
     assert load_text(bomb + "- rule: r\n  desc: d\n  condition: proc.name in (l1)\n  output: o\n"
                             "  priority: INFO\n").ok

@@ -11,6 +11,7 @@ const COLORS = {
   file: "#4e79a7", net: "#f28e2b", process: "#e15759", memory: "#76b7b2", IPC: "#59a14f", ipc: "#59a14f",
   signal: "#edc948", sleep: "#b07aa1", wait: "#ff9da7", time: "#9c755f", system: "#8c8c8c", user: "#8cd17d",
 };
+const colorOf = (category) => (Object.hasOwn(COLORS, category) ? COLORS[category] : undefined);
 const EVENT_WIDTHS = {
   "evt.num": "72px", "evt.time": "150px", "evt.cpu": "56px", "proc.name": "120px", "thread.tid": "80px",
   "evt.dir": "52px", "evt.type": "100px", "proc.pid": "72px", "fd.num": "56px",
@@ -21,10 +22,34 @@ function decode(view) {
   return tableFromIPC(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
 }
 
+// Capture strings are chosen by whoever controlled the recorded host. They only ever reach the page as
+// text (textContent, title: never innerHTML), and control, bidi and undecodable characters are shown as
+// visible escapes, as sysnb.format.escape does in Python: ESC as ^[ (cat -v), U+202E as <U+202E>.
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const UNSAFE_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+function caret(byte) {
+  const meta = byte >= 0x80 ? "M-" : "";
+  const b = byte & 0x7f;
+  return meta + (b < 0x20 ? "^" + String.fromCharCode(b + 0x40) : b === 0x7f ? "^?" : String.fromCharCode(b));
+}
+
+function shown(ch) {
+  const code = ch.charCodeAt(0);
+  if (code < 0x80) return caret(code);
+  if (code < 0xa0) return caret(0xc2) + caret(code); // a C1 control's UTF-8 bytes, as cat -v shows them
+  return "<U+" + code.toString(16).toUpperCase().padStart(4, "0") + ">";
+}
+
+export function visible(value, newlines = false) {
+  const text = value === null || value === undefined ? "" : String(value);
+  return text.replace(newlines ? UNSAFE_LINES : UNSAFE, shown);
+}
+
 function h(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = visible(text);
   return node;
 }
 
@@ -85,7 +110,7 @@ function tilesPane(model, send) {
     root.replaceChildren();
     model.get("tiles").forEach((tile, index) => {
       const box = h("div", "sysnb-tile");
-      box.title = "click to drill down: " + tile.filter;
+      box.title = visible("click to drill down: " + tile.filter);
       box.append(h("div", "sysnb-tile-title", tile.title), h("div", "sysnb-tile-value", tile.value));
       box.append(sparkline(tile.spark), h("code", "sysnb-tile-filter", tile.filter));
       box.addEventListener("click", () => send({ kind: "tile", index }));
@@ -132,7 +157,7 @@ function crumbsPane(model, send) {
   });
   const status = h("div", "sysnb-case-status");
   root.append(crumbs, lenses, form, error, combined, findingForm(model, send), status);
-  const showStatus = () => { status.textContent = model.get("case_status"); };
+  const showStatus = () => { status.textContent = visible(model.get("case_status")); };
   model.on("change:case_status", showStatus);
 
   const draw = () => {
@@ -143,7 +168,7 @@ function crumbsPane(model, send) {
     model.get("crumbs").forEach((c, i) => {
       crumbs.append(h("span", "sysnb-sep", " › "));
       const a = h("a", "sysnb-crumb", c.label);
-      a.title = c.filter;
+      a.title = visible(c.filter);
       a.addEventListener("click", () => send({ kind: "crumb", depth: i + 1 }));
       crumbs.append(a);
     });
@@ -154,10 +179,10 @@ function crumbsPane(model, send) {
       lenses.append(b);
     });
     if (document.activeElement !== input) input.value = model.get("filter_text");
-    error.textContent = model.get("error");
+    error.textContent = visible(model.get("error"), true);
     error.style.display = model.get("error") ? "block" : "none";
     const f = model.get("combined_filter");
-    combined.textContent = f ? "%sysfilter " + f : "";
+    combined.textContent = f ? visible("%sysfilter " + f) : "";
   };
   draw();
   for (const name of ["crumbs", "lens", "filter_text", "error", "combined_filter"]) model.on("change:" + name, draw);
@@ -201,7 +226,7 @@ function timelinePane(model, send) {
     labels.replaceChildren(h("div", "sysnb-tl-axislabel", "time since start"));
     lanes.forEach((lane) => {
       const l = h("div", "sysnb-tl-label" + (lane.tid === null ? "" : " sysnb-thread"));
-      l.textContent = (lane.tid === null ? (lane.expanded ? "▾ " : "▸ ") : "   ") + lane.label;
+      l.textContent = (lane.tid === null ? (lane.expanded ? "▾ " : "▸ ") : "   ") + visible(lane.label);
       l.title = lane.events + " events" + (lane.tid === null ? " — click to show threads" : "");
       if (lane.tid === null) l.addEventListener("click", () => send({ kind: "expand", pid: lane.pid }));
       labels.append(l);
@@ -226,7 +251,7 @@ function timelinePane(model, send) {
         const part = (full * n.get(i)) / total;
         const y0 = 20 + lane.get(i) * LANE_H + LANE_H - 1 - (stacked.get(k) || 0);
         stacked.set(k, (stacked.get(k) || 0) + part);
-        ctx.fillStyle = COLORS[cats[cat.get(i)]] || "#c8c8c8";
+        ctx.fillStyle = colorOf(cats[cat.get(i)]) || "#c8c8c8";
         ctx.fillRect((bin.get(i) * w) / bins, y0 - part, bw, part);
       }
     }
@@ -243,8 +268,8 @@ function timelinePane(model, send) {
     const [a, b] = range();
     info.textContent = `${fmtNs(a)} – ${fmtNs(b)} · ${(meta.events || 0).toLocaleString()} events` +
       (win && win.length === 2 ? ` · selected ${fmtNs(Math.abs(win[1] - win[0]))}` : "");
-    legend.replaceChildren(...cats.filter((c) => COLORS[c]).map((c) => {
-      const s = h("span", "sysnb-key", c); s.style.borderLeftColor = COLORS[c]; return s;
+    legend.replaceChildren(...cats.filter((c) => colorOf(c)).map((c) => {
+      const s = h("span", "sysnb-key", c); s.style.borderLeftColor = colorOf(c); return s;
     }));
   }
 
@@ -331,8 +356,8 @@ function gridPane(model, send) {
   function drawRows() {
     const m = meta();
     const first = firstRow();
-    const visible = Math.ceil((scroller.clientHeight || 330) / ROW_H) + 1;
-    const last = Math.min(m.total, first + visible);
+    const onScreen = Math.ceil((scroller.clientHeight || 330) / ROW_H) + 1;
+    const last = Math.min(m.total, first + onScreen);
     if ((first < page.start || last > page.start + page.rows.length) && pending !== first) {
       pending = first;
       send({ kind: "page", start: Math.max(0, first - 60) });
@@ -349,7 +374,7 @@ function gridPane(model, send) {
       if (m.events && model.get("marked").includes(Number(key))) row.classList.add("sysnb-marked");
       for (const c of m.columns) {
         const cell = h("div", "sysnb-td", r[c]);
-        cell.title = r[c];
+        cell.title = visible(r[c]);
         row.append(cell);
       }
       row.addEventListener("click", () => {
@@ -429,7 +454,7 @@ function detailPane(model, send) {
     const on = d && d.fields && model.get("marked").includes(Number(d.evt_num));
     markBtn.textContent = on ? "update mark" : "mark";
     unmarkBtn.style.display = on ? "inline-block" : "none";
-    caseStatus.textContent = model.get("case_status");
+    caseStatus.textContent = visible(model.get("case_status"));
   };
   model.on("change:marked", showMarked);
   model.on("change:case_status", showMarked);
@@ -453,7 +478,7 @@ function detailPane(model, send) {
       b.addEventListener("click", () => { mode = key; draw(); });
       modes.append(b);
     }
-    pre.textContent = d.buffer ? d.buffer[mode] : "(this event carries no data buffer)";
+    pre.textContent = d.buffer ? visible(d.buffer[mode], true) : "(this event carries no data buffer)";
     showMarked();
     modes.style.display = d.buffer ? "block" : "none";
     follow.style.display = d.fd ? "inline-block" : "none";
@@ -466,8 +491,9 @@ function detailPane(model, send) {
     if (!m.title) return;
     stream.append(h("div", "sysnb-detail-title", `follow ${m.title}: ${m.chunks} chunks`));
     chunks.forEach((c) => {
-      const block = h("pre", "sysnb-chunk sysnb-" + c.direction);
-      block.textContent = `${c.direction === "in" ? "◀" : "▶"} #${c["evt.num"]} ${c["evt.type"]} ${c.bytes} B\n${c.text}`;
+      const block = h("pre", "sysnb-chunk " + (c.direction === "in" ? "sysnb-in" : "sysnb-out"));
+      block.textContent = `${c.direction === "in" ? "◀" : "▶"} #${c["evt.num"]} ${c["evt.type"]} ${c.bytes} B\n` +
+        visible(c.text, true);
       block.addEventListener("click", () => send({ kind: "select", evt_num: Number(c["evt.num"]) }));
       stream.append(block);
     });

@@ -35,14 +35,21 @@ class Arg:
 
 @dataclass
 class ChiselResult:
-    """``table``: the result as columns; ``text()``: the lines sysdig prints for it."""
+    """``table``: the result as columns; ``text()``: the lines sysdig prints for it. ``terminal``: the text is
+    sysnb's own terminal drawing (colours, no capture strings), printed without escaping."""
 
     table: pa.Table
     text: Callable[[], Iterable[str]]
     chart: Callable[[], Any] | None = None
+    terminal: bool = False
 
     def _repr_html_(self) -> str:
-        return str(self.table.to_pandas().to_html(index=False)) if self.table.num_rows else "<i>(no rows)</i>"
+        """The table as HTML; capture strings with control characters as visible escapes, then HTML-escaped."""
+        if not self.table.num_rows:
+            return "<i>(no rows)</i>"
+        from sysnb.format.escape import visible_table
+
+        return str(visible_table(self.table).to_pandas().to_html(index=False, escape=True))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """In notebooks: the chart when the chisel draws one (spectrogram, subsecoffset), else the table."""
@@ -51,7 +58,10 @@ class ChiselResult:
                 return self.chart()._repr_mimebundle_(**kwargs)
             except ImportError:  # altair is a notebook extra
                 pass
-        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
+        from sysnb.format.escape import chisel_visible
+
+        text = repr(self) if self.terminal else chisel_visible(repr(self))
+        return {"text/html": self._repr_html_(), "text/plain": text}
 
     def __str__(self) -> str:
         return "\n".join(self.text())

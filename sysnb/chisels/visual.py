@@ -127,7 +127,7 @@ def _visual(name: str, ts: np.ndarray, keep: np.ndarray, bucket: np.ndarray, ref
     """The histogram of the kept events by (interval, bucket), as a table, terminal rows and a heat map."""
     cells = histogram(ts[keep], bucket, int(ts[0]) if len(ts) else 0, refresh, width)
     return ChiselResult(cells, _terminal_text(name, lambda: _ansi_rows(cells, width, 1e9 / refresh, axis)),
-                        chart=lambda: _heatmap(cells, x_title))
+                        chart=lambda: _heatmap(cells, x_title), terminal=True)
 
 
 _REFRESH = Arg("refresh_time", "Chart refresh time in milliseconds", "int", True)

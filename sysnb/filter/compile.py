@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -127,8 +128,9 @@ class CompiledFilter:
 
 def compile_filter(text: str) -> CompiledFilter:
     """Parse, check and compile a sysdig filter; mistakes raise :class:`UsageError` naming the column."""
+    _check_encoding(text)
     try:
-        node = parse(text)
+        node = merge_equalities(parse(text))
     except FilterSyntaxError as e:
         raise UsageError(f"filter syntax error: {e}") from None
     return compile_node(node, text)
@@ -139,6 +141,53 @@ def compile_node(node: Node, text: str) -> CompiledFilter:
     positions point into."""
     env = _Env(None)
     return CompiledFilter(text, node, _compile(node, text, env), env.dynamic)
+
+
+def _check_encoding(text: str) -> None:
+    """Bytes that are not UTF-8 (kept as surrogates from argv) cannot be compared with the table's text."""
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            raise _error(f"the filter holds a byte that is not UTF-8 (0x{ord(ch) & 0xFF:02X}); write the value "
+                         "in UTF-8 (names that are not UTF-8 are stored with U+FFFD in their place)", text, i)
+
+
+#: or-ed equalities on one field merged into one set lookup from this many on
+MERGE_AT = 8
+
+
+def merge_equalities(node: Node) -> Node:
+    """``f=a or f=b or ...`` as ``f in (a, b, ...)``: one set lookup instead of thousands of comparisons (the
+    same events: '=' and 'in' agree on every field kind). Only plain checks of one stored column merge."""
+    if isinstance(node, Not):
+        return Not(merge_equalities(node.operand))
+    if not isinstance(node, BoolOp):
+        return node
+    operands = [merge_equalities(op) for op in node.operands]
+    counts = Counter(op.field for op in operands if isinstance(op, Check) and _mergeable(op))
+    many = {f for f, n in counts.items() if n >= MERGE_AT}
+    if node.op != "or" or not many:
+        return BoolOp(node.op, tuple(operands))
+    values: dict[str, list[str]] = {f: [] for f in many}
+    out: list[Node] = []
+    where: dict[str, int] = {}  # the merged check takes the place of the first one
+    for op in operands:
+        if isinstance(op, Check) and op.field in many and _mergeable(op):
+            values[op.field].append(str(op.value))
+            where.setdefault(op.field, len(out))
+            if where[op.field] == len(out):
+                out.append(op)
+        else:
+            out.append(op)
+    for f, i in where.items():
+        first = out[i]
+        assert isinstance(first, Check)
+        out[i] = Check(f, "in", tuple(values[f]), first.pos)
+    return out[0] if len(out) == 1 else BoolOp("or", tuple(out))
+
+
+def _mergeable(node: Check) -> bool:
+    return (node.op == "=" and isinstance(node.value, str) and not node.transforms and node.field in _TYPES
+            and not pa.types.is_binary(_TYPES[node.field]))
 
 
 def _field_columns(name: str) -> list[str]:
@@ -177,14 +226,26 @@ def _compile(node: Node, text: str, env: _Env) -> pc.Expression:
     if isinstance(node, Not):
         return ~_compile(node.operand, text, env)
     if isinstance(node, BoolOp):
-        exprs = [_compile(op, text, env) for op in node.operands]
-        out = exprs[0]
-        for e in exprs[1:]:
-            out = (out & e) if node.op == "and" else (out | e)
-        return out
+        return balanced([_compile(op, text, env) for op in node.operands], node.op)
     if isinstance(node, MacroRef):
         raise _error(f"undefined macro '{node.name}'", text, node.pos)
     return pc.Expression._call("coalesce", [_check(node, text, env), pc.scalar(False)])
+
+
+def balanced(exprs: list[pc.Expression], op: str) -> pc.Expression:
+    """``a op b op c ...`` as a balanced tree (depth log2 n): Arrow evaluates expressions recursively, and a
+    one-sided chain of 20,000 terms overflowed its stack (a segfault). Arrow also flattens nested calls of
+    one associative function into one chain before evaluating, so the levels alternate between its two
+    spellings of the operator (``and_kleene``/``and``, ``or_kleene``/``or``), which agree here: every
+    operand is a coalesced check, never null."""
+    names = ("and_kleene", "and") if op == "and" else ("or_kleene", "or")
+    level = 0
+    while len(exprs) > 1:
+        name = names[level % 2]
+        pairs = [pc.Expression._call(name, [exprs[i], exprs[i + 1]]) for i in range(0, len(exprs) - 1, 2)]
+        exprs = pairs + exprs[len(exprs) - len(exprs) % 2:]
+        level += 1
+    return exprs[0]
 
 
 def _error(msg: str, text: str, pos: int) -> UsageError:
@@ -373,14 +434,7 @@ def _string_check(c: Check, field: pc.Expression, text: str) -> pc.Expression:
     if c.op in ("in", "intersects"):  # intersects: a scalar field "intersects" a set when it is in it
         return pc.Expression._call("is_in", [field], pc.SetLookupOptions(pa.array(list(_values(c)), pa.string())))
     if c.op == "pmatch":  # Falco's path prefix match: the path itself or anything below it
-        out = None
-        for prefix in _values(c):
-            p = prefix.rstrip("/") or "/"
-            below = pc.Expression._call("starts_with", [field], pc.MatchSubstringOptions(p.rstrip("/") + "/"))
-            one = pc.Expression._call("equal", [field, pc.scalar(p)]) | below
-            out = one if out is None else out | one
-        assert out is not None
-        return out
+        return _pmatch(field, _values(c))
     v = str(c.value)
     if c.op in _CMP:
         return pc.Expression._call(_CMP[c.op], [field, pc.scalar(v)])
@@ -392,8 +446,36 @@ def _string_check(c: Check, field: pc.Expression, text: str) -> pc.Expression:
     if c.op == "endswith":
         return pc.Expression._call("ends_with", [field], pc.MatchSubstringOptions(v))
     pattern = v if c.op == "regex" else glob_regex(v)
+    _check_regex(pattern, c, text)
     return pc.Expression._call("match_substring_regex", [field],
                                pc.MatchSubstringOptions(pattern, ignore_case=c.op == "iglob"))
+
+
+#: prefixes per regular expression of a pmatch (RE2 programs stay small; the chunks are or-ed)
+PMATCH_CHUNK = 1000
+
+
+def _pmatch(field: pc.Expression, prefixes: tuple[str, ...]) -> pc.Expression:
+    """The path equals a prefix or lies below it: one RE2 alternation per PMATCH_CHUNK prefixes (10,000
+    prefixes were 20,000 chained Arrow calls, and a segfault)."""
+    alternatives = sorted({"/.*" if not p.rstrip("/") else _re2_literal(p.rstrip("/")) + "(?:/.*)?" for p in prefixes})
+    return balanced([pc.Expression._call("match_substring_regex", [field], pc.MatchSubstringOptions(
+        "(?s)^(?:" + "|".join(alternatives[i:i + PMATCH_CHUNK]) + ")$"))
+        for i in range(0, len(alternatives), PMATCH_CHUNK)], "or")
+
+
+def _re2_literal(s: str) -> str:
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "/_-") else f"\\x{{{ord(ch):x}}}" for ch in s)
+
+
+def _check_regex(pattern: str, c: Check, text: str) -> None:
+    """RE2 refuses the pattern when the filter runs; say so now, at its column."""
+    try:
+        pc.match_substring_regex(pa.array([""], pa.string()), pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        what = "regular expression" if c.op == "regex" else f"{c.op} pattern"
+        raise _error(f"invalid {what} {str(c.value)!r}: {str(e).removeprefix('Invalid regular expression: ')}",
+                     text, c.pos) from None
 
 
 def glob_regex(glob: str) -> str:
@@ -434,9 +516,12 @@ def _binary_check(c: Check, field: pc.Expression, text: str) -> pc.Expression:
 
 def _int(v: str, c: Check, text: str) -> int:
     try:
-        return int(v, 0)
+        n = int(v, 0)
     except ValueError:
         raise _error(f"'{v}' is not a number (field '{c.field}' is numeric)", text, c.pos) from None
+    if not -(1 << 63) <= n < 1 << 64:
+        raise _error(f"'{v}' is out of range: numeric fields hold 64-bit integers", text, c.pos)
+    return n
 
 
 def _bool(v: str, c: Check, text: str) -> bool:

@@ -30,6 +30,8 @@ expands to)::
     primary    = "(" or_expr ")" | macro | check ;
     macro      = letter { letter | digit | "_" } ;
     list       = "(" [ value { "," value } ] ")" ;
+
+Parentheses and ``not`` nest at most ``MAX_DEPTH`` levels (the parser and the compiler recurse).
 Field arguments: ``evt.arg.NAME``, ``evt.arg[N]``, ``evt.rawarg.NAME``, ``proc.aname[N]``, ``proc.apid[N]``,
 ``evt.around[T]``. sysdig 0.29.3 has no transformers, ``val()`` or a working ``intersects``; sysnb accepts
 them with today's Falco meaning (documented extensions, tested on their own).
@@ -49,6 +51,7 @@ TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
 _FIELD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 _IDENTIFIER = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
+MAX_DEPTH = 200
 
 
 class FilterSyntaxError(ValueError):
@@ -110,6 +113,13 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.falco = falco
+        self.depth = 0
+
+    def nested(self, start: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterSyntaxError(f"the filter nests deeper than {MAX_DEPTH} levels of parentheses and 'not'",
+                                    self.text, start)
 
     def skip_ws(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -138,19 +148,26 @@ class _Parser:
         return ops[0] if len(ops) == 1 else BoolOp("and", tuple(ops))
 
     def not_expr(self) -> Node:
+        self.skip_ws()
+        start = self.pos
         if self.keyword("not"):
-            return Not(self.not_expr())
+            self.nested(start)
+            node: Node = Not(self.not_expr())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
         self.skip_ws()
         if self.pos < len(self.text) and self.text[self.pos] == "(":
+            self.nested(self.pos)
             self.pos += 1
             node = self.or_expr()
             self.skip_ws()
             if self.pos >= len(self.text) or self.text[self.pos] != ")":
                 raise FilterSyntaxError("missing ')'", self.text, self.pos)
             self.pos += 1
+            self.depth -= 1
             return node
         return self.check()
 

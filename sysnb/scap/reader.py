@@ -11,12 +11,13 @@ interprets parameter values; that is the state engine's job.
 
 On a damaged file the reader yields every event before the damage and then
 raises :class:`~sysnb.errors.CaptureFormatError` naming the byte offset (in the
-uncompressed stream) and the block.
+uncompressed stream) and the block; for gzip, also the compressed byte offset where
+decompression stopped (gzip files are decompressed incrementally by ``gzstream``, so
+damage loses nothing before it).
 """
 
 from __future__ import annotations
 
-import gzip
 import struct
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import BinaryIO
 from sysnb.errors import CaptureFormatError
 from sysnb.scap import blocks as B
 from sysnb.scap.events import INFRASTRUCTURE_EVENT_E, NOTIFICATION_E, event_info
+from sysnb.scap.gzstream import GzipStream
 
 RawEvent = tuple[int, int, int, int, int, int, tuple[bytes, ...]]
 
@@ -52,7 +54,7 @@ def open_stream(path: str) -> BinaryIO:
     head = f.read(4)
     f.seek(0)
     if head[:2] == b"\x1f\x8b":
-        return gzip.open(f, "rb")  # type: ignore[return-value]
+        return GzipStream(f)  # type: ignore[return-value]
     if head == b"\x0a\x0d\x0d\x0a":
         return f
     f.close()
@@ -74,6 +76,7 @@ class _Window:
         self.buf = b""
         self.base = 0  # stream offset of buf[0]
         self.eof = False
+        self.error = ""  # why the stream ended early (an I/O error), when it did
 
     def ensure(self, offset: int, n: int) -> bool:
         """Make bytes [offset, offset+n) available; False if the stream ends first."""
@@ -89,9 +92,9 @@ class _Window:
         while need > 0 or have < _CHUNK // 2:
             try:
                 chunk = self.stream.read(max(_CHUNK, need))
-            except (EOFError, OSError) as e:  # truncated gzip stream
+            except OSError as e:  # the disk or the file system failed
                 self.eof = True
-                self.error = str(e)
+                self.error = f"cannot read the file: {e}"
                 break
             if not chunk:
                 self.eof = True
@@ -109,6 +112,18 @@ class _Window:
 
     def at_end(self, offset: int) -> bool:
         return not self.ensure(offset, 1)
+
+    def damage(self, path: str, pos: int, block: str = "") -> CaptureFormatError | None:
+        """Why the stream ended before the file did (gzip damage, read error), as the error to raise at
+        ``pos``, the first block not read completely; None when the file simply ends."""
+        gz = getattr(self.stream, "damage", None)
+        if gz is not None:
+            return CaptureFormatError(f"{gz.describe()}; every event before the damage was read", path=path,
+                                      offset=pos, block=block, compressed_offset=gz.compressed_offset)
+        if self.error:
+            return CaptureFormatError(f"{self.error}; every event before it was read", path=path, offset=pos,
+                                      block=block)
+        return None
 
 
 def read_scap(path: str, batch_size: int = 65536, events: bool = True) -> Iterator[Section | list[RawEvent]]:
@@ -132,8 +147,9 @@ def _read_blocks(path: str, win: _Window, batch_size: int, events: bool) -> Iter
         if not win.ensure(pos, 8):
             if win.ensure(pos, 1):
                 yield from _flush(batch)
-                raise CaptureFormatError("file ends inside a block header (truncated capture); every event "
-                                         "before it was read", path=path, offset=pos)
+                raise win.damage(path, pos) or CaptureFormatError(
+                    "file ends inside a block header (truncated capture); every event before it was read",
+                    path=path, offset=pos)
             break
         buf, rel = win.buf, pos - win.base
         btype, blen = hdr(buf, rel)
@@ -144,7 +160,7 @@ def _read_blocks(path: str, win: _Window, batch_size: int, events: bool) -> Iter
         if rel + blen > len(buf):
             if not win.ensure(pos, blen):
                 yield from _flush(batch)
-                raise CaptureFormatError(
+                raise win.damage(path, pos, B.block_name(btype)) or CaptureFormatError(
                     f"file ends inside a block of {blen} bytes (truncated capture); "
                     "every event before this block was read", path=path, offset=pos, block=B.block_name(btype))
             buf, rel = win.buf, pos - win.base
@@ -177,13 +193,12 @@ def _read_blocks(path: str, win: _Window, batch_size: int, events: bool) -> Iter
             section, in_events = yield from _metadata_block(path, pos, btype, body, section, in_events, batch)
             batch = []
         pos += blen
-    if win.eof and getattr(win, "error", None):
-        yield from _flush(batch)
-        raise CaptureFormatError(f"compressed stream is damaged ({win.error}); every event before it was read",
-                                 path=path, offset=pos)
     if section is not None and not in_events:
         yield section
     yield from _flush(batch)
+    damage = win.damage(path, pos)
+    if damage is not None:  # e.g. a gzip checksum that does not match, or garbage after the last member
+        raise damage
 
 
 def _metadata_block(path: str, pos: int, btype: int, body: memoryview, section: Section | None, in_events: bool,

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from sysnb.chisels.io import READ_TYPES
 from sysnb.chisels.table import is_io
 from sysnb.fields import FIELDS
+from sysnb.format.escape import label
 from sysnb.format.output import NA, Formatter
 from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex
 
@@ -54,7 +55,7 @@ def event_detail(row: pa.Table) -> dict[str, Any]:
     for name in _shown_fields(row):
         value = next(iter(Formatter(f"*%{name}").lines(row)), NA)
         if value != NA and value != "":
-            fields.append([name, value])
+            fields.append([name, label(value)])
     data = row["evt.buffer"][0].as_py()
     detail: dict[str, Any] = {"evt_num": row["evt.num"][0].as_py(), "fields": fields, "buffer": None}
     if data is not None:

@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sysnb.format.escape import html_text, label
+
 if TYPE_CHECKING:
     from sysnb.capture import Capture
 
@@ -77,15 +79,25 @@ def tile_values(cap: Capture) -> list[tuple[Tile, int, np.ndarray]]:
         needed |= f.columns()
     rows = returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
     ts = rows["evt.rawtime"].to_numpy()
-    lo, hi = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 1)
+    lo, hi = (int(ts.min()), int(ts.max())) if len(ts) else (0, 0)
     out = []
     for tile, compiled in zip(tiles, filters, strict=True):
         sel = rows.filter(compiled.mask(rows))
         total = _measure(sel, tile.measure)
         weights = pc.fill_null(sel["evt.rawres"], 0).to_numpy().clip(0) if tile.measure == "bytes" else None
-        spark, _ = np.histogram(sel["evt.rawtime"].to_numpy(), bins=BINS, range=(lo, hi), weights=weights)
-        out.append((tile, total, spark))
+        out.append((tile, total, time_bins(sel["evt.rawtime"].to_numpy(), lo, hi, BINS, weights)))
     return out
+
+
+def time_bins(ts: np.ndarray, lo: int, hi: int, bins: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts (or sums of ``weights``) of nanosecond timestamps in ``bins`` equal bins over [lo, hi].
+
+    Integer arithmetic on offsets from ``lo``: np.histogram's float edges collapse for spans under ~10 us at
+    today's epoch and overflow on a damaged timestamp near 2**64; here any span works, even 0."""
+    span = max(hi - lo, 0) + 1
+    offsets = np.asarray(ts, dtype=np.uint64) - np.uint64(lo)  # ts >= lo: exact in uint64
+    index = np.minimum((offsets.astype(np.float64) * (bins / span)).astype(np.int64), bins - 1)
+    return np.bincount(index, weights=weights, minlength=bins)[:bins]
 
 
 def _measure(sel: pa.Table, measure: str) -> int:
@@ -124,19 +136,37 @@ _TILE = ("display:inline-block;vertical-align:top;border:1px solid {border};bord
 _CODE = "font-size:10px;color:#678;display:block;white-space:normal;word-break:break-word"
 
 
+def event_count(cap: Capture) -> str:
+    """The events of a capture (or view) as ``repr`` counts them: the ones sysdig prints, labelled, with the
+    table's other rows (state-only and internal events) named apart."""
+    shown = int(pc.sum(cap.table["sysnb.visible"]).as_py() or 0) if cap.table.num_rows else 0
+    if shown == 0:
+        return "none: the capture holds no events" if cap.provenance.events == 0 else "none in this view"
+    hidden = cap.table.num_rows - shown
+    extra = f" (+ {hidden:,} state and internal records sysdig does not print)" if hidden else ""
+    return f"{shown:,} as sysdig prints them{extra}"
+
+
+def _utc(ns: int | None) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ns / 1e9)) if ns else "?"
+    except (OverflowError, OSError, ValueError):  # a damaged timestamp beyond what the C library converts
+        return f"? ({ns} ns)"
+
+
 def overview_html(cap: Capture) -> str:
     p = cap.provenance
-    start = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(p.start_ns / 1e9)) if p.start_ns else "?"
     span = f"{(p.end_ns - p.start_ns) / 1e9:.3f} s" if p.start_ns is not None and p.end_ns is not None else "?"
     rec = p.extra.get("recorder") or {}
     prov = [("file", os.path.basename(p.source)), ("sha256", p.sha256), ("host", p.hostname or "?"),
-            ("start", start), ("duration", span), ("events", f"{p.events:,}"), ("sysnb", p.sysnb_version)]
+            ("start", _utc(p.start_ns)), ("duration", span), ("events", event_count(cap)),
+            ("sysnb", p.sysnb_version)]
     if rec:
         prov.append(("drops", f"{rec.get('drops', 0)} (snaplen {rec.get('snaplen')})"))
     if p.error:
         prov.append(("DAMAGED", f"{p.error} (byte {p.error_offset})"))
-    rows = "".join(f'<tr><td style="color:#667;padding-right:10px;text-align:left">{k}</td>'
-                   f'<td style="text-align:left"><code>{html.escape(str(v))}</code></td></tr>' for k, v in prov)
+    rows = "".join(f'<tr><td style="color:#667;padding-right:10px;text-align:left">{html.escape(k)}</td>'
+                   f'<td style="text-align:left"><code>{html_text(v)}</code></td></tr>' for k, v in prov)
     parts = [f'<div style="{_BOX}">', f'<div style="{_PROV}"><table>{rows}</table></div>']
     group = None
     for tile, total, spark in tile_values(cap):
@@ -144,7 +174,7 @@ def overview_html(cap: Capture) -> str:
             if group is not None:
                 parts.append("</div>")
             group = tile.group
-            parts.append(f'<div style="margin:10px 0 4px 0;font-weight:600;color:#445">{group}</div><div>')
+            parts.append(f'<div style="margin:10px 0 4px 0;font-weight:600;color:#445">{html.escape(group)}</div><div>')
         hot = bool(total) and tile.group in ("Security", "Falco rules")
         style = _TILE.format(border="#d9822b" if hot else "#dde3ea", bg="#fff8f0" if hot else "#fff")
         parts.append(f'<div style="{style}"><div style="color:#556;font-size:12px">{html.escape(tile.title)}</div>'
@@ -156,7 +186,7 @@ def overview_html(cap: Capture) -> str:
 
 def overview_text(cap: Capture) -> str:
     """The same tiles as plain text (``repr`` in a terminal, text/plain in notebooks)."""
-    lines = [repr(cap)]
+    lines = [label(repr(cap)), f"  events: {event_count(cap)}"]
     for tile, total, _ in tile_values(cap):
         lines.append(f"  {tile.title:<24}{human_value(total, tile.measure):>12}   {tile.filter}")
     return "\n".join(lines)

@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sysnb.format.escape import label
+
 MAX_LANES = 24
 #: the columns the timeline reads
 TIMELINE_COLUMNS = ["evt.rawtime", "proc.pid", "thread.tid", "proc.name", "evt.category"]
@@ -32,7 +34,7 @@ def _ints(col: pa.ChunkedArray) -> np.ndarray:
 
 def _names(rows: pa.Table, first: np.ndarray) -> list[str]:
     names = rows["proc.name"].take(pa.array(first, pa.int64())).cast(pa.string())
-    return [n or "?" for n in names.to_pylist()]
+    return [label(n) if n else "?" for n in names.to_pylist()]
 
 
 def assign_lanes(rows: pa.Table, expanded: set[int], max_lanes: int = MAX_LANES) -> Lanes:

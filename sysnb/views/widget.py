@@ -12,7 +12,6 @@ them over cells and still follow one another.
 
 from __future__ import annotations
 
-import html
 import pathlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ import pyarrow as pa
 import traitlets as t
 
 from sysnb.errors import SysnbError
+from sysnb.format.escape import html_text, label, visible_table
 from sysnb.views.detail import event_detail, find_event, follow_fd
 from sysnb.views.explore import LENS_COLUMNS, LENSES, View, lens_table
 from sysnb.views.grid import DEFAULT_COLUMNS, PAGE, columns_of, event_page, lens_page, order, page_rows, sort_key
@@ -86,10 +86,11 @@ class Explorer(anywidget.AnyWidget):
         self.panes = list(panes or PANES)
         self._range = (self.view.start_ns, self.view.end_ns)
         self._expanded: set[int] = set()
+        self._fd: dict[str, Any] | None = None  # the selected event's fd, for "follow fd"
         self._sort = ""
         self._order: tuple[Any, pa.Array | None] | None = None
         self._lens_rows: tuple[Any, pa.Table, list[str], list[str]] | None = None
-        self.source = cap.provenance.source
+        self.source = label(cap.provenance.source)
         self.base_ns = str(self.view.start_ns)
         self.span = [0.0, float(self.view.end_ns - self.view.start_ns)]
         self.tiles = _tiles(cap) if "tiles" in self.panes else []
@@ -104,7 +105,7 @@ class Explorer(anywidget.AnyWidget):
     def _on_view(self, what: str) -> None:
         started = time.perf_counter()
         v = self.view
-        self.crumbs = [{"label": c.label, "filter": c.filter} for c in v.crumbs]
+        self.crumbs = [{"label": label(c.label), "filter": c.filter} for c in v.crumbs]
         self.lens, self.filter_text, self.combined_filter = v.lens, v.filter_text, v.filter
         base = float(v.start_ns)
         self.window = [] if v.window is None else [v.window[0] - base, v.window[1] - base]
@@ -154,7 +155,7 @@ class Explorer(anywidget.AnyWidget):
         total = table.num_rows if positions is None else len(positions)
         rows = page_rows(table, positions, start, PAGE)
         events = self.view.lens == "syscalls"
-        page = event_page(rows, self.columns) if events else lens_page(rows)
+        page = visible_table(event_page(rows, self.columns) if events else lens_page(rows))
         columns = self.columns if events else table.column_names
         self.grid_meta = {"columns": columns, "total": total, "start": max(0, min(start, total)),
                           "sort": self._sort, "lens": self.view.lens, "events": events,
@@ -210,15 +211,18 @@ class Explorer(anywidget.AnyWidget):
 
     def _do_select(self, msg: dict[str, Any]) -> None:
         row = find_event(self.view.base, int(msg["evt_num"]))
-        self.detail = event_detail(row)
+        detail = event_detail(row)
+        self._fd = detail.pop("fd", None)  # kept here: the browser only needs to know there is one to follow
+        self.detail = {**detail, "fd": self._fd is not None}
         self.stream, self.stream_meta = b"", {}
 
     def _do_follow(self, _msg: dict[str, Any]) -> None:
-        fd = self.detail.get("fd")
+        fd = self._fd
         if not fd:
             return
         chunks = follow_fd(self.view.base, fd["pid"], fd["fd"], fd["name"])
-        self.stream_meta = {"title": f"{fd['name'] or ''} (pid {fd['pid']}, fd {fd['fd']})", "chunks": chunks.num_rows}
+        self.stream_meta = {"title": label(f"{fd['name'] or ''} (pid {fd['pid']}, fd {fd['fd']})"),
+                            "chunks": chunks.num_rows}
         self.stream = to_ipc(chunks)
 
     def _do_mark(self, msg: dict[str, Any]) -> None:
@@ -269,17 +273,17 @@ class Explorer(anywidget.AnyWidget):
 
     def static_html(self) -> str:
         """What the explorer showed, as plain HTML (for exported notebooks and reports)."""
-        crumbs = " › ".join(["All events"] + [html.escape(c["label"]) for c in self.crumbs])
+        crumbs = " › ".join(["All events"] + [html_text(c["label"]) for c in self.crumbs])
         table, positions = self._current()
         total = table.num_rows if positions is None else len(positions)
         page = page_rows(table, positions, 0, 20)
         events = self.view.lens == "syscalls"
         text = event_page(page, self.columns) if events else lens_page(page)
         cols = [c for c in text.column_names if not c.startswith("_")]
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in cols) + "</tr>"
+        head = "".join(f"<th>{html_text(c)}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(f"<td>{html_text(r[c])}</td>" for c in cols) + "</tr>"
                        for r in text.to_pylist())
-        return (f"<div><b>sysnb explorer</b> — {crumbs} — {html.escape(self.view.lens)}: "
+        return (f"<div><b>sysnb explorer</b> — {crumbs} — {html_text(self.view.lens)}: "
                 f"{total:,} rows (first {page.num_rows} shown; live widgets need a running kernel)"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
