@@ -223,11 +223,20 @@ def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
             table, meta = hit
             prov = Provenance(**meta)
             prov.source = os.path.abspath(spath)
-            return _with_containers(Capture(table, prov))
+            return _with_recorder_note(_with_containers(Capture(table, prov)), spath)
     cap = _build_cached(spath, sha, progress) if use_cache else build_capture(spath, sha, progress=progress)
     if cap.provenance.error and strict:
         raise CaptureFormatError(cap.provenance.error, path=spath, offset=cap.provenance.error_offset)
-    return _with_containers(cap)
+    return _with_recorder_note(_with_containers(cap), spath)
+
+
+def _with_recorder_note(cap: Capture, path: str) -> Capture:
+    """``provenance.extra["recorder"]``: what sysnb's recorder noted in the file (engine, drops), if it did."""
+    from sysnb.record.note import read_note
+
+    if (note := read_note(path)) is not None:
+        cap.provenance.extra.setdefault("recorder", note)
+    return cap
 
 
 def _with_containers(cap: Capture) -> Capture:

@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="live capture: the recorder: core (CO-RE through libbpf, needs a kernel with BTF), bcc "
                         "(compiled at start, needs python3-bpfcc and kernel headers) or auto (default: core "
                         "where it can run, else bcc)")
+    p.add_argument("--recover", metavar="SPILL",
+                   help="write the capture of a recording that was killed before it could (SIGKILL, out of memory, "
+                        "a full disk) from the spill it left next to its output (OUTPUT.spill); -w picks another "
+                        "output, -z compresses it")
     p.add_argument("-S", "--summary", action="store_true", help="print the event summary (the top event types)")
     p.add_argument("-q", "--quiet", action="store_true", help="print no events (useful with -S)")
     p.add_argument("-A", "--print-ascii", action="store_true", help="print buffers as printable ASCII only")
@@ -114,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         freed = clear_cache()
         print(f"sysnb: cache cleared ({freed} bytes)", file=sys.stderr)
         return 0
+    if args.recover:
+        return recover_spill(args)
     if args.list:
         print_fields()
         return 0
@@ -259,12 +265,13 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
         return limit is not None and _recorded[0] >= limit
 
     _recorded[0] = 0
-    def started(rec: Recording) -> None:
+
+    def announce(rec: Recording) -> None:
         print(f"sysnb: recording to {path} (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
 
     stats = record(path, args.seconds, snaplen=args.snaplen, compress=True if args.compress else None,
                    latency=args.latency, syscalls=args.syscalls, cgroup=args.cgroup, engine=args.engine,
-                   until=enough, tick=tick, started=started)
+                   until=enough, tick=tick, announce=announce)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.write or args.verbose:
@@ -284,13 +291,13 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
 
     _announce_engine(args.engine)
     rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
-                    cgroup=args.cgroup, engine=args.engine)
-    print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
+                    cgroup=args.cgroup, engine=args.engine, announce=lambda rec: print(
+                        "sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True))
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())
     printed = 0
     seconds = args.seconds
     try:
-        for batch in stream(rec, until=lambda: seconds is not None and rec.elapsed() >= seconds):
+        for batch in stream(rec, until=lambda: rec.stopping or (seconds is not None and rec.elapsed() >= seconds)):
             table = pa.Table.from_batches([batch])
             rows = returned_rows(table, sorted(needed & set(table.column_names)))
             if flt is not None:
@@ -310,6 +317,15 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
         stats = rec.stop()
     if args.verbose:
         print(f"sysnb: {stats.summary()}", file=sys.stderr)
+    return 0
+
+
+def recover_spill(args: argparse.Namespace) -> int:
+    """``--recover SPILL [-w OUT] [-z]``: the .scap of a recording whose recorder died, from its spill."""
+    from sysnb.record.recover import recover
+
+    done = recover(args.recover, args.write, True if args.compress else None)
+    print(f"sysnb: {done.summary(args.recover)}", file=sys.stderr)
     return 0
 
 
@@ -358,7 +374,17 @@ def _open(args: argparse.Namespace) -> Capture:
     if args.verbose:
         p = cap.provenance
         print(f"sysnb: {p.source} sha256={p.sha256} host={p.hostname} events={p.events}", file=sys.stderr)
+    _note_recorder(cap)
     return cap
+
+
+def _note_recorder(cap: Capture) -> None:
+    """Say on every open that the recorder lost syscalls (or stopped early) while recording this capture."""
+    from sysnb.record.note import drop_line
+
+    note = cap.provenance.extra.get("recorder")
+    if isinstance(note, dict) and (line := drop_line(note)):
+        print(f"sysnb: note: {line}", file=sys.stderr)
 
 
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}

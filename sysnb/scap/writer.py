@@ -57,18 +57,12 @@ class ScapWriter:
 
     def write_section(self, section: Section) -> None:
         """The section header and the metadata blocks describing the state at capture start."""
-        self._out.write(_block(B.SHB, struct.pack("<IHHq", B.BYTE_ORDER_MAGIC, 1, 2, -1)))
-        if section.machine is not None:
-            self._out.write(_block(0x201, _machine(section.machine)))
-        if section.interfaces:
-            self._out.write(_block(IL_V2, b"".join(_interface(i) for i in section.interfaces)))
-        if section.users or section.groups:
-            self._out.write(_block(UL_V2, _users(section)))
-        self._out.write(_block(PL_V9, b"".join(_thread(t) for t in section.threads)))
-        for tid, fds in section.fds.items():
-            entries = [_fd(f) for f in fds if f.type <= MAX_FD_TYPE_2022]
-            if entries:
-                self._out.write(_block(FDL_V2, struct.pack("<q", tid) + b"".join(entries)))
+        self._out.write(section_bytes(section))
+
+    def write_metadata(self, blocks: bytes) -> None:
+        """Metadata blocks already encoded (``section_bytes``, ``metadata_block``). Only before the first
+        event: libscap skips block types it does not know there, but fails on them between events."""
+        self._out.write(blocks)
 
     def write_events(self, events: pa.Table | pa.RecordBatch) -> None:
         """Events from columns ``evt.cpu``, ``sysnb.evt_flags``, ``evt.rawtime``, ``thread.tid``,
@@ -160,6 +154,28 @@ def _col(events: pa.Table | pa.RecordBatch, name: str, dtype: type, fill: int | 
     if fill is not None:
         col = pc.fill_null(col, fill)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def section_bytes(section: Section) -> bytes:
+    """The section header and the metadata blocks of ``section``, encoded."""
+    out = [_block(B.SHB, struct.pack("<IHHq", B.BYTE_ORDER_MAGIC, 1, 2, -1))]
+    if section.machine is not None:
+        out.append(_block(0x201, _machine(section.machine)))
+    if section.interfaces:
+        out.append(_block(IL_V2, b"".join(_interface(i) for i in section.interfaces)))
+    if section.users or section.groups:
+        out.append(_block(UL_V2, _users(section)))
+    out.append(_block(PL_V9, b"".join(_thread(t) for t in section.threads)))
+    for tid, fds in section.fds.items():
+        entries = [_fd(f) for f in fds if f.type <= MAX_FD_TYPE_2022]
+        if entries:
+            out.append(_block(FDL_V2, struct.pack("<q", tid) + b"".join(entries)))
+    return b"".join(out)
+
+
+def metadata_block(btype: int, body: bytes) -> bytes:
+    """One block (header, body, padding, trailing length) for ``ScapWriter.write_metadata``."""
+    return _block(btype, body)
 
 
 def _block(btype: int, body: bytes) -> bytes:
