@@ -29,6 +29,8 @@ from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
+from sysnb.memory import check_room, out_of_memory
+from sysnb.memory import message as memory_message
 from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
 
 EPILOG = """examples:
@@ -99,10 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    # `timeout`/`kill` stop a recording like Ctrl-C; SIGINT too where a shell started us in the background
-    # with SIGINT ignored (as sysdig, `kill -INT` then still stops and flushes)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _raise_interrupt)
+    # SIGINT stops like Ctrl-C even where a shell started us in the background with SIGINT ignored. SIGTERM
+    # ends the process at once (honoured even inside a long native call, which a Python handler would only
+    # see when that call returns), except while recording, where it stops and writes the file (_graceful_term)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     try:
         return run(args)
@@ -111,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        if not out_of_memory(e):
+            raise
+        print(f"sysnb: {memory_message(args.read)}", file=sys.stderr)
+        return 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -252,6 +260,7 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
 
     path = args.write if args.write and flt is None else default_path()
     limit = args.numevents
+    _graceful_term()
     _announce_engine(args.engine)
 
     def tick(rec: Recording) -> None:
@@ -289,6 +298,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     from sysnb.record.live import stream
     from sysnb.record.recorder import Recording
 
+    _graceful_term()
     _announce_engine(args.engine)
     rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
                     cgroup=args.cgroup, engine=args.engine, announce=lambda rec: print(
@@ -324,6 +334,7 @@ def recover_spill(args: argparse.Namespace) -> int:
     """``--recover SPILL [-w OUT] [-z]``: the .scap of a recording whose recorder died, from its spill."""
     from sysnb.record.recover import recover
 
+    _graceful_term()  # the partial output is removed and the spill kept
     done = recover(args.recover, args.write, True if args.compress else None)
     print(f"sysnb: {done.summary(args.recover)}", file=sys.stderr)
     return 0
@@ -339,6 +350,11 @@ def _announce_engine(engine: str) -> None:
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _graceful_term() -> None:
+    """While recording (or writing a recording), SIGTERM stops like Ctrl-C and the file is written."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | None) -> int:
@@ -370,6 +386,7 @@ def _open(args: argparse.Namespace) -> Capture:
 
         def progress(done: int, total: int) -> None:
             bar.update(max(done - bar.n, 0))
+    check_room(path)
     cap = open_capture(path, cache=False if args.no_cache else None, progress=progress)
     if args.verbose:
         p = cap.provenance
@@ -380,10 +397,9 @@ def _open(args: argparse.Namespace) -> Capture:
 
 def _note_recorder(cap: Capture) -> None:
     """Say on every open that the recorder lost syscalls (or stopped early) while recording this capture."""
-    from sysnb.record.note import drop_line
+    from sysnb.record.note import capture_note
 
-    note = cap.provenance.extra.get("recorder")
-    if isinstance(note, dict) and (line := drop_line(note)):
+    if line := capture_note(cap.provenance.extra):
         print(f"sysnb: note: {line}", file=sys.stderr)
 
 

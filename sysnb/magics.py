@@ -24,10 +24,13 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError
+from sysnb.memory import check_room, out_of_memory
+from sysnb.memory import message as memory_message
 
 
 class _State:
@@ -43,6 +46,8 @@ def _usage(msg: str) -> Exception:
 
 
 def sysopen(line: str, shell: Any) -> Capture:
+    """``%sysopen PATH [-o NAME]``: open a capture, make it current and bind it (default ``cap``), e.g.
+    ``%sysopen incident.scap.gz -o incident``."""
     args = shlex.split(line)
     name = "cap"
     if "-o" in args:
@@ -54,15 +59,44 @@ def sysopen(line: str, shell: Any) -> Capture:
     if len(args) != 1:
         raise _usage("usage: %sysopen PATH [-o NAME]   e.g. %sysopen capture.scap.gz")
     try:
+        check_room(args[0])
         cap = open_capture(args[0])
     except SysnbError as e:
         raise _usage(f"%sysopen: {e}") from None
+    except Exception as e:
+        if not out_of_memory(e):
+            raise
+        raise _usage(f"%sysopen: {memory_message(args[0])}") from None
+    _note_recorder(cap)
     _State.capture, _State.filter = cap, None
     shell.user_ns[name] = cap
     return cap
 
 
+def _note_recorder(cap: Capture) -> None:
+    """Say so when the recorder lost syscalls (or stopped early) while recording this capture."""
+    from sysnb.record.note import capture_note
+
+    if line := capture_note(cap.provenance.extra):
+        print(f"sysnb: note: {line}")
+
+
+def _memory_guard(magic: Callable[[str, Any], Any], name: str, shell: Any) -> Callable[[str], Any]:
+    """``magic`` as registered: running out of memory is a one-line usage error, not a traceback."""
+    def guarded(line: str) -> Any:
+        try:
+            return magic(line, shell)
+        except Exception as e:
+            if not out_of_memory(e):
+                raise
+            raise _usage(f"%{name}: {memory_message(None)}") from None
+    guarded.__doc__ = magic.__doc__
+    return guarded
+
+
 def sysfilter(line: str, shell: Any) -> Capture | str | None:
+    """``%sysfilter FILTER``: filter the current capture (bound to ``_sysview``), e.g. ``%sysfilter
+    proc.name=cat and evt.type=read``; alone it shows the filter, ``--clear`` removes it."""
     text = line.strip()
     if not text:
         return _State.filter or "(no filter)"
@@ -266,11 +300,9 @@ def sysexplore(line: str, shell: Any) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    ipython.register_magic_function(lambda line: sysexplore(line, ipython), "line", "sysexplore")
-    ipython.register_magic_function(lambda line: chisel_magic(line, ipython), "line", "chisel")
-    ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")
-    ipython.register_magic_function(lambda line: sysopen(line, ipython), "line", "sysopen")
-    ipython.register_magic_function(lambda line: sysfilter(line, ipython), "line", "sysfilter")
+    for name, magic in (("sysexplore", sysexplore), ("chisel", chisel_magic), ("sysprint", sysprint),
+                        ("sysopen", sysopen), ("sysfilter", sysfilter)):
+        ipython.register_magic_function(_memory_guard(magic, name, ipython), "line", name)
     # IPython's own %%capture, bound to an ExecutionMagics instance: not the currently registered callable,
     # which may be IPython 9's lazy stub (it re-resolves the name on call, i.e. to our wrapper) or our own
     # wrapper when the extension is loaded twice.

@@ -120,3 +120,9 @@ def drop_line(note: dict[str, Any]) -> str | None:
     if note.get("stop_reason"):
         parts.append(f"the recording stopped early: {note['stop_reason']}")
     return "; ".join(parts) or None
+
+
+def capture_note(extra: dict[str, Any]) -> str | None:
+    """``drop_line`` of an open capture's recorder note (``provenance.extra["recorder"]``), if any."""
+    note = extra.get("recorder")
+    return drop_line(note) if isinstance(note, dict) else None
