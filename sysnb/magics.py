@@ -7,8 +7,9 @@
 
 * ``%chisel NAME [ARGS] [-- FILTER]`` runs a chisel on the current view (bound to ``_chisel``);
   ``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]`` prints it as sysdig does.
-* ``%%capture 5s [-o NAME] [-s SNAPLEN] [--engine core|bcc] [--filter FILTER]`` records every system call
-  on the host while the cell runs, for at least the duration, and binds the capture (default ``_capture``).
+* ``%%capture 5s [-o NAME] [-s SNAPLEN] [--engine core|bcc] [--cgroup DIR] [--filter FILTER]`` records every
+  system call on the host (``--cgroup``: of the tasks in that cgroup or below it) while the cell runs, for at
+  least the duration, and binds the capture (default ``_capture``).
   When the first argument is not a duration the cell goes to IPython's own ``%%capture`` (stdout capture)
   unchanged.
   ``%%syscapture`` is the unambiguous spelling; ``%capture 5s`` records for 5 s with a progress bar.
@@ -117,8 +118,8 @@ def sysfilter(line: str, shell: Any) -> Capture | str | None:
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|min)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, None: 1.0}
-CAPTURE_USAGE = ("usage: %%capture DURATION [-o NAME] [-s SNAPLEN] [--engine auto|core|bcc] [--filter FILTER], "
-                 "e.g. %%capture 5s -o incident")
+CAPTURE_USAGE = ("usage: %%capture DURATION [-o NAME] [-s SNAPLEN] [--engine auto|core|bcc] [--cgroup DIR] "
+                 "[--filter FILTER], e.g. %%capture 5s -o incident")
 
 
 def duration(text: str) -> float | None:
@@ -133,6 +134,7 @@ class CaptureArgs(NamedTuple):
     snaplen: int = 80
     filter: str | None = None
     engine: str = "auto"
+    cgroup: str | None = None
 
 
 def _capture_args(line: str) -> CaptureArgs:
@@ -144,13 +146,15 @@ def _capture_args(line: str) -> CaptureArgs:
     rest = args[1:]
     while rest:
         opt = rest.pop(0)
-        if opt not in ("-o", "-s", "--engine") or not rest:
+        if opt not in ("-o", "-s", "--engine", "--cgroup") or not rest:
             raise _usage(f"%%capture: unexpected {opt!r}. {CAPTURE_USAGE}")
         value = rest.pop(0)
         if opt == "-o":
             out = out._replace(name=value)
         elif opt == "--engine" and value in ("auto", "core", "bcc"):
             out = out._replace(engine=value)
+        elif opt == "--cgroup":
+            out = out._replace(cgroup=value)
         elif opt == "-s" and value.isdigit():
             out = out._replace(snaplen=int(value))
         else:
@@ -162,7 +166,7 @@ def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
     """Record while ``cell`` runs (and at least for the duration); bind and return the capture."""
     from sysnb.record.libbpf import BpfError
 
-    seconds, name, snaplen, flt, engine = _capture_args(line)
+    seconds, name, snaplen, flt, engine, cgroup = _capture_args(line)
     if flt is not None:
         _check_filter(flt)
     try:
@@ -172,7 +176,7 @@ def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
 
         if message := start_message(engine):
             print(f"sysnb: {message}", flush=True)
-        rec = Recording(default_path(), snaplen=snaplen, engine=engine)
+        rec = Recording(default_path(), snaplen=snaplen, engine=engine, cgroup=cgroup)
     except (BpfError, SysnbError) as e:
         raise _usage(f"%%capture: {e}") from None
     try:

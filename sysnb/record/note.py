@@ -26,8 +26,8 @@ from sysnb.scap.writer import metadata_block
 NOTE_TYPE = int.from_bytes(b"SNB1", "little")
 MAX_NOTE = 1 << 16          # bytes of JSON
 MAX_SCAN = 256 << 20        # metadata bytes looked through before giving up (a capture's /proc snapshot)
-_INT_KEYS = ("syscalls", "drops", "snaplen")
-_LIST_KEYS = ("drops_per_cpu", "seen_per_cpu")
+_INT_KEYS = ("syscalls", "drops", "drops_carried", "snaplen")
+_LIST_KEYS = ("drops_per_cpu", "seen_per_cpu", "pending_per_cpu")
 _TEXT_KEYS = ("engine", "stop_reason", "recorded_at")
 _BOOL_KEYS = ("latency", "recovered", "drops_exact")
 

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -27,13 +27,14 @@ from sysnb.record import space
 from sysnb.record.engine import open_engine
 from sysnb.record.recover import spill_path, write_from_spill
 from sysnb.record.snapshot import boot_offset_ns, take_snapshot
-from sysnb.record.spill import END, SPILL_MAGIC, SPILL_VERSION, START, Control, SpillTail, SpillWriter
+from sysnb.record.spill import END, SPILL_MAGIC, SPILL_VERSION, START, Batch, Control, SpillTail, SpillWriter, replay
 from sysnb.record.syscall_set import cgroup_id, syscall_numbers
 from sysnb.scap.reader import Section
 from sysnb.scap.writer import section_bytes
 
 DRAIN_INTERVAL_S = 0.002
-SPACE_CHECK_S = 0.25  # how often the drain thread looks at the free space (a statvfs: microseconds)
+SPACE_CHECK_S = 0.25  # how often the drain thread looks at the free space (a statvfs: microseconds),
+SPACE_CHECK_BYTES = 8 << 20  # and after every 8 MiB spilled
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
@@ -73,7 +74,8 @@ class RecordStats:
     snaplen: int = 80
     latency: bool = True
     engine: str = "core"
-    drops_so_far: int = 0   # while recording: the drops the drained records report (exact counters at stop)
+    drops_so_far: int = 0   # the drops the drained records carry (while recording; exact counters at stop)
+    pending_per_cpu: list[int] = field(default_factory=list)  # drops after each CPU's last record (at stop)
     stop_reason: str | None = None  # why the recording stopped before it was asked to (a full disk)
 
     @property
@@ -90,6 +92,7 @@ class RecordStats:
         """What the .scap records about its recording (note.py), shown whenever it is opened."""
         return {"engine": self.engine, "seconds": round(self.seconds, 3), "syscalls": self.records,
                 "drops": self.drops, "drops_per_cpu": self.drops_per_cpu, "seen_per_cpu": self.seen_per_cpu,
+                "drops_carried": self.drops_so_far, "pending_per_cpu": self.pending_per_cpu,
                 "snaplen": self.snaplen, "latency": self.latency, "drops_exact": True,
                 **({"stop_reason": self.stop_reason} if self.stop_reason else {})}
 
@@ -167,13 +170,14 @@ class Recording:
 
     def _drain_loop(self) -> None:
         _prioritise_this_thread()
-        next_check = 0.0
+        next_check, checked_at = 0.0, 0
         try:
             while not self._stop.is_set():
                 self._drain_once()
-                if _clock() >= next_check and self.stats.stop_reason is None:
+                if self.stats.stop_reason is None and (
+                        _clock() >= next_check or self._spill_writer.written - checked_at >= SPACE_CHECK_BYTES):
                     self._check_room()
-                    next_check = _clock() + SPACE_CHECK_S
+                    next_check, checked_at = _clock() + SPACE_CHECK_S, self._spill_writer.written
                 time.sleep(DRAIN_INTERVAL_S)
             self._drain_once()
         except BaseException as e:  # surfaced by stop()
@@ -223,11 +227,14 @@ class Recording:
         self._engine.pause()
         self._stop.set()
         self._drainer.join()
+        if self._error is None:
+            self._drain_once()  # what programs already running when the recording was paused wrote since
         counters = self._engine.stats()
         self._engine.close()
         self.stats.seconds = _clock() - self._t0
         self.stats.drops_per_cpu = counters["drops"]
         self.stats.seen_per_cpu = counters["seen"]
+        self.stats.pending_per_cpu = counters.get("pending", [])
         self._spill_writer.put_control(Control(END, _now(), self.stats.note()))
         try:
             self._spill_writer.close()
@@ -236,6 +243,12 @@ class Recording:
             self._spill.truncate(self._spill_writer.written)
             if self.stats.stop_reason is None:
                 self._stopped_early(self._room_problem() or "the spill could not be written")
+
+    def spilled(self) -> Iterator[Batch]:
+        """The records spilled so far (after ``halt()``: every record), as (small, mid, big) batches in time
+        order, before they are converted."""
+        self._spill.flush()
+        return replay(self._spill)
 
     @property
     def halted(self) -> bool:

@@ -149,6 +149,6 @@ def _note(start: Control, found: SpillSummary) -> dict[str, Any]:
     note.update(syscalls=found.records, recovered=True, drops_exact=found.end is not None, drops=found.lost)
     if found.end is not None:
         end = found.end.meta
-        note.update({k: end[k] for k in ("drops", "drops_per_cpu", "seen_per_cpu", "seconds", "stop_reason")
-                     if k in end})
+        note.update({k: end[k] for k in ("drops", "drops_per_cpu", "seen_per_cpu", "drops_carried", "pending_per_cpu",
+                                         "seconds", "stop_reason") if k in end})
     return note
