@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
-# Run test suites one after another, EVERY one even when an earlier one fails, then print a summary of all
-# and exit 1 if any failed. `make test` runs them all, `make lint` only ruff and mypy.
+# Run test suites, EVERY one even when an earlier one fails, then print a summary of all and exit 1 if any
+# failed. `make test` runs them all, `make lint` only ruff and mypy.
 #
 #   .ci/suites.sh                 every suite
 #   .ci/suites.sh ruff mypy live  only these (names as in the summary)
 #
+# Two lanes run side by side (LANES=1: one after another): the unit tests and the notebooks in one, the
+# rest in the other, so that on a loaded 2-CPU machine (CI runs at load 10) the run gets two shares of the
+# CPUs instead of one. Each suite's output goes to build/ci/<name>.log and is printed whole when it ends.
 # Each suite has a time limit (SUITE_LIMIT_<name> seconds overrides it) so that one hung test cannot hold
 # the whole run: at the limit it gets SIGINT (pytest then still prints what ran and why it stopped), 30 s
-# later SIGKILL. All of them together get CI_BUDGET seconds (22 minutes: a CI run, setup included, stays
-# under 25 on a loaded 2-CPU machine); a suite starting late gets what is left. Logs of each suite go to
-# build/ci/<name>.log as well as to the terminal.
+# later SIGKILL. A lane gets CI_BUDGET seconds in all (22 minutes: a CI run, setup included, stays under
+# 25); a suite starting late gets what is left, at least a minute.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 LOGS=build/ci
+LANES=${LANES:-2}
+CI_BUDGET=${CI_BUDGET:-1320}
 mkdir -p "$LOGS"
 PYTEST=("$BIN/python" -m pytest -q -rs -p no:cacheprovider)
-CI_BUDGET=${CI_BUDGET:-1320}  # seconds for all the suites: 22 minutes, leaving .ci/run's setup 3 of its 25
 
 ALL=(ruff mypy pytest live browser notebooks cargo-fmt cargo-clippy cargo-test)
-declare -A LIMIT=([ruff]=120 [mypy]=300 [pytest]=600 [live]=480 [browser]=300 [notebooks]=360
+SECOND_LANE=(pytest notebooks)  # with LANES=2 these run beside the others
+declare -A LIMIT=([ruff]=120 [mypy]=300 [pytest]=900 [live]=900 [browser]=420 [notebooks]=600
                   [cargo-fmt]=120 [cargo-clippy]=600 [cargo-test]=600)
 
 suite_ruff() { "$BIN/ruff" check sysnb tests tools notebooks/conftest.py benchmarks; }
@@ -51,53 +55,64 @@ counts() { grep -aE '^(=+ )?[0-9]+ (passed|failed|error|skipped|deselected)|no t
            sed -E 's/^=+ //; s/ =+$//'; }
 
 run_suite() {
-  local name=$1 limit=${LIMIT[$1]} log="$LOGS/$1.log" start rc
-  local var="SUITE_LIMIT_${name//-/_}" left
+  local name=$1 log="$LOGS/$1.log" start rc left
+  local var="SUITE_LIMIT_${name//-/_}" limit=${LIMIT[$1]}
   limit=${!var:-$limit}
-  # the whole run stays within CI_BUDGET seconds: a suite gets at most what is left of it (at least a minute)
   left=$(( CI_BUDGET - ($(date +%s) - t0) ))
   [ "$left" -lt 60 ] && left=60
   [ "$limit" -gt "$left" ] && limit=$left
-  echo
-  echo "======== $name (limit ${limit}s) ========"
   start=$(date +%s)
-  # a subshell of this script runs the suite function; `timeout` sends SIGINT at the limit
+  # a shell runs the suite function; at the limit `timeout` sends SIGINT to its whole process group
   timeout -s INT -k 30 "$limit" bash -c "$(declare -f "suite_$name"); $(declare -p PYTEST BIN); suite_$name" \
-    2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  DURATION[$name]=$(( $(date +%s) - start ))
-  RESULT[$name]=$rc
+    > "$log" 2>&1 < /dev/null
+  rc=$?
+  echo "$rc $(( $(date +%s) - start )) $limit" > "$LOGS/$name.result"
+  {
+    flock 9
+    echo
+    echo "======== $name: exit $rc after $(( $(date +%s) - start ))s (limit ${limit}s) ========"
+    cat "$log"
+  } 9> "$LOGS/.print.lock"
 }
 
-declare -A RESULT DURATION SKIPPED
+lane() { for name in "$@"; do run_suite "$name"; done; }
+
 SUITES=("$@")
 [ ${#SUITES[@]} -eq 0 ] && SUITES=("${ALL[@]}")
-t0=$(date +%s)
+declare -A SKIPPED
+first=() second=()
+rm -f "$LOGS"/*.result
 for name in "${SUITES[@]}"; do
   if ! declare -F "suite_$name" >/dev/null; then
-    echo "unknown suite $name (known: ${ALL[*]})" >&2
-    RESULT[$name]=2; DURATION[$name]=0; continue
+    SKIPPED[$name]="unknown suite (known: ${ALL[*]})"; continue
   fi
   reason=$(skip_reason "$name")
   if [ -n "$reason" ]; then SKIPPED[$name]=$reason; continue; fi
-  run_suite "$name"
+  if [ "$LANES" -ge 2 ] && [[ " ${SECOND_LANE[*]} " == *" $name "* ]]; then second+=("$name"); else first+=("$name"); fi
 done
+
+t0=$(date +%s)
+echo "suites: ${first[*]:-}${second[*]:+  |  beside them: ${second[*]}}"
+[ ${#second[@]} -gt 0 ] && { lane "${second[@]}" & }
+[ ${#first[@]} -gt 0 ] && lane "${first[@]}"
+wait
 
 echo
 echo "======== summary ($(( ($(date +%s) - t0) / 60 ))m$(( ($(date +%s) - t0) % 60 ))s, load average $(cut -d' ' -f1-3 /proc/loadavg)) ========"
 failed=0
 for name in "${SUITES[@]}"; do
   if [ -n "${SKIPPED[$name]:-}" ]; then
-    printf '  %-5s %-13s %s\n' SKIP "$name" "${SKIPPED[$name]}"
+    status=SKIP
+    [[ ${SKIPPED[$name]} == unknown* ]] && { status=FAIL; failed=1; }
+    printf '  %-5s %-13s %s\n' "$status" "$name" "${SKIPPED[$name]}"
     continue
   fi
-  rc=${RESULT[$name]}
+  read -r rc secs limit < "$LOGS/$name.result" || { rc=255; secs=0; limit=0; }
   status=PASS
   [ "$rc" -ne 0 ] && { status=FAIL; failed=1; }
-  note=""
-  [ -f "$LOGS/$name.log" ] && note=$(counts "$LOGS/$name.log")
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then note="$note (stopped at its time limit)"; fi
-  printf '  %-5s %-13s %4ss  exit %-3s %s\n' "$status" "$name" "${DURATION[$name]}" "$rc" "$note"
+  note=$(counts "$LOGS/$name.log")
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then note="$note (stopped at its ${limit}s limit)"; fi
+  printf '  %-5s %-13s %4ss  exit %-3s %s\n' "$status" "$name" "$secs" "$rc" "$note"
 done
 [ "$failed" -eq 0 ] && echo "all suites passed" || echo "FAILED: see the suites above (logs in $LOGS/)"
 exit "$failed"

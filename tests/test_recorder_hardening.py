@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fake_recorder import MARKER, use_fake_engine
+from fake_recorder import MARKER, fake_section, use_fake_engine
 
 import sysnb
 from sysnb.cli import main
@@ -239,6 +239,13 @@ def test_too_little_space_refuses_to_start(tmp_path: Path, monkeypatch: pytest.M
     assert not opened and not list(tmp_path.iterdir())
 
 
+def test_recording_into_a_missing_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = use_fake_engine(monkeypatch)
+    with pytest.raises(SysnbError, match=r"cannot record into .*nowhere: No such file"):
+        Recording(str(tmp_path / "nowhere" / "x.scap"))
+    assert not opened
+
+
 def test_recording_stops_before_the_disk_is_full_and_keeps_what_it_recorded(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The free space shrinks as the spill grows; the recording stops by itself, says why, and writes the
@@ -341,3 +348,19 @@ def test_recording_is_announced_before_the_clock_and_the_snapshot(tmp_path: Path
         assert rec.elapsed() == 3.0  # the clock started at the announcement, not after the snapshot
     finally:
         rec.stop()
+
+
+def test_a_process_reserving_terabytes_does_not_break_the_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen on CI beside chromium: VmSize above 2^32 kB made the process list unwritable (struct.error), at the
+    start of every recording."""
+    from sysnb.record import snapshot
+    from sysnb.scap.writer import section_bytes
+
+    status = {"Name": "chrome", "PPid": "1", "Uid": "0 0 0 0", "Gid": "0 0 0 0", "VmSize": "17592186044416 kB",
+              "VmRSS": "123 kB", "VmSwap": "0 kB"}
+    monkeypatch.setattr(snapshot, "_status", lambda pid, tid: status)
+    t = snapshot._thread(os.getpid(), os.getpid())
+    assert t is not None and t.vmsize_kb == 0xFFFFFFFF and t.vmrss_kb == 123
+    section = fake_section()
+    section.threads.append(t)
+    assert section_bytes(section)

@@ -152,6 +152,13 @@ class RingEngine:
                  "reading the drop counters")
         return {"seen": buf["seen"].tolist(), "drops": buf["drops"].tolist(), "pending": buf["pending_lost"].tolist()}
 
+    def reset_counters(self) -> None:
+        """Zero the per-CPU counters (a recorder that is used again)."""
+        buf = np.zeros(len(self._cpus), L.STATS)
+        key = ctypes.c_uint32(0)
+        map_elem(_BPF_MAP_UPDATE_ELEM, self._map_fd("stats"), ctypes.addressof(key), buf.ctypes.data,
+                 "resetting the drop counters")
+
     def close(self) -> None:
         for rings in (self.small, self.mid, self.big):
             for r in rings:

@@ -43,7 +43,10 @@ def mb(n: int) -> str:
 def check_before(folder: str) -> str | None:
     """Raise :class:`NotEnoughSpace` when a recording in ``folder`` cannot start; return a warning when the
     room is low, else None."""
-    free = free_bytes(folder)
+    try:
+        free = free_bytes(folder)
+    except OSError as e:
+        raise SysnbError(f"cannot record into {folder}: {e.strerror}") from None
     if free < MIN_FREE:
         raise NotEnoughSpace(f"only {mb(free)} free on the file system of {folder}: a recording needs at least "
                              f"{mb(MIN_FREE)}; free some space or record elsewhere (-w OTHER/PATH)")
@@ -54,8 +57,12 @@ def check_before(folder: str) -> str | None:
 
 
 def low_space(folder: str, spilled: int, compress: bool) -> str | None:
-    """Why recording must stop now (the .scap of what is spilled would no longer fit), or None."""
-    free = free_bytes(folder)
+    """Why recording must stop now (the .scap of what is spilled would no longer fit), or None (also when the
+    file system cannot be asked: the spill's own write errors then tell)."""
+    try:
+        free = free_bytes(folder)
+    except OSError:
+        return None
     need = reserve(spilled, compress)
     if free >= need:
         return None

@@ -480,6 +480,34 @@ def test_shrunk_rings_record_as_full_size_ones(tmp_path: Path, monkeypatch: pyte
     assert _sysdig(run.path, marker, "%fd.name") == [run.facts["file"]]
 
 
+def test_a_kept_bcc_recorder_records_again_without_compiling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             scope: Scope) -> None:
+    """keep_compiled(): the second recording reuses the compiled recorder, with nothing of the first one (no
+    records, counts or entry state) and everything of its own."""
+    from sysnb.record import bcc_engine
+    from sysnb.record.recorder import Recording
+
+    require_engine("bcc")
+    compiles: list[object] = []
+    real = bcc_engine.BccEngine._compile
+    monkeypatch.setattr(bcc_engine.BccEngine, "_compile", staticmethod(lambda f: compiles.append(f) or real(f)))
+    files = []
+    for i in range(2):
+        out = tmp_path / f"kept{i}.scap"
+        rec = Recording(str(out), engine="bcc", cgroup=scope.cgroup)
+        try:
+            subprocess.run(scope.wrap(["sh", "-c", f"echo KEPT-{i}-MARKER > {tmp_path}/k{i}.txt"]), check=True)
+        finally:
+            stats = rec.stop()
+        assert_accounted(stats)
+        files.append(out)
+    assert len(compiles) <= 1  # at most the first (an earlier test may have left it compiled)
+    for i, out in enumerate(files):
+        cap = sysnb.open_capture(out)
+        assert len(cap.filter(f"evt.type=write and evt.buffer contains KEPT-{i}-MARKER").events) == 1
+        assert not len(cap.filter(f"evt.type=write and evt.buffer contains KEPT-{1 - i}-MARKER").events)
+
+
 def test_bcc_engine_builds_from_header_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
     """On a kernel without BTF the bcc engine takes struct offsets from the kernel headers (offsetof()). This
     host has BTF and only another kernel's headers (their layouts are wrong here, which is why the engine
