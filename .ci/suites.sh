@@ -15,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
-LOGS=build/ci
+LOGS=${CI_LOGS:-build/ci}
 LANES=${LANES:-2}
 CI_BUDGET=${CI_BUDGET:-1320}
 mkdir -p "$LOGS"
