@@ -1,6 +1,7 @@
 # Fresh Debian/Ubuntu machine, as root or with sudo available:
 #   make run    set up, then serve JupyterLab on the incident-investigation notebook (prints the URL)
-#   make test   set up, then run the whole test suite (ruff, mypy --strict, pytest, nbval on the notebooks)
+#   make test   set up, then run every test suite (ruff, mypy --strict, pytest, live recording, browser, nbval on
+#               the notebooks, and the native core's cargo fmt/clippy/test once native/ exists) and summarise
 #   make demo   the command-line reader on the bundled sample, as `sysdig -r` prints it
 PY ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ SAMPLE := sysnb/data/storefront_incident.scap.gz
 
 BPF_OBJ := sysnb/record/sysnb.bpf.o
 
-.PHONY: setup run demo test lint goldens bench clean bpf notebooks report js native-check fuzz
+.PHONY: setup run demo test test-under-load lint goldens bench clean bpf notebooks report js native-check fuzz
 
 # pip builds the native core (native/, Rust) with maturin: needs cargo (https://rustup.rs or the distribution's
 # cargo/rustc >= 1.88) and crates.io; a source change rebuilds it
@@ -63,13 +64,17 @@ notebooks: setup
 report: setup
 	$(BIN)/python -m sysnb.report notebooks/02-incident-investigation.ipynb -o build/incident-report.html
 
+# Every suite runs even when an earlier one fails; a summary of all of them comes last (.ci/suites.sh)
 lint: setup
-	$(BIN)/ruff check sysnb tests tools notebooks/conftest.py benchmarks
-	$(BIN)/mypy
+	.ci/suites.sh ruff mypy
 
-test: lint
-	$(BIN)/python -m pytest -q
-	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval notebooks/
+test: setup
+	.ci/suites.sh
+
+# The live recorder tests twice in a row while busy loops keep every CPU loaded (tools/ci_under_load.sh;
+# LOAD=syscall|cpu|yes, RUNS=2, SUITES="live" or e.g. SUITES="pytest live notebooks")
+test-under-load: setup
+	tools/ci_under_load.sh
 
 # The native core's own checks (cargo fmt, clippy -D warnings, tests); release profile, so the dependencies
 # built for the Python module are reused

@@ -233,8 +233,17 @@ def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
     fill_span(table, cap.provenance)
     if cap.provenance.error and strict:
         raise CaptureFormatError(cap.provenance.error, path=spath, offset=cap.provenance.error_offset)
-    cap = _with_containers(cap)
+    cap = _with_recorder_note(_with_containers(cap), spath)
     evidence_opened(cap)
+    return cap
+
+
+def _with_recorder_note(cap: Capture, path: str) -> Capture:
+    """``provenance.extra["recorder"]``: what sysnb's recorder noted in the file (engine, drops), if it did."""
+    from sysnb.record.note import read_note
+
+    if (note := read_note(path)) is not None:
+        cap.provenance.extra.setdefault("recorder", note)
     return cap
 
 

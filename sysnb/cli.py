@@ -33,6 +33,8 @@ from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.escape import chisel_visible, json_visible, multiline, visible
 from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
+from sysnb.memory import check_room, out_of_memory
+from sysnb.memory import message as memory_message
 from sysnb.progress import read_progress
 from sysnb.scan import Scan
 from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
@@ -80,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="live capture: the recorder: core (CO-RE through libbpf, needs a kernel with BTF), bcc "
                         "(compiled at start, needs python3-bpfcc and kernel headers) or auto (default: core "
                         "where it can run, else bcc)")
+    p.add_argument("--recover", metavar="SPILL",
+                   help="write the capture of a recording that was killed before it could (SIGKILL, out of memory, "
+                        "a full disk) from the spill it left next to its output (OUTPUT.spill); -w picks another "
+                        "output, -z compresses it")
     p.add_argument("-S", "--summary", action="store_true", help="print the event summary (the top event types)")
     p.add_argument("-q", "--quiet", action="store_true", help="print no events (useful with -S)")
     p.add_argument("-A", "--print-ascii", action="store_true", help="print buffers as printable ASCII only")
@@ -125,10 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] in SUBCOMMANDS:
         return _subcommand(args_list)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    # `timeout`/`kill` stop a recording like Ctrl-C; SIGINT too where a shell started us in the background
-    # with SIGINT ignored (as sysdig, `kill -INT` then still stops and flushes)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _raise_interrupt)
+    # SIGINT stops like Ctrl-C even where a shell started us in the background with SIGINT ignored. SIGTERM
+    # ends the process at once (honoured even inside a long native call, which a Python handler would only
+    # see when that call returns), except while recording, where it stops and writes the file (_graceful_term)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     argv = sys.argv[1:] if argv is None else list(argv)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="surrogateescape")  # bytes that are not UTF-8 are printed as they are
@@ -142,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        if not out_of_memory(e):
+            raise
+        print(f"sysnb: {memory_message(args.read)}", file=sys.stderr)
+        return 1
 
 
 def rules_command(argv: list[str]) -> int:
@@ -161,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
         freed = clear_cache()
         print(f"sysnb: cache cleared ({freed} bytes)", file=sys.stderr)
         return 0
+    if args.recover:
+        return recover_spill(args)
     if args.list:
         print_fields()
         return 0
@@ -201,6 +215,7 @@ def print_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatte
     if flt is not None:
         needed |= flt.columns()
     scan = _scan(args, needed)
+    _note_recorder_of(args.read)
     counts: dict[tuple[int, int], int] = {}
     left = None if args.numevents is None else max(args.numevents, 0)
     first = True
@@ -342,6 +357,7 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
 
     path = args.write if args.write and flt is None else default_path()
     limit = args.numevents
+    _graceful_term()
     _announce_engine(args.engine)
 
     def tick(rec: Recording) -> None:
@@ -355,12 +371,13 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
         return limit is not None and _recorded[0] >= limit
 
     _recorded[0] = 0
-    def started(rec: Recording) -> None:
+
+    def announce(rec: Recording) -> None:
         print(f"sysnb: recording to {path} (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
 
     stats = record(path, args.seconds, snaplen=args.snaplen, compress=True if args.compress else None,
                    latency=args.latency, syscalls=args.syscalls, cgroup=args.cgroup, engine=args.engine,
-                   until=enough, tick=tick, started=started)
+                   until=enough, tick=tick, announce=announce)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.write or args.verbose:
@@ -378,17 +395,19 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     from sysnb.record.live import stream
     from sysnb.record.recorder import Recording
 
+    _graceful_term()
     _announce_engine(args.engine)
     rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
-                    cgroup=args.cgroup, engine=args.engine)
-    print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
+                    cgroup=args.cgroup, engine=args.engine, announce=lambda rec: print(
+                        "sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True))
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | _RETURNED_COLUMNS | (flt.columns() if flt else set())
     columns = _table_columns(needed)
     escape = terminal_escape(args, formatter)
     printed = 0
     seconds = args.seconds
     try:
-        for batch in stream(rec, until=lambda: seconds is not None and rec.elapsed() >= seconds, columns=columns):
+        until = lambda: rec.stopping or (seconds is not None and rec.elapsed() >= seconds)  # noqa: E731
+        for batch in stream(rec, until=until, columns=columns):
             rows = returned_rows(pa.Table.from_batches([batch]))  # (recordings carry no container names)
             if flt is not None:
                 rows = flt.apply(rows)
@@ -410,6 +429,16 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     return 0
 
 
+def recover_spill(args: argparse.Namespace) -> int:
+    """``--recover SPILL [-w OUT] [-z]``: the .scap of a recording whose recorder died, from its spill."""
+    from sysnb.record.recover import recover
+
+    _graceful_term()  # the partial output is removed and the spill kept
+    done = recover(args.recover, args.write, True if args.compress else None)
+    print(f"sysnb: {done.summary(args.recover)}", file=sys.stderr)
+    return 0
+
+
 def _announce_engine(engine: str) -> None:
     """Say so before the bcc engine compiles (seconds without output otherwise)."""
     from sysnb.record.engine import start_message
@@ -420,6 +449,11 @@ def _announce_engine(engine: str) -> None:
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _graceful_term() -> None:
+    """While recording (or writing a recording), SIGTERM stops like Ctrl-C and the file is written."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | None) -> int:
@@ -472,10 +506,12 @@ def _with_container_names(table: pa.Table, scan: Scan, needed: set[str]) -> pa.T
 
 def _open(args: argparse.Namespace) -> Capture:
     path = args.read
+    check_room(path)
     cap = open_capture(path, progress=read_progress(path))
     if args.verbose:
         p = cap.provenance
         print(f"sysnb: {p.source} sha256={p.sha256} host={visible(p.hostname)} events={p.events}", file=sys.stderr)
+    _note_recorder(cap)
     rows = cap.table.num_rows
     say_if_empty(path, rows, bool(rows) and bool(pc.any(cap.table["sysnb.visible"]).as_py()),
                  cap.provenance.error is not None)
@@ -491,6 +527,22 @@ def say_if_empty(path: str, records: int, visible_any: bool, damaged: bool) -> N
     else:
         what = "no events" + (" before the damage" if damaged else ", only its header and state tables")
     print(f"sysnb: {path}: the capture holds {what}", file=sys.stderr)
+
+
+def _note_recorder(cap: Capture) -> None:
+    """Say on every open that the recorder lost syscalls (or stopped early) while recording this capture."""
+    from sysnb.record.note import capture_note
+
+    if line := capture_note(cap.provenance.extra):
+        print(f"sysnb: note: {line}", file=sys.stderr)
+
+
+def _note_recorder_of(path: str) -> None:
+    """:func:`_note_recorder` for a capture that is streamed rather than opened."""
+    from sysnb.record.note import capture_note, read_note
+
+    if (note := read_note(path)) is not None and (line := capture_note({"recorder": note})):
+        print(f"sysnb: note: {line}", file=sys.stderr)
 
 
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}

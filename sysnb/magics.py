@@ -9,8 +9,9 @@
   ``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]`` prints it as sysdig does.
 * ``%sysrules PATH... [--min-priority P] [--disable-tag T] [--enable-tag T] [--all-events] ...`` runs Falco
   rules files on the current view (bound to ``_alerts``; see ``sysnb.rules.magic`` for every option).
-* ``%%capture 5s [-o NAME] [-s SNAPLEN] [--engine core|bcc] [--filter FILTER]`` records every system call
-  on the host while the cell runs, for at least the duration, and binds the capture (default ``_capture``).
+* ``%%capture 5s [-o NAME] [-s SNAPLEN] [--engine core|bcc] [--cgroup DIR] [--filter FILTER]`` records every
+  system call on the host (``--cgroup``: of the tasks in that cgroup or below it) while the cell runs, for at
+  least the duration, and binds the capture (default ``_capture``).
   When the first argument is not a duration the cell goes to IPython's own ``%%capture`` (stdout capture)
   unchanged.
   ``%%syscapture`` is the unambiguous spelling; ``%capture 5s`` records for 5 s with a progress bar.
@@ -31,10 +32,13 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sysnb.capture import Capture, open_capture
 from sysnb.errors import SysnbError
+from sysnb.memory import check_room, out_of_memory
+from sysnb.memory import message as memory_message
 from sysnb.progress import CountProgress, read_progress
 
 
@@ -51,6 +55,8 @@ def _usage(msg: str) -> Exception:
 
 
 def sysopen(line: str, shell: Any) -> Capture:
+    """``%sysopen PATH [-o NAME]``: open a capture, make it current and bind it (default ``cap``), e.g.
+    ``%sysopen incident.scap.gz -o incident``."""
     args = shlex.split(line)
     name = "cap"
     if "-o" in args:
@@ -62,15 +68,44 @@ def sysopen(line: str, shell: Any) -> Capture:
     if len(args) != 1:
         raise _usage("usage: %sysopen PATH [-o NAME]   e.g. %sysopen capture.scap.gz")
     try:
+        check_room(args[0])
         cap = open_capture(args[0], progress=read_progress(args[0]))
     except SysnbError as e:
         raise _usage(f"%sysopen: {e}") from None
+    except Exception as e:
+        if not out_of_memory(e):
+            raise
+        raise _usage(f"%sysopen: {memory_message(args[0])}") from None
+    _note_recorder(cap)
     _State.capture, _State.filter = cap, None
     shell.user_ns[name] = cap
     return cap
 
 
+def _note_recorder(cap: Capture) -> None:
+    """Say so when the recorder lost syscalls (or stopped early) while recording this capture."""
+    from sysnb.record.note import capture_note
+
+    if line := capture_note(cap.provenance.extra):
+        print(f"sysnb: note: {line}")
+
+
+def _memory_guard(magic: Callable[[str, Any], Any], name: str, shell: Any) -> Callable[[str], Any]:
+    """``magic`` as registered: running out of memory is a one-line usage error, not a traceback."""
+    def guarded(line: str) -> Any:
+        try:
+            return magic(line, shell)
+        except Exception as e:
+            if not out_of_memory(e):
+                raise
+            raise _usage(f"%{name}: {memory_message(None)}") from None
+    guarded.__doc__ = magic.__doc__
+    return guarded
+
+
 def sysfilter(line: str, shell: Any) -> Capture | str | None:
+    """``%sysfilter FILTER``: filter the current capture (bound to ``_sysview``), e.g. ``%sysfilter
+    proc.name=cat and evt.type=read``; alone it shows the filter, ``--clear`` removes it."""
     text = line.strip()
     if not text:
         return _State.filter or "(no filter)"
@@ -91,8 +126,8 @@ def sysfilter(line: str, shell: Any) -> Capture | str | None:
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|min)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, None: 1.0}
-CAPTURE_USAGE = ("usage: %%capture DURATION [-o NAME] [-s SNAPLEN] [--engine auto|core|bcc] [--filter FILTER], "
-                 "e.g. %%capture 5s -o incident")
+CAPTURE_USAGE = ("usage: %%capture DURATION [-o NAME] [-s SNAPLEN] [--engine auto|core|bcc] [--cgroup DIR] "
+                 "[--filter FILTER], e.g. %%capture 5s -o incident")
 
 
 def duration(text: str) -> float | None:
@@ -107,6 +142,7 @@ class CaptureArgs(NamedTuple):
     snaplen: int = 80
     filter: str | None = None
     engine: str = "auto"
+    cgroup: str | None = None
 
 
 def _capture_args(line: str) -> CaptureArgs:
@@ -118,13 +154,15 @@ def _capture_args(line: str) -> CaptureArgs:
     rest = args[1:]
     while rest:
         opt = rest.pop(0)
-        if opt not in ("-o", "-s", "--engine") or not rest:
+        if opt not in ("-o", "-s", "--engine", "--cgroup") or not rest:
             raise _usage(f"%%capture: unexpected {opt!r}. {CAPTURE_USAGE}")
         value = rest.pop(0)
         if opt == "-o":
             out = out._replace(name=value)
         elif opt == "--engine" and value in ("auto", "core", "bcc"):
             out = out._replace(engine=value)
+        elif opt == "--cgroup":
+            out = out._replace(cgroup=value)
         elif opt == "-s" and value.isdigit():
             out = out._replace(snaplen=int(value))
         else:
@@ -136,7 +174,7 @@ def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
     """Record while ``cell`` runs (and at least for the duration); bind and return the capture."""
     from sysnb.record.libbpf import BpfError
 
-    seconds, name, snaplen, flt, engine = _capture_args(line)
+    seconds, name, snaplen, flt, engine, cgroup = _capture_args(line)
     if flt is not None:
         _check_filter(flt)
     try:
@@ -146,7 +184,7 @@ def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
 
         if message := start_message(engine):
             print(f"sysnb: {message}", flush=True)
-        rec = Recording(default_path(), snaplen=snaplen, engine=engine)
+        rec = Recording(default_path(), snaplen=snaplen, engine=engine, cgroup=cgroup)
     except (BpfError, SysnbError) as e:
         raise _usage(f"%%capture: {e}") from None
     try:
@@ -310,11 +348,9 @@ def load_ipython_extension(ipython: Any) -> None:
 
     sysrules_line.__doc__ = rules_magic.__doc__  # `%sysrules?` shows the usage and examples
     ipython.register_magic_function(sysrules_line, "line", "sysrules")
-    ipython.register_magic_function(lambda line: sysexplore(line, ipython), "line", "sysexplore")
-    ipython.register_magic_function(lambda line: chisel_magic(line, ipython), "line", "chisel")
-    ipython.register_magic_function(lambda line: sysprint(line, ipython), "line", "sysprint")
-    ipython.register_magic_function(lambda line: sysopen(line, ipython), "line", "sysopen")
-    ipython.register_magic_function(lambda line: sysfilter(line, ipython), "line", "sysfilter")
+    for name, magic in (("sysexplore", sysexplore), ("chisel", chisel_magic), ("sysprint", sysprint),
+                        ("sysopen", sysopen), ("sysfilter", sysfilter)):
+        ipython.register_magic_function(_memory_guard(magic, name, ipython), "line", name)
     # IPython's own %%capture, bound to an ExecutionMagics instance: not the currently registered callable,
     # which may be IPython 9's lazy stub (it re-resolves the name on call, i.e. to our wrapper) or our own
     # wrapper when the extension is loaded twice.

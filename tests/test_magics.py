@@ -46,8 +46,9 @@ def test_capture_arguments() -> None:
     from sysnb.magics import _capture_args
 
     assert _capture_args("5s -o incident --engine bcc -s 0 --filter proc.name=cat") == \
-        (5.0, "incident", 0, "proc.name=cat", "bcc")
-    assert _capture_args("500ms") == (0.5, "_capture", 80, None, "auto")
+        (5.0, "incident", 0, "proc.name=cat", "bcc", None)
+    assert _capture_args("500ms") == (0.5, "_capture", 80, None, "auto", None)
+    assert _capture_args("2s --cgroup /sys/fs/cgroup/x").cgroup == "/sys/fs/cgroup/x"
     with pytest.raises(UsageError, match="--engine auto, core or bcc"):
         _capture_args("5s --engine ebpf")
     with pytest.raises(UsageError, match="unexpected '-x'"):

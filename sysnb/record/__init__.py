@@ -45,6 +45,6 @@ def capture(seconds: float | None = 5.0, *, path: str | None = None, snaplen: in
 
 
 def stats_dict(stats: RecordStats) -> dict[str, object]:
-    return {"engine": stats.engine, "seconds": round(stats.seconds, 3), "syscalls": stats.records,
-            "events": stats.events, "drops": stats.drops, "drops_per_cpu": stats.drops_per_cpu,
-            "snaplen": stats.snaplen, "latency": stats.latency}
+    """``provenance.extra["recorder"]`` of a capture just recorded: the note stored in its file, and the
+    number of events written."""
+    return {**stats.note(), "events": stats.events}

@@ -143,12 +143,21 @@ class RingEngine:
         self._write_config(enabled=0)
 
     def stats(self) -> dict[str, list[int]]:
-        """Per-CPU counters: records produced (``seen``) and records lost because a ring was full."""
+        """Per-CPU counters: records produced (``seen``), records lost because a ring was full (``drops``) and,
+        of those, the ones lost since the CPU's last record (``pending``: every other loss is carried by the
+        record that followed it, in its ``lost`` field)."""
         buf = np.zeros(len(self._cpus), L.STATS)  # the kernel copies one value per possible CPU, in order
         key = ctypes.c_uint32(0)
         map_elem(_BPF_MAP_LOOKUP_ELEM, self._map_fd("stats"), ctypes.addressof(key), buf.ctypes.data,
                  "reading the drop counters")
-        return {"seen": buf["seen"].tolist(), "drops": buf["drops"].tolist()}
+        return {"seen": buf["seen"].tolist(), "drops": buf["drops"].tolist(), "pending": buf["pending_lost"].tolist()}
+
+    def reset_counters(self) -> None:
+        """Zero the per-CPU counters (a recorder that is used again)."""
+        buf = np.zeros(len(self._cpus), L.STATS)
+        key = ctypes.c_uint32(0)
+        map_elem(_BPF_MAP_UPDATE_ELEM, self._map_fd("stats"), ctypes.addressof(key), buf.ctypes.data,
+                 "resetting the drop counters")
 
     def close(self) -> None:
         for rings in (self.small, self.mid, self.big):

@@ -102,8 +102,8 @@ def _thread(pid: int, tid: int) -> B.ThreadEntry | None:
     t.exepath = _link(f"/proc/{pid}/exe")
     t.args = argv[1:]
     t.cwd = _link(f"/proc/{pid}/cwd")
-    t.uid = int(st.get("Uid", "0").split()[1]) if st.get("Uid") else 0
-    t.gid = int(st.get("Gid", "0").split()[1]) if st.get("Gid") else 0
+    t.uid = _u32(int(st.get("Uid", "0").split()[1])) if st.get("Uid") else 0
+    t.gid = _u32(int(st.get("Gid", "0").split()[1])) if st.get("Gid") else 0
     t.fdlimit = _fdlimit(pid)
     t.env = [e.decode("utf-8", "surrogateescape") for e in _bytes(f"/proc/{pid}/environ").split(b"\0")[:-1]]
     nspid, nstgid = st.get("NSpid", str(tid)).split(), st.get("NStgid", str(pid)).split()
@@ -122,8 +122,14 @@ def _thread(pid: int, tid: int) -> B.ThreadEntry | None:
 
 
 def _kb(text: str) -> int:
+    """A /proc size in kB, at most what the process list's 32-bit field holds: a JIT or sandbox (V8, WASM
+    guard regions) reserves more than 4 TiB of address space, VmSize beyond 2^32 kB."""
     head = text.split()[0] if text.split() else "0"
-    return int(head) if head.isdigit() else 0
+    return _u32(int(head)) if head.isdigit() else 0
+
+
+def _u32(value: int) -> int:
+    return min(max(value, 0), 0xFFFFFFFF)
 
 
 def _bytes(path: str) -> bytes:

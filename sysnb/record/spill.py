@@ -5,18 +5,26 @@ copied records to this file (the spill thread): one frame per drain with the dra
 and big records (mid and big as the drain cut them: to the batch's longest payload). So conversion never
 competes with draining and memory stays bounded. ``replay`` reads the frames back and releases records in
 timestamp order behind a watermark: a record is released once a later drain happened at least
-``WATERMARK_NS`` after it, by which time every CPU's ring holding an older record has been drained."""
+``WATERMARK_NS`` after it, by which time every CPU's ring holding an older record has been drained.
+
+The spill is a named file next to the output (``OUTPUT.spill``), so a recorder that was killed leaves its
+records behind: a *start* control frame first (the recording's options and the /proc snapshot, already
+encoded as .scap metadata blocks), then the record frames, then, once the recording stopped, an *end*
+control frame with the kernel's final counters. ``sysnb --recover`` turns it into the .scap (recover.py).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import queue
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -24,6 +32,13 @@ from sysnb.record import layout as L
 
 _FRAME = struct.Struct("<QIIIHH")  # drain time (boot ns), small, mid and big counts, mid and big payload widths
 WATERMARK_NS = 100_000_000
+SPILL_MAGIC = "sysnb-spill"
+SPILL_VERSION = 1
+# a control frame has both widths at CONTROL_WIDTH (a record frame's are at most layout.SNB_DATA); its counts
+# are the JSON length, the binary length and the kind
+CONTROL_WIDTH = 0xFFFF
+START, END = 1, 2
+MAX_CONTROL_JSON = 1 << 20
 
 
 def write_frame(f: BinaryIO, drained_at: int, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
@@ -33,30 +48,60 @@ def write_frame(f: BinaryIO, drained_at: int, small: np.ndarray, mid: np.ndarray
         f.write(np.ascontiguousarray(recs).data)
 
 
+@dataclass
+class Control:
+    """A control frame: ``kind`` START or END, when (boot ns), its JSON ``meta`` and binary ``data``."""
+
+    kind: int
+    at: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    data: bytes = b""
+
+    def encode(self) -> bytes:
+        text = json.dumps(self.meta, sort_keys=True).encode()
+        return _FRAME.pack(self.at, len(text), len(self.data), self.kind, CONTROL_WIDTH, CONTROL_WIDTH) + text \
+            + self.data
+
+
 class SpillWriter:
     """Frames written to the spill by a thread of their own, so a write stalled by page-cache writeback
     (tens of ms on a disk) never delays the next drain: the rings keep being emptied into memory, up to
-    ``budget`` bytes queued, and only beyond that does draining wait (and the kernel count drops)."""
+    ``budget`` bytes queued, and only beyond that does draining wait (and the kernel count drops).
+    ``start``: the start control frame, written before anything else. A write that fails (a full disk)
+    sets ``error`` and every later frame is dropped: the file keeps the whole frames written before it."""
 
-    def __init__(self, f: BinaryIO, budget: int = 1 << 30) -> None:
+    def __init__(self, f: BinaryIO, budget: int = 1 << 30, start: Control | None = None) -> None:
         self._f = f
-        self._queue: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[int, np.ndarray, np.ndarray, np.ndarray] | Control | None] = queue.Queue()
         self._room = threading.Semaphore(max(budget >> 20, 1))  # one token per queued MiB
         self.error: BaseException | None = None
-        self.written = 0       # bytes of whole frames written and flushed (what a SpillTail may read)
+        if start is not None:
+            f.write(start.encode())
+            f.flush()
+        self.written = f.tell()  # bytes of whole frames written and flushed (what a SpillTail may read)
         self.outstanding = 0   # frames put and not written yet
         self._thread = threading.Thread(target=self._run, name="sysnb-spill", daemon=True)
         self._thread.start()
 
     @staticmethod
-    def _tokens(small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> int:
+    def _tokens(item: tuple[int, np.ndarray, np.ndarray, np.ndarray] | Control) -> int:
+        if isinstance(item, Control):
+            return 1
+        _, small, mid, big = item
         return max((small.nbytes + mid.nbytes + big.nbytes) >> 20, 1)
 
     def put(self, drained_at: int, small: np.ndarray, mid: np.ndarray, big: np.ndarray) -> None:
-        for _ in range(self._tokens(small, mid, big)):
+        self._put((drained_at, small, mid, big))
+
+    def put_control(self, frame: Control) -> None:
+        """A control frame, written after every frame put before it."""
+        self._put(frame)
+
+    def _put(self, item: tuple[int, np.ndarray, np.ndarray, np.ndarray] | Control) -> None:
+        for _ in range(self._tokens(item)):
             self._room.acquire()
         self.outstanding += 1
-        self._queue.put((drained_at, small, mid, big))
+        self._queue.put(item)
 
     def _run(self) -> None:
         # favoured over the workload (nice -10): the drain thread needs the GIL this thread holds between
@@ -68,14 +113,20 @@ class SpillWriter:
         while (item := self._queue.get()) is not None:
             try:
                 if self.error is None:
-                    write_frame(self._f, *item)
-                    self._f.flush()
-                    self.written = self._f.tell()
+                    self._write(item)
             except BaseException as e:  # surfaced by close()
                 self.error = e
             self.outstanding -= 1
-            for _ in range(self._tokens(*item[1:])):
+            for _ in range(self._tokens(item)):
                 self._room.release()
+
+    def _write(self, item: tuple[int, np.ndarray, np.ndarray, np.ndarray] | Control) -> None:
+        if isinstance(item, Control):
+            self._f.write(item.encode())
+        else:
+            write_frame(self._f, *item)
+        self._f.flush()
+        self.written = self._f.tell()
 
     def close(self) -> None:
         """Wait until every queued frame is written; raise what writing raised."""
@@ -88,15 +139,21 @@ class SpillWriter:
 Frame = tuple[int, np.ndarray, np.ndarray, np.ndarray]  # drain time, small, mid and big records
 
 
-def frame_at(read: Callable[[int, int], bytes], offset: int, end: int | None = None) -> tuple[Frame, int] | None:
-    """The frame at ``offset`` and the offset after it, or None when it is not whole (before ``end``, or
-    in what ``read(offset, size)`` returns: a frame cut short when the recorder was killed)."""
+def item_at(read: Callable[[int, int], bytes], offset: int,
+            end: int | None = None) -> tuple[Frame | Control, int] | None:
+    """The frame (records or control) at ``offset`` and the offset after it, or None when it is not whole
+    (before ``end``, or in what ``read(offset, size)`` returns: a frame cut short when the recorder was
+    killed) or not a frame at all (sizes beyond ``end`` or a control frame of unknown kind)."""
     if end is not None and offset + _FRAME.size > end:
         return None
     head = read(offset, _FRAME.size)
     if len(head) < _FRAME.size:
         return None
     drained_at, *counts, mid_width, width = _FRAME.unpack(head)
+    if mid_width == width == CONTROL_WIDTH:
+        return _control_at(read, offset, end, drained_at, counts)
+    if mid_width > L.SNB_DATA or width > L.SNB_DATA:
+        return None
     dtypes = (L.BASE, L.mid_dtype(mid_width), L.big_dtype(width))
     size = sum(n * t.itemsize for n, t in zip(counts, dtypes, strict=True))
     body = read(offset + _FRAME.size, size) if end is None or offset + _FRAME.size + size <= end else b""
@@ -109,15 +166,54 @@ def frame_at(read: Callable[[int, int], bytes], offset: int, end: int | None = N
     return (drained_at, *arrays), offset + _FRAME.size + size
 
 
-def _frames(f: BinaryIO) -> Iterator[Frame]:
+def _control_at(read: Callable[[int, int], bytes], offset: int, end: int | None, at: int,
+                counts: list[int]) -> tuple[Control, int] | None:
+    text_len, data_len, kind = counts
+    size = text_len + data_len
+    if kind not in (START, END) or text_len > MAX_CONTROL_JSON:
+        return None
+    if end is not None and offset + _FRAME.size + size > end:
+        return None
+    body = read(offset + _FRAME.size, size)
+    if len(body) < size:
+        return None
+    try:
+        meta = json.loads(body[:text_len])
+    except ValueError:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    return Control(kind, at, meta, bytes(body[text_len:])), offset + _FRAME.size + size
+
+
+def frame_at(read: Callable[[int, int], bytes], offset: int, end: int | None = None) -> tuple[Frame, int] | None:
+    """The next record frame from ``offset`` (control frames are stepped over) and the offset after it, or
+    None (see ``item_at``)."""
+    while (got := item_at(read, offset, end)) is not None:
+        item, offset = got
+        if not isinstance(item, Control):
+            return item, offset
+    return None
+
+
+def file_reader(f: BinaryIO) -> Callable[[int, int], bytes]:
     def read(offset: int, size: int) -> bytes:
         f.seek(offset)
         return f.read(size)
+    return read
 
+
+def _frames(f: BinaryIO) -> Iterator[Frame]:
+    read, end = file_reader(f), _size(f)
     offset = 0
-    while (got := frame_at(read, offset)) is not None:
+    while (got := frame_at(read, offset, end)) is not None:
         frame, offset = got
         yield frame
+
+
+def _size(f: BinaryIO) -> int:
+    f.seek(0, os.SEEK_END)
+    return f.tell()
 
 
 class SpillTail:
@@ -132,12 +228,14 @@ class SpillTail:
         self.offset = 0
 
     def frames(self, max_records: int) -> Iterator[Frame]:
-        """The whole frames written since the last call, up to about ``max_records`` records."""
+        """The whole record frames written since the last call, up to about ``max_records`` records."""
         records = 0
-        while records < max_records and (got := frame_at(self._read, self.offset, self._writer.written)):
-            frame, self.offset = got
-            records += sum(len(a) for a in frame[1:])
-            yield frame
+        while records < max_records and (got := item_at(self._read, self.offset, self._writer.written)):
+            item, self.offset = got
+            if isinstance(item, Control):
+                continue
+            records += sum(len(a) for a in item[1:])
+            yield item
 
     @property
     def caught_up(self) -> bool:

@@ -59,6 +59,11 @@ class ScapWriter:
         """The section header and the metadata blocks describing the state at capture start."""
         self._out.write(section_bytes(section))
 
+    def write_metadata(self, blocks: bytes) -> None:
+        """Metadata blocks already encoded (``section_bytes``, ``metadata_block``). Only before the first
+        event: libscap skips block types it does not know there, but fails on them between events."""
+        self._out.write(blocks)
+
     def write_events(self, events: pa.Table | pa.RecordBatch) -> None:
         """Events from columns ``evt.cpu``, ``sysnb.evt_flags``, ``evt.rawtime``, ``thread.tid``,
         ``sysnb.type_id`` and ``sysnb.params`` (a list of raw parameter values per event)."""
@@ -166,6 +171,11 @@ def _col(events: pa.Table | pa.RecordBatch, name: str, dtype: type, fill: int | 
     if fill is not None:
         col = pc.fill_null(col, fill)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def metadata_block(btype: int, body: bytes) -> bytes:
+    """One block (header, body, padding, trailing length) for ``ScapWriter.write_metadata``."""
+    return _block(btype, body)
 
 
 def _block(btype: int, body: bytes) -> bytes:

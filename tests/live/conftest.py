@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -13,6 +15,17 @@ def recorder_unavailable(engine: str = "core") -> str | None:
     except Exception as e:  # any reason the recorder cannot run is a skip reason
         return str(e)
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bcc_compiled_once() -> Iterator[None]:
+    """The bcc engine keeps its compiled recorder between the tests' recordings (it would compile for
+    20-40 s each on a loaded host); released at the end."""
+    from sysnb.record import bcc_engine
+
+    bcc_engine.keep_compiled(True)
+    yield
+    bcc_engine.keep_compiled(False)
 
 
 @pytest.fixture(scope="session")
