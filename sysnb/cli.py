@@ -15,21 +15,20 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sysnb import __version__
 from sysnb.cache import clear_cache
 from sysnb.capture import Capture, open_capture, returned_rows
 from sysnb.errors import SysnbError, UsageError
-from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
-from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
-from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
+from sysnb.format.output import Formatter
+from sysnb.format.summary import summary_lines
+from sysnb.scap.events import EVENTS
 
 EPILOG = """examples:
   sysnb -r capture.scap                            print every event like `sysdig -r`
@@ -47,17 +46,20 @@ environment:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sysnb", description="Read .scap system-call captures and print them as "
                                 "sysdig does.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-r", "--read", metavar="FILE", help="read events from a .scap or .scap.gz file")
+    p.add_argument("-r", "--read", "--readfile", metavar="FILE", help="read events from a .scap or .scap.gz file")
     p.add_argument("-p", "--print", dest="format", metavar="FORMAT",
                    help='output format, e.g. "%%evt.num %%proc.name %%fd.name"; a leading * prints events '
-                        "whose fields are missing (as <NA>)")
-    p.add_argument("-w", "--write", metavar="FILE",
+                        "whose fields are missing (as <NA>); -pc, -pk, -pm: sysdig's container, kubernetes and "
+                        "mesos formats; -pp prints the default format")
+    p.add_argument("-w", "--write", "--writefile", metavar="FILE",
                    help="write the (filtered) events to a .scap file that sysdig reads instead of printing them")
     p.add_argument("-z", "--compress", action="store_true", help="gzip the file written with -w")
-    p.add_argument("-M", "--seconds", type=float, metavar="SECONDS",
-                   help="live capture: stop after SECONDS (default: until Ctrl-C / SIGTERM)")
-    p.add_argument("-s", "--snaplen", type=int, default=80, metavar="LEN",
-                   help="live capture: bytes of each I/O buffer to keep (default 80, max 1024, 0: none)")
+    p.add_argument("-M", dest="seconds", type=float, metavar="SECONDS",
+                   help="stop after SECONDS (live: of recording, default until Ctrl-C / SIGTERM; with -r: of trace "
+                        "time from the first event)")
+    p.add_argument("-s", "--snaplen", type=int, metavar="LEN",
+                   help="live capture: bytes of each I/O buffer to keep (default 80, max 1024, 0: none); with -r: "
+                        "bytes of each buffer printed")
     p.add_argument("--no-latency", dest="latency", action="store_false",
                    help="live capture: do not hook syscall entry (14-30 %% less time for syscall-heavy "
                         "workloads; enter events then carry the exit time and evt.latency is 0)")
@@ -82,14 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run a chisel (its arguments come first among the trailing words, then the filter)")
     p.add_argument("-cl", "--list-chisels", action="store_true", help="list the chisels by category")
     p.add_argument("-i", "--chisel-info", metavar="NAME", help="describe a chisel and its arguments")
-    p.add_argument("-l", "--list", action="store_true", help="list the fields usable in -p")
+    p.add_argument("-l", "--list", action="store_true",
+                   help="list the fields usable in -p and filters (-lv: with their types; -l FIELD: one in detail)")
     p.add_argument("-L", "--list-events", action="store_true", help="list the event types and their arguments")
-    p.add_argument("-v", "--verbose", action="store_true", help="report provenance and progress on stderr")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print whole buffers (not cut at 80 characters) and a summary on stderr at the end")
     p.add_argument("--version", action="version", version=f"sysnb version {__version__}")
     p.add_argument("--no-cache", action="store_true", help="do not use the table cache")
     p.add_argument("--clear-cache", action="store_true", help="delete every cached table and exit")
     p.add_argument("filter", nargs="*", help='a sysdig filter, e.g. "proc.name=cat and evt.type=read" '
                    "(several words are joined)")
+    from sysnb.options import add_options
+
+    add_options(p)
     return p
 
 
@@ -114,9 +121,11 @@ def run(args: argparse.Namespace) -> int:
         freed = clear_cache()
         print(f"sysnb: cache cleared ({freed} bytes)", file=sys.stderr)
         return 0
-    if args.list:
-        print_fields()
-        return 0
+    from sysnb import options
+
+    if (done := options.early_exit(args)) is not None:
+        return done
+    options.check_rotation(args)
     if args.list_chisels or args.chisel_info:
         from sysnb.chisels import info_text, list_text
 
@@ -132,8 +141,11 @@ def run(args: argparse.Namespace) -> int:
     bufmode = _bufmode(args)
     if args.json and bufmode == BUF_NORMAL:
         bufmode = BUF_JSON
-    fmt = args.format or DEFAULT_FORMAT
-    formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
+    from sysnb.fields import FieldContext
+
+    # validates the format before the (slow) read
+    formatter = Formatter(options.output_format(args), bufmode=bufmode, json=args.json,
+                          context=FieldContext(**options.context_options(args)))
     if not args.read and not args.write:
         return live_print(args, flt, formatter)
     if not args.read:
@@ -141,31 +153,11 @@ def run(args: argparse.Namespace) -> int:
         if flt is None:
             return 0
     cap = _open(args)
+    from sysnb.reading import print_capture, write_file
+
     if args.write:
         return write_file(cap, args, flt)
-    needed = set(JSON_COLUMNS if args.json else formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"}
-    if flt is not None:
-        needed |= flt.columns()
-    rows = returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
-    if flt is not None:
-        rows = flt.apply(rows)  # like sysdig's capture filter: before -n and -S
-    if args.numevents is not None:
-        rows = rows.slice(0, max(args.numevents, 0))
-    formatter.first_ts = int(rows["evt.rawtime"][0].as_py()) if rows.num_rows else 0
-    status = 0
-    if not args.quiet:
-        out = sys.stdout
-        shown = rows.filter(rows["sysnb.visible"])
-        lines = _json_lines(shown, formatter) if args.json else formatter.lines(shown)
-        for line in lines:
-            out.write(line)
-            out.write("\n")
-    if args.summary:
-        print_summary(rows)
-    if cap.provenance.error:
-        print(f"sysnb: {cap.provenance.error}", file=sys.stderr)
-        status = 1
-    return status
+    return print_capture(cap, args, flt, formatter)
 
 
 def run_chisel(args: argparse.Namespace) -> int:
@@ -262,7 +254,7 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
     def started(rec: Recording) -> None:
         print(f"sysnb: recording to {path} (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
 
-    stats = record(path, args.seconds, snaplen=args.snaplen, compress=True if args.compress else None,
+    stats = record(path, args.seconds, snaplen=_snaplen(args), compress=True if args.compress else None,
                    latency=args.latency, syscalls=args.syscalls, cgroup=args.cgroup, engine=args.engine,
                    until=enough, tick=tick, started=started)
     if sys.stderr.isatty():
@@ -283,7 +275,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     from sysnb.record.recorder import Recording
 
     _announce_engine(args.engine)
-    rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
+    rec = Recording(default_path(), snaplen=_snaplen(args), latency=args.latency, syscalls=args.syscalls,
                     cgroup=args.cgroup, engine=args.engine)
     print("sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | {"sysnb.visible"} | (flt.columns() if flt else set())
@@ -313,6 +305,11 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
     return 0
 
 
+def _snaplen(args: argparse.Namespace) -> int:
+    """Live capture's -s (80 bytes by default, as sysdig)."""
+    return 80 if args.snaplen is None else int(args.snaplen)
+
+
 def _announce_engine(engine: str) -> None:
     """Say so before the bcc engine compiles (seconds without output otherwise)."""
     from sysnb.record.engine import start_message
@@ -325,17 +322,6 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | None) -> int:
-    """``-w FILE``: the events (after the filter and -n) as a new capture; nothing is printed."""
-    rows = cap.table if flt is None else flt.apply(cap.table)
-    if args.numevents is not None:
-        rows = rows.slice(0, max(args.numevents, 0))
-    written = Capture(rows, cap.provenance).save(args.write, compress=True if args.compress else None)
-    if args.verbose:
-        print(f"sysnb: wrote {written} events to {args.write}", file=sys.stderr)
-    return 1 if cap.provenance.error else 0
-
-
 def _bufmode(args: argparse.Namespace) -> str:
     chosen = [m for m, on in ((BUF_ASCII, args.print_ascii), (BUF_HEXASCII, args.print_hex_ascii),
                               (BUF_HEX, args.print_hex)) if on]
@@ -345,62 +331,27 @@ def _bufmode(args: argparse.Namespace) -> str:
 
 
 def _open(args: argparse.Namespace) -> Capture:
+    """Open -r's capture; -P prints the reading progress, --provenance what was read."""
+    from sysnb.options import Progress, stream_size
+
     path = args.read
-    progress = None
-    if args.verbose and os.path.exists(path):
-        from tqdm import tqdm
-
-        bar = tqdm(total=os.path.getsize(path), unit="B", unit_scale=True, desc="reading", file=sys.stderr)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(max(done - bar.n, 0))
+    progress = Progress(stream_size(path)) if args.progress and os.path.exists(path) else None
     cap = open_capture(path, cache=False if args.no_cache else None, progress=progress)
-    if args.verbose:
+    if progress is not None:
+        progress.finish()
+    if args.provenance:
         p = cap.provenance
         print(f"sysnb: {p.source} sha256={p.sha256} host={p.hostname} events={p.events}", file=sys.stderr)
     return cap
 
 
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}
-JSON_COLUMNS = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
-                "proc.pid", "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
-
-
-def _json_lines(table: pa.Table, f: Formatter) -> Iterator[str]:
-    for batch in table.to_batches(max_chunksize=65536):
-        cols: dict[str, list[Any]] = {c: batch.column(c).to_pylist() for c in JSON_COLUMNS}
-        for i in range(batch.num_rows):
-            yield json_line(cols, i, f)
-
-
-def summary_counts(rows: pa.Table) -> list[tuple[str, int]]:
-    """(``> name``, count) per event type as sysdig -S counts them, most frequent first, top 100.
-
-    Generic syscall events count under their syscall's name and direction, as sysdig does."""
-    keys = pa.table({"t": rows["sysnb.type_id"], "s": pc.fill_null(rows["sysnb.syscall_id"], 0)})
-    grouped = keys.group_by(["t", "s"]).aggregate([("t", "count")])
-    counts = []
-    for tid, code, n in zip(*(grouped[c].to_pylist() for c in ("t", "s", "t_count")), strict=True):
-        direction = "<" if tid & 1 else ">"
-        if tid in (GENERIC_E, GENERIC_X):
-            counts.append((-n, 10_000 + code * 2 + (tid & 1), f"{direction} {syscall_name(code)}"))
-        else:
-            counts.append((-n, tid, f"{direction} {EVENTS[tid].name_2022}"))
-    return [(name, -neg) for neg, _, name in sorted(counts)[:100]]
 
 
 def print_summary(rows: pa.Table) -> None:
-    print("----------------------")
-    print("Event".ljust(16) + "#Calls")
-    print("----------------------")
-    for name, n in summary_counts(rows):
-        d, ev = name.split(" ", 1)
-        print(f"{d} {ev.ljust(16)}{n}")
-
-
-def print_fields() -> None:
-    for f in FIELDS.values():
-        print(f"{f.name.ljust(30)}{f.description}")
+    """-S: sysdig's event summary (sysnb.format.summary)."""
+    for line in summary_lines(rows):
+        print(line)
 
 
 _PT_NAMES = {"DYN": "DYNAMIC"}
