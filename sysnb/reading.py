@@ -33,7 +33,7 @@ _SUPPRESS_COLUMNS = {"sysnb.type_id", "sysnb.params", "thread.tid"}
 def select(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | None,
            columns: set[str]) -> tuple[pa.Table, CompiledFilter | None, int]:
     """(the events sysdig's loop returns, the display filter if any, the number of suppressed events)."""
-    ctx = context_for(cap, **options.context_options(args))
+    ctx = context_for(cap, **options.context_options(args), capture_filter=not args.displayflt)
     needed = set(columns) | _SUMMARY_COLUMNS | (flt.columns() if flt is not None else set())
     if args.suppress_comm:
         needed |= _SUPPRESS_COLUMNS

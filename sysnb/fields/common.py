@@ -37,6 +37,12 @@ def ids_with(*flags: str) -> tuple[int, ...]:
     return tuple(e.id for e in E.EVENTS if flags_of(e) & set(flags))
 
 
+def parsed_before_filter(table: pa.Table) -> pa.Array:
+    """Rows of events libsinsp parses before running the capture filter on them: those that change state
+    (EF_MODIFIES_STATE); the others are filtered first, before protocol decoders and parsers saw them."""
+    return pc.is_in(column(table, "sysnb.type_id"), value_set=pa.array(ids_with("MODIFIES_STATE"), pa.uint16()))
+
+
 def type_in(type_ids: Iterable[int]) -> pc.Expression:
     """``sysnb.type_id`` is one of these event types (false, not null, when there is no type)."""
     return pc.field("sysnb.type_id").isin(pa.array(sorted(type_ids), pa.uint16()))
@@ -98,6 +104,27 @@ def param_ints(table: pa.Table, where: dict[int, tuple[int, str]]) -> pa.Array:
     order = np.argsort(rows, kind="stable")
     values = pa.concat_arrays(out_vals).take(pa.array(order))
     return scatter(table.num_rows, rows[order], values, pa.int64())
+
+
+def param_bytes(table: pa.Table, where: dict[int, int]) -> pa.Array:
+    """The raw bytes of one parameter (type id -> parameter index) of the rows of those event types."""
+    types = np.asarray(column(table, "sysnb.type_id").to_numpy(zero_copy_only=False), np.int64)
+    out_rows, out_vals = [], []
+    for type_id, k in where.items():
+        rows = np.flatnonzero(types == type_id)
+        if len(rows) == 0:
+            continue
+        lists = column(table, "sysnb.params").take(pa.array(rows))
+        ok = np.asarray(pc.fill_null(pc.greater(pc.list_value_length(lists), k), False)
+                        .to_numpy(zero_copy_only=False), bool)
+        if ok.any():
+            out_rows.append(rows[ok])
+            out_vals.append(pc.list_element(lists.filter(pa.array(ok)), k))
+    if not out_rows:
+        return pa.nulls(table.num_rows, pa.binary())
+    rows = np.concatenate(out_rows)
+    order = np.argsort(rows, kind="stable")
+    return scatter(table.num_rows, rows[order], pa.concat_arrays(out_vals).take(pa.array(order)), pa.binary())
 
 
 def decode_ints(raw: pa.Array, ptype: str) -> pa.Array:

@@ -93,6 +93,10 @@ class FieldContext:
     snaplen: int | None = None  # -s with -r
     bufmode: str = "normal"
     base64: bool = False  # -b
+    #: evaluating sysdig's capture filter (not -d): libsinsp runs it before parsing the event (no protocol
+    #: decoder output yet) and an exit whose enter was filtered out has no fd in the event (fdinfo_lost)
+    capture_filter: bool = False
+    fdinfo_lost: pa.Array | None = field(default=None, compare=False)
 
     def with_options(self, **options: Any) -> FieldContext:
         return replace(self, **options)

@@ -11,7 +11,17 @@ import pyarrow.compute as pc
 
 from sysnb.fields import evtargs
 from sysnb.fields import render as T
-from sysnb.fields.common import column, ids, ids_with, is_exit, ordered_delta, param_ints, sql_in, type_in
+from sysnb.fields.common import (
+    column,
+    ids,
+    ids_with,
+    is_exit,
+    ordered_delta,
+    param_ints,
+    parsed_before_filter,
+    sql_in,
+    type_in,
+)
 from sysnb.fields.context import FieldContext
 from sysnb.fields.model import FieldRef, call, col_str, null
 from sysnb.scap import events as E
@@ -47,12 +57,29 @@ def _rawtime_json(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> list[Any
     return values
 
 
+_CHILD_CLONES = {t: (15, "UINT32") for t in ids("SYSCALL_CLONE_20_X", "SYSCALL_FORK_20_X", "SYSCALL_VFORK_20_X",
+                                                 "SYSCALL_CLONE3_X")}
+_CHILD_IN_PIDNS = 1 << 29
+
+
+def _inverted_clone_child(table: pa.Table) -> pa.Array:
+    """A child's clone exit in a pid namespace: libsinsp creates the child thread only while parsing it (the
+    parent's exit did not), so the event itself carries no thread."""
+    flags = param_ints(table, _CHILD_CLONES)
+    vtid = param_ints(table, {t: (18, "INT64") for t in _CHILD_CLONES})
+    child = pc.equal(pc.fill_null(column(table, "evt.rawres"), -1), 0)
+    pidns = pc.or_(pc.not_equal(pc.bit_wise_and(flags, _CHILD_IN_PIDNS), 0),
+                   pc.not_equal(vtid, column(table, "thread.tid")))
+    return pc.fill_null(pc.and_(child, pidns), False)
+
+
 def _latency_human(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
     """format_time of evt.latency; an event without a thread repeats the previous value (libsinsp leaves its
     string storage as it was)."""
     lat = column(table, "evt.latency")
     human = T.human_duration(lat)
-    nothread = pc.and_(pc.is_valid(lat), pc.is_null(column(table, "proc.pid")))
+    nothread = pc.and_(pc.is_valid(lat), pc.or_(pc.is_null(column(table, "proc.pid")),
+                                                _inverted_clone_child(table)))
     if not pc.any(nothread).as_py():
         return human
     stale = pc.if_else(nothread, pa.scalar(None, pa.string()), human)
@@ -146,12 +173,15 @@ _FILE_OPENS = ids("SYSCALL_OPEN_X", "SYSCALL_CREAT_X", "SYSCALL_OPENAT_X", "SYSC
 _NET_OPENS = ids("SOCKET_ACCEPT_X", "SOCKET_ACCEPT_5_X", "SOCKET_ACCEPT4_X", "SOCKET_ACCEPT4_5_X", "SOCKET_CONNECT_X")
 
 
+def _error_expr(where: pc.Expression | None = None) -> pc.Expression:
+    """1 for a failed event (where ``where`` holds), unset otherwise (libsinsp's extract_error_count)."""
+    failed = call("less", pc.field("evt.rawres"), pc.scalar(0))
+    cond = failed if where is None else call("and_kleene", failed, where)
+    return call("if_else", call("coalesce", cond, pc.scalar(False)), _ONE, null(pa.uint32()))
+
+
 def _error_count(where: pc.Expression | None = None) -> Any:
-    def expr(ref: FieldRef, ctx: FieldContext) -> pc.Expression:
-        failed = call("less", pc.field("evt.rawres"), pc.scalar(0))
-        cond = failed if where is None else call("and_kleene", failed, where)
-        return call("if_else", call("coalesce", cond, pc.scalar(False)), _ONE, null(pa.uint32()))
-    return expr
+    return lambda ref, ctx: _error_expr(where)
 
 
 def _fd_type_in(names: tuple[str, ...]) -> pc.Expression:
@@ -205,12 +235,34 @@ def type_mask(table: pa.Table, type_ids: tuple[int, ...]) -> np.ndarray:
                       .to_numpy(zero_copy_only=False), bool)
 
 
+IO_CATEGORIES = pa.array(sorted(e.id for e in E.EVENTS if (e.category_2022 if e.known_2022 else e.category)
+                                 in ("IO_READ", "IO_WRITE", "IO_OTHER")), pa.uint16())
+
+
+def lost_error_count(table: pa.Table, name: str) -> pa.Array:
+    """evt.count.error.file/.net/.other of an event without its fd in libsinsp: by the syscall alone."""
+    from sysnb.fields.common import project
+
+    if name == "evt.count.error.file":
+        where = type_in(_FILE_OPENS)
+    elif name == "evt.count.error.net":
+        where = type_in(_NET_OPENS)
+    else:
+        memory = call("coalesce", call("equal", col_str("evt.category"), pc.scalar("memory")), pc.scalar(False))
+        where = call("invert", call("or_kleene", type_in(_FILE_OPENS + _NET_OPENS), memory))
+    return project(table, _error_expr(where))
+
+
 def _args(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
     return evtargs.args_text(table, ctx)
 
 
 def _info(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
-    return evtargs.info_text(table, ctx)
+    """evt.info; a capture filter runs before the protocol decoders, so it sees the plain arguments."""
+    info = evtargs.info_text(table, ctx)
+    if not ctx.capture_filter:
+        return info
+    return pc.if_else(parsed_before_filter(table), info, evtargs.args_text(table, ctx))
 
 
 def _buffer_text(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
@@ -269,7 +321,7 @@ def _div_sql(name: str, part: str) -> Any:
 
 
 _TIME = ("evt.rawtime",)
-_LAT = ("evt.latency", "proc.pid")
+_LAT = ("evt.latency", "proc.pid", "sysnb.type_id", "sysnb.params", "evt.rawres", "thread.tid")
 
 FIELDS: dict[str, dict[str, Any]] = {
     "evt.num": stored("evt.num"),
@@ -303,7 +355,7 @@ FIELDS: dict[str, dict[str, Any]] = {
                         sql=lambda ref, ctx: f"(CASE WHEN {sql_in(type_is_ids(ref.arg or ''))} THEN 1 ELSE 0 END)"),
     "syscall.type": dict(columns=("evt.type", "sysnb.type_id"), expr=_syscall_type,
                          sql=_sql(f'(CASE WHEN {sql_in(_NO_SYSCALL)} THEN NULL ELSE "evt.type" END)')),
-    "evt.category": stored("evt.category"),
+    "evt.category": dict(stored("evt.category"), columns=("evt.category", "sysnb.type_id", "thread.tid")),
     "evt.cpu": stored("evt.cpu"),
     "evt.args": dict(columns=("evt.args", "sysnb.type_id", "sysnb.params"), table=_args, sql=_sql('"evt.args"')),
     "evt.arg": dict(columns=("evt.args", "sysnb.type_id", "sysnb.params"), table=_arg, arg="required"),
@@ -313,7 +365,7 @@ FIELDS: dict[str, dict[str, Any]] = {
                      sql=_sql('COALESCE("sysnb.info", "evt.args")')),
     "evt.buffer": dict(columns=("evt.buffer",), expr=_expr("evt.buffer"), text=_buffer_text,
                        sql=_sql('"evt.buffer"')),
-    "evt.buflen": stored("evt.buflen"),
+    "evt.buflen": dict(stored("evt.buflen"), columns=("evt.buflen", "sysnb.type_id", "thread.tid")),
     "evt.res": stored("evt.res"),
     "evt.rawres": stored("evt.rawres"),
     "evt.failed": stored("evt.failed"),
@@ -330,20 +382,20 @@ FIELDS: dict[str, dict[str, Any]] = {
     "evt.wait_latency": dict(columns=("sysnb.type_id", "evt.latency"), expr=_wait_latency,
                              sql=_sql(f'(CASE WHEN {sql_in(ids_with("WAITS"))} AND "sysnb.type_id" % 2 = 1 '
                                       f'THEN COALESCE("evt.latency", 0) END)')),
-    "evt.is_syslog": dict(columns=("sysnb.type_id", "fd.type", "fd.name"), expr=_is_syslog,
+    "evt.is_syslog": dict(columns=("sysnb.type_id", "fd.type", "fd.name", "thread.tid"), expr=_is_syslog,
                           sql=_sql(f"COALESCE({sql_in(ids_with('WRITES_TO_FD'))} AND \"fd.type\" IS NOT NULL "
                                    "AND contains(\"fd.name\", '/dev/log'), FALSE)")),
     "evt.count": dict(expr=lambda ref, ctx: _ONE, sql=_sql("1")),
     "evt.count.error": dict(columns=("evt.rawres",), expr=_error_count(),
                             sql=_sql('(CASE WHEN "evt.rawres" < 0 THEN 1 END)')),
-    "evt.count.error.file": dict(columns=("evt.rawres", "fd.type", "sysnb.type_id"),
+    "evt.count.error.file": dict(columns=("evt.rawres", "fd.type", "sysnb.type_id", "thread.tid", "evt.category"),
                                  expr=_error_count(_counted(_FILE_TYPES, _FILE_OPENS))),
-    "evt.count.error.net": dict(columns=("evt.rawres", "fd.type", "sysnb.type_id"),
+    "evt.count.error.net": dict(columns=("evt.rawres", "fd.type", "sysnb.type_id", "thread.tid", "evt.category"),
                                 expr=_error_count(_counted(_NET_TYPES, _NET_OPENS))),
     "evt.count.error.memory": dict(columns=("evt.rawres", "evt.category"),
                                    expr=_error_count(call("equal", col_str("evt.category"), pc.scalar("memory"))),
                                    sql=_sql('(CASE WHEN "evt.rawres" < 0 AND "evt.category" = \'memory\' THEN 1 END)')),
-    "evt.count.error.other": dict(columns=("evt.rawres", "fd.type", "sysnb.type_id", "evt.category"),
+    "evt.count.error.other": dict(columns=("evt.rawres", "fd.type", "sysnb.type_id", "evt.category", "thread.tid"),
                                   expr=_error_count(_count_other())),
     "evt.count.exit": dict(columns=("sysnb.type_id",), expr=_count_exit,
                            sql=_sql('(CASE WHEN "sysnb.type_id" % 2 = 1 THEN 1 END)')),

@@ -216,30 +216,15 @@ def rawarg_type(name: str) -> str | None:
 
 def raw_param(table: pa.Table, name: str) -> pa.Array:
     """The raw bytes of the parameter called ``name`` of every event (null where it has none)."""
-    from sysnb.fields.common import scatter
+    from sysnb.fields.common import param_bytes
 
-    types = np.asarray(column(table, "sysnb.type_id").to_numpy(zero_copy_only=False), np.int64)
-    params = None
-    rows_out, vals_out = [], []
-    for t in np.unique(types).tolist():
-        info = event_info(int(t))
+    where = {}
+    for t in pc.unique(column(table, "sysnb.type_id")).to_pylist():
+        info = event_info(int(t)) if t is not None else None
         names = [p[0] for p in info.params_2022] if info is not None else []
-        if name not in names:
-            continue
-        k = names.index(name)
-        rows = np.flatnonzero(types == t)
-        params = column(table, "sysnb.params") if params is None else params
-        lists = params.take(pa.array(rows))
-        ok = np.asarray(pc.fill_null(pc.greater(pc.list_value_length(lists), k), False)
-                        .to_numpy(zero_copy_only=False), bool)
-        if ok.any():
-            rows_out.append(rows[ok])
-            vals_out.append(pc.list_element(lists.filter(pa.array(ok)), k))
-    if not rows_out:
-        return pa.nulls(table.num_rows, pa.binary())
-    rows = np.concatenate(rows_out)
-    order = np.argsort(rows, kind="stable")
-    return scatter(table.num_rows, rows[order], pa.concat_arrays(vals_out).take(pa.array(order)), pa.binary())
+        if name in names:
+            where[int(t)] = names.index(name)
+    return param_bytes(table, where)
 
 
 _NO_TEXT = frozenset({"INT8", "INT16", "INT32", "UINT8", "UINT16", "UINT32", "UINT64", "RELTIME", "ABSTIME",

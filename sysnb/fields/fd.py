@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sysnb.fields.common import column, host_cid
+from sysnb.fields.common import column, host_cid, ids
 from sysnb.fields.context import FieldContext
 from sysnb.fields.evt import stored
 from sysnb.fields.model import FieldRef, call, col_str, null
@@ -208,6 +208,7 @@ def _expr(fn: Any) -> Any:
 _DIRECTORY_SQL = ("""(CASE WHEN "fd.type" = 'file' OR "fd.type" IS NULL """
                   """THEN COALESCE(NULLIF(regexp_replace("fd.name", '/[^/]*$', ''), ''), '/') """
                   """WHEN "fd.type" = 'directory' THEN "fd.name" END)""")
+_ENDS = ("fd.type", "fd.sip", "fd.sport", "fd.cip", "fd.cport", "sysnb.type_id", "sysnb.params")
 _CONN = ("fd.type", "fd.sip", "fd.sport", "fd.cip", "fd.cport", "fd.l4proto", "container.id")
 FIELDS: dict[str, dict[str, Any]] = {
     "fd.num": stored("fd.num"),
@@ -219,12 +220,12 @@ FIELDS: dict[str, dict[str, Any]] = {
     "fd.filename": dict(columns=("fd.name", "fd.type"), expr=_expr(filename),
                         sql=lambda r, c: """(CASE WHEN "fd.type" = 'file' THEN regexp_replace("fd.name", '^.*/', '') """
                                          """END)"""),
-    "fd.ip": dict(columns=("fd.type", "fd.sip", "fd.cip"), filter_only=True),
+    "fd.ip": dict(columns=_ENDS, filter_only=True),
     "fd.cip": stored("fd.cip"),
     "fd.sip": stored("fd.sip"),
     "fd.lip": dict(columns=_CONN, table=_end("lip")),
     "fd.rip": dict(columns=_CONN, table=_end("rip")),
-    "fd.port": dict(columns=("fd.type", "fd.sport", "fd.cport"), filter_only=True),
+    "fd.port": dict(columns=_ENDS, filter_only=True),
     "fd.cport": stored("fd.cport"),
     "fd.sport": stored("fd.sport"),
     "fd.lport": dict(columns=_CONN, table=_end("lport")),
@@ -242,12 +243,12 @@ FIELDS: dict[str, dict[str, Any]] = {
     "fd.containername": dict(columns=("fd.name", "container.id"), expr=lambda r, c: _chained(col_str("fd.name"))),
     "fd.containerdirectory": dict(columns=("fd.name", "fd.type", "container.id"),
                                   expr=lambda r, c: _chained(directory())),
-    "fd.proto": dict(columns=("fd.type", "fd.sport", "fd.cport"), filter_only=True),
+    "fd.proto": dict(columns=_ENDS, filter_only=True),
     "fd.cproto": dict(columns=_CONN, table=_proto("cproto")),
     "fd.sproto": dict(columns=_CONN, table=_proto("sproto")),
     "fd.lproto": dict(columns=_CONN, table=_proto("lproto")),
     "fd.rproto": dict(columns=_CONN, table=_proto("rproto")),
-    "fd.net": dict(columns=("fd.type", "fd.sip", "fd.cip"), filter_only=True),
+    "fd.net": dict(columns=_ENDS, filter_only=True),
     "fd.cnet": dict(columns=("fd.cip",), filter_only=True),
     "fd.snet": dict(columns=("fd.sip",), filter_only=True),
     "fd.lnet": dict(columns=_CONN, filter_only=True),
@@ -264,3 +265,52 @@ FIELDS: dict[str, dict[str, Any]] = {
     "fd.dev.minor": dict(state="the dev parameter of open/openat/creat exits (minor part)"),
 }
 
+
+
+# -- the raw ends libsinsp's fd.ip / fd.port / fd.net / fd.proto compare ---------------------------------------
+
+_CONNECT_E = ids("SOCKET_CONNECT_E")[0]
+
+
+def raw_ends(table: pa.Table) -> dict[str, pa.Array]:
+    """The socket's source and destination (ip, port) as libsinsp's compare_ip/_port/_net read them: they do not
+    look at the role, so a socket without one compares its zeroed addresses (0.0.0.0 or ::, port 0), a
+    listening socket its own address on both sides, and a connect enter the destination it was given."""
+    ftype = column(table, "fd.type")
+    sock = pc.fill_null(pc.is_in(ftype, value_set=pa.array(_SOCK)), False)
+    cip, sip = column(table, "fd.cip"), column(table, "fd.sip")
+    cport = column(table, "fd.cport").cast(pa.int64())
+    sport = column(table, "fd.sport").cast(pa.int64())
+    zero = pc.if_else(pc.fill_null(pc.equal(ftype, "ipv6"), False), pa.scalar("::"), pa.scalar("0.0.0.0"))
+    norole = pc.and_(sock, pc.is_null(sip))
+    dst_ip, dst_port = _connect_destination(table)
+    null_ip, null_port = pa.scalar(None, pa.string()), pa.scalar(None, pa.int64())
+    role = pc.is_valid(cip)  # a listening socket has only its own end (its fd.cport reads 0: not an end)
+    src_ip = pc.if_else(norole, zero, pc.if_else(role, cip, sip))
+    src_port = pc.if_else(norole, pa.scalar(0, pa.int64()), pc.if_else(role, cport, sport))
+    dst_ip = pc.if_else(norole, pc.coalesce(dst_ip, zero), sip)
+    dst_port = pc.if_else(norole, pc.coalesce(dst_port, pa.scalar(0, pa.int64())), sport)
+    return {"src_ip": pc.if_else(sock, src_ip, null_ip), "src_port": pc.if_else(sock, src_port, null_port),
+            "dst_ip": pc.if_else(sock, dst_ip, null_ip), "dst_port": pc.if_else(sock, dst_port, null_port)}
+
+
+def _connect_destination(table: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """(ip, port) of a connect enter's ``addr`` parameter (newer drivers record it), null elsewhere."""
+    from sysnb.fields.common import param_bytes
+
+    raw = param_bytes(table, {_CONNECT_E: 1})
+    if raw.null_count == len(raw):
+        return pa.nulls(len(raw), pa.string()), pa.nulls(len(raw), pa.int64())
+    ips: list[str | None] = []
+    ports: list[int | None] = []
+    for v in raw.to_pylist():
+        if v and v[0] == 2 and len(v) == 7:
+            ips.append(str(ipaddress.IPv4Address(v[1:5])))
+            ports.append(int.from_bytes(v[5:7], "little"))
+        elif v and v[0] == 10 and len(v) == 19:
+            ips.append(str(ipaddress.IPv6Address(v[1:17])))
+            ports.append(int.from_bytes(v[17:19], "little"))
+        else:
+            ips.append(None)
+            ports.append(None)
+    return pa.array(ips, pa.string()), pa.array(ports, pa.int64())

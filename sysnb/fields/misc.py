@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sysnb.fields.common import column, ids
+from sysnb.fields.common import column, ids, parsed_before_filter
 from sysnb.fields.context import FieldContext
 from sysnb.fields.model import FieldRef
 from sysnb.state import syslog
@@ -32,6 +32,8 @@ def _syslog(part: str) -> Any:
         info = column(table, "sysnb.info")
         decoded = pc.fill_null(pc.starts_with(info, "syslog sev="), False)
         typ = pa.uint32() if part in ("facility", "severity") else pa.string()
+        if ctx.capture_filter:  # a capture filter runs before the decoder, except on state-changing events
+            decoded = pc.and_(decoded, parsed_before_filter(table))
         if not pc.any(decoded).as_py():
             return pa.nulls(table.num_rows, typ)
         values: list[Any] = []

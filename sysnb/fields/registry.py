@@ -163,7 +163,7 @@ def value_type(f: Field) -> pa.DataType:
 def expression(ref: FieldRef, ctx: FieldContext) -> pc.Expression | None:
     """The field as an expression over stored columns, when it is one."""
     f = ref.field
-    if f.state or f.expr is None:
+    if f.state or f.expr is None or (ctx.fdinfo_lost is not None and f.name in LOST_FDINFO):
         return None
     return f.expr(ref, ctx)
 
@@ -174,10 +174,39 @@ def evaluate(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
     if f.state:
         return pa.nulls(table.num_rows, value_type(f))
     if f.table is not None:
-        return f.table(ref, table, ctx)
-    if f.expr is not None:
-        return project(table, f.expr(ref, ctx))
-    raise UsageError(f"{ref.name} can only be used in filters")
+        values = f.table(ref, table, ctx)
+    elif f.expr is not None:
+        values = project(table, f.expr(ref, ctx))
+    else:
+        raise UsageError(f"{ref.name} can only be used in filters")
+    if ctx.fdinfo_lost is not None and f.name in LOST_FDINFO:
+        values = pc.if_else(ctx.fdinfo_lost, LOST_FDINFO[f.name](table), values)
+    return values
+
+
+def _lost_category(table: pa.Table) -> pa.Array:
+    from sysnb.fields.evt import IO_CATEGORIES
+
+    cat = project(table, pc.field("evt.category").cast(pa.string()))
+    io = pc.is_in(project(table, pc.field("sysnb.type_id")), value_set=IO_CATEGORIES)
+    return pc.if_else(io, pa.scalar("unknown"), cat)
+
+
+def _lost_count(name: str) -> Any:
+    def fn(table: pa.Table) -> pa.Array:
+        from sysnb.fields.evt import lost_error_count
+
+        return lost_error_count(table, name)
+    return fn
+
+
+#: fields read from the event's fd (evt->m_fdinfo), and their value when libsinsp has none for the event
+LOST_FDINFO: dict[str, Any] = {
+    "evt.buflen": lambda t: pa.nulls(t.num_rows, pa.int64()),
+    "evt.is_syslog": lambda t: pa.array([False] * t.num_rows, pa.bool_()),
+    "evt.category": _lost_category,
+    **{n: _lost_count(n) for n in ("evt.count.error.file", "evt.count.error.net", "evt.count.error.other")},
+}
 
 
 def text(ref: FieldRef, table: pa.Table, ctx: FieldContext, value: pa.Array | None = None) -> pa.Array:

@@ -13,6 +13,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,7 @@ import pyarrow.dataset as ds
 from sysnb.errors import UsageError
 from sysnb.fields import EMPTY, FieldContext, FieldRef
 from sysnb.fields import registry as R
+from sysnb.fields.common import ids, ids_with
 from sysnb.filter import dynamic as D
 from sysnb.filter.parser import BoolOp, Check, FilterSyntaxError, Node, Not, parse
 from sysnb.filter.parser import FieldRef as ValRef
@@ -53,6 +55,7 @@ class _Env:
         self.table = table
         self.ctx = ctx
         self.extra: dict[str, pa.Array] = {}
+        self.cache: dict[str, tuple[pa.Table, dict[str, pa.Array]]] = {}
         self.dynamic = False
 
     def column(self, compute: Callable[[pa.Table], pa.Array]) -> pc.Expression:
@@ -83,8 +86,19 @@ class CompiledFilter:
     def _bind(self, table: pa.Table, context: FieldContext | None) -> tuple[pc.Expression, dict[str, pa.Array]]:
         if not self.dynamic and context is None:
             return self.expression, {}
-        env = _Env(table, context or EMPTY)
+        ctx = context or EMPTY
+        if ctx.capture_filter and self.columns() & {"thread.tid"} and _names_lost_fields(self.node):
+            ctx = replace(ctx, fdinfo_lost=self._fdinfo_lost(table, ctx))
+        env = _Env(table, ctx)
         return _compile(self.node, self.text, env), env.extra
+
+    def _fdinfo_lost(self, table: pa.Table, ctx: FieldContext) -> pa.Array:
+        """Exit events whose enter event the filter dropped: libsinsp then has no fd for them (the dropped
+        enter reset the thread's last event type), so their fd-based evt fields read as unset."""
+        env = _Env(table, ctx)
+        first = ds.dataset(_with(table, env, _compile(self.node, self.text, env))).to_table(columns={"m": pc.field(
+            "__m")})["m"].combine_chunks()
+        return _lost_exits(table, pc.fill_null(first, False))
 
     def apply(self, table: pa.Table, context: FieldContext | None = None) -> pa.Table:
         expr, extra = self._bind(table, context)
@@ -117,6 +131,50 @@ class CompiledFilter:
 
     def __repr__(self) -> str:
         return f"<sysnb filter {self.text!r} -> {self.expression}>"
+
+
+def _with(table: pa.Table, env: _Env, expr: pc.Expression) -> pa.Table:
+    out = table.select([c for c in table.column_names if not c.startswith("__")])
+    for name, col in env.extra.items():
+        out = out.append_column(name, col)
+    return ds.dataset(out).to_table(columns={**{c: pc.field(c) for c in out.column_names}, "__m": expr})
+
+
+def _lost_exits(table: pa.Table, passed: pa.Array) -> pa.Array:
+    """Rows that are exits whose thread's previous event is their enter and did not pass."""
+    import numpy as np
+
+    tid = np.asarray(pc.fill_null(table["thread.tid"], -1).to_numpy(), np.int64)
+    types = np.asarray(pc.fill_null(table["sysnb.type_id"], 0).to_numpy(), np.int64)
+    ok = np.asarray(passed.to_numpy(zero_copy_only=False), bool)
+    # switch and other skip-reset events leave the thread's last event as it was: they are not "previous"
+    tracked = ~np.isin(types, _NO_RESET)
+    tid = np.where(tracked, tid, -2 - np.arange(len(tid)))  # each untracked row alone in its own group
+    order = np.lexsort((np.arange(len(tid)), tid))
+    prev = np.full(len(tid), -1)
+    same = tid[order][1:] == tid[order][:-1]
+    prev[order[1:][same]] = order[:-1][same]
+    has_prev = prev >= 0
+    p = np.where(has_prev, prev, 0)
+    # an enter that changes state is filtered after it was parsed: it leaves the thread's last event alone
+    filtered_early = ~np.isin(types[p], ids_with("MODIFIES_STATE"))
+    lost = (types & 1 == 1) & has_prev & (types[p] == types - 1) & ~ok[p] & filtered_early
+    # before filtering a write exit libsinsp looks its fd up again (its tracer check): never lost
+    lost &= types != _WRITE_X
+    return pa.array(lost)
+
+
+_WRITE_X = ids("SYSCALL_WRITE_X")[0]
+_NO_RESET = ids_with("SKIPPARSERESET") + ids("SCHEDSWITCH_6_E")
+
+
+def _names_lost_fields(node: Node) -> bool:
+    if isinstance(node, Check):
+        ref = R.resolve(node.field)
+        return ref is not None and ref.field.name in R.LOST_FDINFO
+    if isinstance(node, Not):
+        return _names_lost_fields(node.operand)
+    return any(_names_lost_fields(op) for op in node.operands)
 
 
 def compile_filter(text: str) -> CompiledFilter:
@@ -221,7 +279,7 @@ def _operand(ref: FieldRef, c: Check, text: str, env: _Env) -> tuple[pc.Expressi
         return pc.scalar(pa.scalar(None, R.value_type(f))), kind
     expr = R.expression(ref, env.ctx)
     if expr is None:
-        if f.table is None:
+        if f.table is None and f.expr is None:
             raise _error(f"'{ref.name}' cannot be used in this filter", text, c.pos)
         return env.column(lambda t: R.evaluate(ref, t, env.ctx)), kind
     if f.columns == (f.name,) and f.name in _DICT_COLUMNS and kind == "string":
@@ -292,20 +350,49 @@ def _sock() -> pc.Expression:
 
 def _either(c: Check, text: str, env: _Env) -> pc.Expression:
     """fd.ip / fd.port / fd.proto / fd.net (libsinsp compare_ip/_port/_net): '=' and 'in' (and, for ports,
-    '<' '<=' '>' '>=') hold when either end of an IPv4/IPv6 socket matches, '!=' when neither does (a
-    listening socket has only its own end)."""
+    '<' '<=' '>' '>=') hold when either end of an IPv4/IPv6 socket matches, '!=' when neither does. The ends are
+    the socket's raw ones, role or not (sysnb.fields.fd.raw_ends)."""
     if c.field == "fd.ip":
         _check_ips(c, text)
-    allowed = ("=", "!=", "in", "<", "<=", ">", ">=") if c.field in ("fd.port", "fd.proto") else ("=", "!=", "in")
+    ports = c.field in ("fd.port", "fd.proto")
+    allowed = ("=", "!=", "in", "<", "<=", ">", ">=") if ports else ("=", "!=", "in")
     if c.op not in allowed:
         raise _error(f"operator '{c.op}' does not apply to '{c.field}' (use {', '.join(allowed)})", text, c.pos)
-    sides = [Check(f, c.op, c.value, c.pos, c.transforms) for f in EITHER[c.field]]
-    if c.op != "!=":
-        return _sock() & _compile(BoolOp("or", tuple(sides)), text, env)
-    columns = [_field_columns(side.field)[0] for side in sides]
-    present = [pc.field(col).is_valid() for col in columns]
-    each = [(~p) | _compile(side, text, env) for p, side in zip(present, sides, strict=True)]
-    return _sock() & each[0] & each[1]
+    part = "port" if ports else "ip"
+    sides = [_end_column(env, f"{end}_{part}") for end in ("src", "dst")]
+    if c.field == "fd.net":
+        nets = _networks(c, text)
+        hits = [env.column(_in_networks(env, f"{end}_ip", nets)) for end in ("src", "dst")]
+        present = sides[0].is_valid()
+        if c.op == "!=":
+            return present & ~hits[0] & ~hits[1]
+        return present & (hits[0] | hits[1])
+    probe = Check(c.field, "=" if c.op == "!=" else c.op, c.value, c.pos)
+    checks = [_numeric_check(probe, e, [_port(v, c, text) for v in _values(c)], text) if ports
+              else _string_check(probe, e, text) for e in sides]
+    if c.op == "!=":
+        return sides[0].is_valid() & ~checks[0] & ~checks[1]
+    return checks[0] | checks[1]
+
+
+def _in_networks(env: _Env, end: str, nets: list[str]) -> Callable[[pa.Table], pa.Array]:
+    """Whether the ``end`` address of each event's socket is in one of ``nets`` (a column function)."""
+    return lambda t: D.in_networks(pa.table({"a": _ends(env, t)[end]}), "a", nets)
+
+
+def _ends(env: _Env, table: pa.Table) -> dict[str, pa.Array]:
+    """The raw connection ends of ``table``'s events, computed once per filter evaluation."""
+    from sysnb.fields.fd import raw_ends
+
+    cached = env.cache.get("ends")
+    if cached is None or cached[0] is not table:
+        cached = (table, raw_ends(table))
+        env.cache["ends"] = cached
+    return cached[1]
+
+
+def _end_column(env: _Env, key: str) -> pc.Expression:
+    return env.column(lambda t: _ends(env, t)[key])
 
 
 def _any_ancestor(c: Check, text: str, env: _Env) -> pc.Expression:
@@ -318,7 +405,7 @@ def _any_ancestor(c: Check, text: str, env: _Env) -> pc.Expression:
     return env.column(lambda t: D.any_ancestor(t, c.field, test)) == pc.scalar(True)
 
 
-def _net_check(c: Check, text: str, env: _Env) -> pc.Expression:
+def _networks(c: Check, text: str) -> list[str]:
     if c.op not in ("=", "!=", "in"):
         raise _error(f"operator '{c.op}' does not apply to the network field '{c.field}'", text, c.pos)
     nets = list(_values(c))
@@ -327,6 +414,11 @@ def _net_check(c: Check, text: str, env: _Env) -> pc.Expression:
             ipaddress.ip_network(v, strict=False)
         except ValueError:
             raise _error(f"unrecognized network {v!r} (write it as 10.0.0.0/8)", text, c.pos) from None
+    return nets
+
+
+def _net_check(c: Check, text: str, env: _Env) -> pc.Expression:
+    nets = _networks(c, text)
     address = R.resolve(_NETS[c.field])
     assert address is not None
 

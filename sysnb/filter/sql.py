@@ -37,8 +37,8 @@ def _field_renders(name: str) -> bool:
     base = name.split("[", 1)[0]
     if base == "evt.around" or name in ("proc.aname", "proc.apid") or base in ("proc.aname", "proc.apid"):
         return True
-    if name in EITHER:
-        return all(_field_renders(side) for side in EITHER[name])
+    if name in EITHER:  # raw connection ends (role-less sockets, connect enters): computed with Arrow
+        return False
     ref = R.resolve(name)
     return ref is not None and name not in _NO_SQL and R.sql(ref, EMPTY) is not None
 
