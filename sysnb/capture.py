@@ -82,31 +82,37 @@ class Capture:
 
     def filter(self, expr: str) -> Capture:
         """The events matching a sysdig filter, e.g. ``cap.filter("proc.name=cat and evt.type=read")``."""
+        from sysnb.fields import context_for
         from sysnb.filter import compile_filter
 
-        view = Capture(compile_filter(expr).apply(self.table), self.provenance)
+        view = Capture(compile_filter(expr).apply(self.table, context_for(self)), self.provenance)
         view_filtered(self, view, expr)
         return view
 
     def sql(self, query: str) -> pa.Table:
         """Run DuckDB SQL over the events, available as the table ``evt`` (columns are sysdig field names,
         quoted: ``SELECT "proc.name", count(*) FROM evt GROUP BY 1``). A query that does not start with
-        SELECT/WITH is taken as a sysdig filter and rendered to SQL."""
+        SELECT/WITH is taken as a sysdig filter and rendered to SQL. Fields computed from columns (sysnb -l)
+        are columns of ``evt`` too, e.g. ``SELECT "proc.exeline", "evt.io_dir" FROM evt``."""
         import duckdb
 
         method_used("sql", query)
+        from sysnb.fields import context_for
+        from sysnb.fields.sqlview import register
+
         table = self.table
+        ctx = context_for(self)
         if not query.lstrip().lower().startswith(("select", "with")):
             from sysnb.filter import compile_filter
 
             compiled = compile_filter(query)
             if compiled.dynamic:  # fields computed from the table (evt.arg.*, proc.aname...): filter with Arrow
-                table, query = compiled.apply(table), "SELECT * FROM evt"
+                table, query = compiled.apply(table, ctx), "SELECT * FROM evt_stored"
             else:
-                query = f"SELECT * FROM evt WHERE {compiled.sql}"
+                query = f"SELECT * FROM evt_stored WHERE {compiled.sql_for(ctx)}"
         evt = table.drop_columns(["sysnb.params", "sysnb.apid", "sysnb.aname"])
         con = duckdb.connect()
-        con.register("evt", evt)
+        register(con, evt, ctx)  # evt: the stored columns and the registry's fields that have SQL
         result: pa.Table = con.sql(query).to_arrow_table()
         con.close()
         return result

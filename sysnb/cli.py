@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -26,18 +26,14 @@ import pyarrow.compute as pc
 from sysnb import __version__
 from sysnb.cache import clear_cache
 from sysnb.capture import Capture, open_capture, returned_rows
-from sysnb.case.hooks import subset_filter
 from sysnb.errors import SysnbError, UsageError
-from sysnb.fields import FIELDS
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.format.args import BUF_ASCII, BUF_HEX, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
 from sysnb.format.escape import chisel_visible, json_visible, multiline, visible
-from sysnb.format.output import DEFAULT_FORMAT, Formatter, json_line
+from sysnb.format.output import Formatter
 from sysnb.memory import check_room, out_of_memory
 from sysnb.memory import message as memory_message
-from sysnb.progress import read_progress
-from sysnb.scan import Scan
-from sysnb.scap.events import EVENTS, GENERIC_E, GENERIC_X, syscall_name
+from sysnb.scap.events import EVENTS
 
 EPILOG = """examples:
   sysnb -r capture.scap                            print every event like `sysdig -r`
@@ -58,17 +54,20 @@ environment:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sysnb", description="Read .scap system-call captures and print them as "
                                 "sysdig does.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-r", "--read", metavar="FILE", help="read events from a .scap or .scap.gz file")
+    p.add_argument("-r", "--read", "--readfile", metavar="FILE", help="read events from a .scap or .scap.gz file")
     p.add_argument("-p", "--print", dest="format", metavar="FORMAT",
                    help='output format, e.g. "%%evt.num %%proc.name %%fd.name"; a leading * prints events '
-                        "whose fields are missing (as <NA>)")
-    p.add_argument("-w", "--write", metavar="FILE",
+                        "whose fields are missing (as <NA>); -pc, -pk, -pm: sysdig's container, kubernetes and "
+                        "mesos formats; -pp prints the default format")
+    p.add_argument("-w", "--write", "--writefile", metavar="FILE",
                    help="write the (filtered) events to a .scap file that sysdig reads instead of printing them")
     p.add_argument("-z", "--compress", action="store_true", help="gzip the file written with -w")
-    p.add_argument("-M", "--seconds", type=float, metavar="SECONDS",
-                   help="live capture: stop after SECONDS (default: until Ctrl-C / SIGTERM)")
-    p.add_argument("-s", "--snaplen", type=int, default=80, metavar="LEN",
-                   help="live capture: bytes of each I/O buffer to keep (default 80, max 1024, 0: none)")
+    p.add_argument("-M", dest="seconds", type=float, metavar="SECONDS",
+                   help="stop after SECONDS (live: of recording, default until Ctrl-C / SIGTERM; with -r: of trace "
+                        "time from the first event)")
+    p.add_argument("-s", "--snaplen", type=int, metavar="LEN",
+                   help="live capture: bytes of each I/O buffer to keep (default 80, max 1024, 0: none); with -r: "
+                        "bytes of each buffer printed")
     p.add_argument("--no-latency", dest="latency", action="store_false",
                    help="live capture: do not hook syscall entry (14-30 %% less time for syscall-heavy "
                         "workloads; enter events then carry the exit time and evt.latency is 0)")
@@ -101,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run a chisel (its arguments come first among the trailing words, then the filter)")
     p.add_argument("-cl", "--list-chisels", action="store_true", help="list the chisels by category")
     p.add_argument("-i", "--chisel-info", metavar="NAME", help="describe a chisel and its arguments")
-    p.add_argument("-l", "--list", action="store_true", help="list the fields usable in -p")
+    p.add_argument("-l", "--list", action="store_true",
+                   help="list the fields usable in -p and filters (-lv: with their types; -l FIELD: one in detail)")
     p.add_argument("-L", "--list-events", action="store_true", help="list the event types and their arguments")
-    p.add_argument("-v", "--verbose", action="store_true", help="report provenance and progress on stderr")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print whole buffers (not cut at 80 characters) and a summary on stderr at the end")
     p.add_argument("--version", action="version", version=f"sysnb version {__version__}")
     p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)  # tables are no longer cached
     p.add_argument("--clear-cache", action="store_true",
@@ -113,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.add_argument("filter", nargs="*", help='a sysdig filter, e.g. "proc.name=cat and evt.type=read" '
                    "(several words are joined)")
+    from sysnb.options import add_options
+
+    add_options(p)
     return p
 
 
@@ -175,9 +179,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.recover:
         return recover_spill(args)
-    if args.list:
-        print_fields()
-        return 0
+    from sysnb import options
+
+    if (done := options.early_exit(args)) is not None:
+        return done
+    options.check_rotation(args)
     if args.list_chisels or args.chisel_info:
         from sysnb.chisels import info_text, list_text
 
@@ -193,64 +199,24 @@ def run(args: argparse.Namespace) -> int:
     bufmode = _bufmode(args)
     if args.json and bufmode == BUF_NORMAL:
         bufmode = BUF_JSON
-    fmt = args.format or DEFAULT_FORMAT
-    formatter = Formatter(fmt, bufmode=bufmode)  # validates the format before the (slow) read
+    from sysnb.fields import FieldContext
+
+    # validates the format before the (slow) read
+    formatter = Formatter(options.output_format(args), bufmode=bufmode, json=args.json,
+                          context=FieldContext(**options.context_options(args)))
     if not args.read and not args.write:
         return live_print(args, flt, formatter)
     if not args.read:
         args.read = live(args, flt)
         if flt is None:
             return 0
+    from sysnb import reading
+
     if args.write:
-        return write_file(_open(args), args, flt)
-    return print_capture(args, flt, formatter)
-
-
-def print_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatter: Formatter) -> int:
-    """``sysnb -r FILE [FILTER]``: the capture streamed batch by batch through the filter to the output
-    (and the -S counts), reading only the columns the output, the filter and the summary need."""
-    needed = _SUMMARY_COLUMNS | _RETURNED_COLUMNS
-    if not args.quiet:
-        needed |= set(JSON_COLUMNS if args.json else formatter.columns)
-    if flt is not None:
-        needed |= flt.columns()
-    scan = _scan(args, needed)
-    _note_recorder_of(args.read)
-    counts: dict[tuple[int, int], int] = {}
-    left = None if args.numevents is None else max(args.numevents, 0)
-    first = True
-    out = sys.stdout
-    escape = terminal_escape(args, formatter)
-    records, visible_any = 0, False
-    for batch in scan:
-        if left == 0:
-            break
-        rows = returned_rows(_with_container_names(pa.Table.from_batches([batch]), scan, needed))
-        records += batch.num_rows
-        visible_any = visible_any or bool(pc.any(rows["sysnb.visible"]).as_py())
-        if flt is not None:
-            rows = flt.apply(rows)  # like sysdig's capture filter: before -n and -S
-        if left is not None:
-            rows = rows.slice(0, left)
-            left -= rows.num_rows
-        if first and rows.num_rows:
-            formatter.first_ts = int(rows["evt.rawtime"][0].as_py())
-            first = False
-        if not args.quiet:
-            shown = rows.filter(rows["sysnb.visible"])
-            for line in (_json_lines(shown, formatter) if args.json else formatter.lines(shown)):
-                out.write(escape(line))
-                out.write("\n")
-        if args.summary:
-            count_types(rows, counts)
-    if left != 0:
-        say_if_empty(args.read, records, visible_any, scan.info.damage is not None)
-    if args.summary:
-        print_summary(counts)
-    if scan.info.damage is not None:
-        print(f"sysnb: {scan.info.damage}", file=sys.stderr)
-        return 1
-    return 0
+        return reading.write_file(_open(args), args, flt)
+    if reading.streamable(args, flt, formatter):
+        return reading.stream_capture(args, flt, formatter, escape=terminal_escape(args, formatter))
+    return reading.print_capture(_open(args), args, flt, formatter, escape=terminal_escape(args, formatter))
 
 
 def run_rules(args: argparse.Namespace) -> int:
@@ -375,7 +341,7 @@ def live(args: argparse.Namespace, flt: CompiledFilter | None) -> str:
     def announce(rec: Recording) -> None:
         print(f"sysnb: recording to {path} (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True)
 
-    stats = record(path, args.seconds, snaplen=args.snaplen, compress=True if args.compress else None,
+    stats = record(path, args.seconds, snaplen=_snaplen(args), compress=True if args.compress else None,
                    latency=args.latency, syscalls=args.syscalls, cgroup=args.cgroup, engine=args.engine,
                    until=enough, tick=tick, announce=announce)
     if sys.stderr.isatty():
@@ -397,11 +363,13 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
 
     _graceful_term()
     _announce_engine(args.engine)
-    rec = Recording(default_path(), snaplen=args.snaplen, latency=args.latency, syscalls=args.syscalls,
+    rec = Recording(default_path(), snaplen=_snaplen(args), latency=args.latency, syscalls=args.syscalls,
                     cgroup=args.cgroup, engine=args.engine, announce=lambda rec: print(
                         "sysnb: recording (Ctrl-C or SIGTERM stops)", file=sys.stderr, flush=True))
-    needed = set(formatter.columns) | _SUMMARY_COLUMNS | _RETURNED_COLUMNS | (flt.columns() if flt else set())
-    columns = _table_columns(needed)
+    from sysnb.reading import RETURNED_COLUMNS, table_columns
+
+    needed = set(formatter.columns) | _SUMMARY_COLUMNS | RETURNED_COLUMNS | (flt.columns() if flt else set())
+    columns = table_columns(needed)
     escape = terminal_escape(args, formatter)
     printed = 0
     seconds = args.seconds
@@ -439,6 +407,11 @@ def recover_spill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snaplen(args: argparse.Namespace) -> int:
+    """Live capture's -s (80 bytes by default, as sysdig)."""
+    return 80 if args.snaplen is None else int(args.snaplen)
+
+
 def _announce_engine(engine: str) -> None:
     """Say so before the bcc engine compiles (seconds without output otherwise)."""
     from sysnb.record.engine import start_message
@@ -456,20 +429,6 @@ def _graceful_term() -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
-def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | None) -> int:
-    """``-w FILE``: the events (after the filter and -n) as a new capture; nothing is printed."""
-    rows = cap.table if flt is None else flt.apply(cap.table)
-    if args.numevents is not None:
-        rows = rows.slice(0, max(args.numevents, 0))
-    subset = Capture(rows, cap.provenance)
-    if flt is not None:
-        subset_filter(subset, " ".join(args.filter))
-    written = subset.save(args.write, compress=True if args.compress else None)
-    if args.verbose:
-        print(f"sysnb: wrote {written} events to {args.write}", file=sys.stderr)
-    return 1 if cap.provenance.error else 0
-
-
 def _bufmode(args: argparse.Namespace) -> str:
     chosen = [m for m, on in ((BUF_ASCII, args.print_ascii), (BUF_HEXASCII, args.print_hex_ascii),
                               (BUF_HEX, args.print_hex)) if on]
@@ -478,55 +437,25 @@ def _bufmode(args: argparse.Namespace) -> str:
     return chosen[0] if chosen else BUF_NORMAL
 
 
-def _table_columns(needed: set[str]) -> list[str]:
-    """The table columns the native core must produce for ``needed`` (container names are mapped from
-    container.id once read)."""
-    from sysnb.state.columns import SCHEMA
-
-    if needed & {"container.name", "container.image"}:
-        needed = needed | {"container.id"}
-    return sorted(needed & set(SCHEMA.names))
-
-
-def _scan(args: argparse.Namespace, needed: set[str]) -> Scan:
-    """A streamed read of ``args.read`` producing the table columns among ``needed`` (a progress bar on a
-    terminal)."""
-    return Scan(args.read, columns=_table_columns(needed), progress=read_progress(args.read))
-
-
-def _with_container_names(table: pa.Table, scan: Scan, needed: set[str]) -> pa.Table:
-    """container.name/container.image of the containers the scan has met so far (they are announced before
-    their processes' events)."""
-    if not needed & {"container.name", "container.image"}:
-        return table
-    from sysnb.state.containers import with_container_fields
-
-    return with_container_fields(table, scan.info.containers)
-
-
 def _open(args: argparse.Namespace) -> Capture:
+    """Open -r's capture; -P prints the reading progress, --provenance what was read."""
+    from sysnb.reading import finish_progress, progress_of
+
     path = args.read
     check_room(path)
-    cap = open_capture(path, progress=read_progress(path))
-    if args.verbose:
+    progress = progress_of(args)
+    cap = open_capture(path, progress=progress)
+    finish_progress(progress)
+    if args.provenance or args.verbose:
         p = cap.provenance
         print(f"sysnb: {p.source} sha256={p.sha256} host={visible(p.hostname)} events={p.events}", file=sys.stderr)
     _note_recorder(cap)
     rows = cap.table.num_rows
+    from sysnb.reading import say_if_empty
+
     say_if_empty(path, rows, bool(rows) and bool(pc.any(cap.table["sysnb.visible"]).as_py()),
                  cap.provenance.error is not None)
     return cap
-
-
-def say_if_empty(path: str, records: int, visible_any: bool, damaged: bool) -> None:
-    """sysdig prints nothing for a capture without events; say so, so silence is not mistaken for a filter."""
-    if visible_any:
-        return
-    if records:
-        what = f"no events sysdig prints, only {records:,} state and internal records"
-    else:
-        what = "no events" + (" before the damage" if damaged else ", only its header and state tables")
-    print(f"sysnb: {path}: the capture holds {what}", file=sys.stderr)
 
 
 def _note_recorder(cap: Capture) -> None:
@@ -537,72 +466,7 @@ def _note_recorder(cap: Capture) -> None:
         print(f"sysnb: note: {line}", file=sys.stderr)
 
 
-def _note_recorder_of(path: str) -> None:
-    """:func:`_note_recorder` for a capture that is streamed rather than opened."""
-    from sysnb.record.note import capture_note, read_note
-
-    if (note := read_note(path)) is not None and (line := capture_note({"recorder": note})):
-        print(f"sysnb: note: {line}", file=sys.stderr)
-
-
 _SUMMARY_COLUMNS = {"sysnb.type_id", "sysnb.syscall_id"}
-#: what returned_rows() reads, and the first timestamp
-_RETURNED_COLUMNS = {"evt.num", "sysnb.visible", "sysnb.type_id", "evt.rawtime"}
-JSON_COLUMNS = ("evt.cpu", "evt.dir", "evt.args", "evt.buffer", "evt.num", "evt.rawtime", "evt.type", "proc.name",
-                "proc.pid", "thread.tid", "sysnb.type_id", "sysnb.params", "sysnb.info")
-
-
-def _json_lines(table: pa.Table, f: Formatter) -> Iterator[str]:
-    for batch in table.to_batches(max_chunksize=65536):
-        cols: dict[str, list[Any]] = {c: batch.column(c).to_pylist() for c in JSON_COLUMNS}
-        for i in range(batch.num_rows):
-            yield json_line(cols, i, f)
-
-
-def count_types(rows: pa.Table, counts: dict[tuple[int, int], int]) -> dict[tuple[int, int], int]:
-    """Add the rows' events to ``counts`` per (event type, syscall code), whole-column (one key per row:
-    type << 16 | syscall, counted with numpy)."""
-    import numpy as np
-
-    if rows.num_rows == 0:
-        return counts
-    types = rows["sysnb.type_id"].to_numpy().astype(np.uint32)
-    codes = pc.fill_null(rows["sysnb.syscall_id"], 0).to_numpy().astype(np.uint32)
-    keys, n = np.unique((types << 16) | codes, return_counts=True)
-    for key, count in zip(keys.tolist(), n.tolist(), strict=True):
-        k = (key >> 16, key & 0xFFFF)
-        counts[k] = counts.get(k, 0) + count
-    return counts
-
-
-def summary_counts(counts: pa.Table | dict[tuple[int, int], int]) -> list[tuple[str, int]]:
-    """(``> name``, count) per event type as sysdig -S counts them, most frequent first, top 100.
-
-    Generic syscall events count under their syscall's name and direction, as sysdig does."""
-    if isinstance(counts, pa.Table):
-        counts = count_types(counts, {})
-    ranked = []
-    for (tid, code), n in counts.items():
-        direction = "<" if tid & 1 else ">"
-        if tid in (GENERIC_E, GENERIC_X):
-            ranked.append((-n, 10_000 + code * 2 + (tid & 1), f"{direction} {syscall_name(code)}"))
-        else:
-            ranked.append((-n, tid, f"{direction} {EVENTS[tid].name_2022}"))
-    return [(name, -neg) for neg, _, name in sorted(ranked)[:100]]
-
-
-def print_summary(rows: pa.Table | dict[tuple[int, int], int]) -> None:
-    print("----------------------")
-    print("Event".ljust(16) + "#Calls")
-    print("----------------------")
-    for name, n in summary_counts(rows):
-        d, ev = name.split(" ", 1)
-        print(f"{d} {ev.ljust(16)}{n}")
-
-
-def print_fields() -> None:
-    for f in FIELDS.values():
-        print(f"{f.name.ljust(30)}{f.description}")
 
 
 _PT_NAMES = {"DYN": "DYNAMIC"}

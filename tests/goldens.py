@@ -57,18 +57,3 @@ def diff_lines(want: str, got: str) -> tuple[int, int]:
     a, b = want.split("\n"), got.split("\n")
     bad = sum(1 for x, y in zip(a, b, strict=False) if x != y) + abs(len(a) - len(b))
     return len(a) - 1, bad
-
-
-def summary_groups(text: str) -> list[tuple[int, list[str]]]:
-    """sysdig -S sorts with an unstable sort and prints the first 100 rows: names are compared as a set
-    per count, and for the smallest count printed (where the cut may fall inside a tie) only their number."""
-    groups: dict[int, list[str]] = {}
-    lines = text.splitlines()[3:]
-    for line in lines:
-        name, count = line[:18].rstrip(), int(line[18:])
-        groups.setdefault(count, []).append(name)
-    out = sorted(((c, sorted(n)) for c, n in groups.items()), reverse=True)
-    if len(lines) == 100 and out:
-        last_count, names = out[-1]
-        out[-1] = (last_count, [f"{len(names)} rows"])
-    return out

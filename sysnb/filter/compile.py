@@ -1,69 +1,64 @@
 """Check a parsed filter against the field registry and compile it to a ``pyarrow.compute`` expression.
 
 The expression is evaluated on whole columns (no per-row Python). A check on a field that has no
-value for an event is false, so ``not`` of it is true, as in sysdig.
+value for an event is false, so ``not`` of it is true, as in sysdig. Fields are resolved, typed and computed
+by the registry (sysnb.fields); what is special to filters lives here: the "either end" connection fields
+(fd.ip, fd.port, fd.net, fd.proto), network membership, DNS names, ancestors without an index and
+evt.around.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
+import socket
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sysnb.derived import DERIVED, NUMERIC_DERIVED
 from sysnb.errors import UsageError
 from sysnb.exprs import project
-from sysnb.fields import FIELDS
+from sysnb.fields import EMPTY, FieldContext, FieldRef
+from sysnb.fields import registry as R
+from sysnb.fields.common import ids, ids_with
 from sysnb.filter import dynamic as D
-from sysnb.filter.parser import BoolOp, Check, FieldRef, FilterSyntaxError, MacroRef, Node, Not, parse
-from sysnb.scap.events import ids_with_flag
+from sysnb.filter.parser import BoolOp, Check, FilterSyntaxError, MacroRef, Node, Not, parse
+from sysnb.filter.parser import FieldRef as ValRef
+from sysnb.scap.events import EVENTS, SYSCALL_INFO_2022
 from sysnb.state.columns import SCHEMA
 from sysnb.state.containers import COLUMNS as CONTAINER_COLUMNS
 
-#: filterable columns and their types: the state engine's, plus those added when a capture is opened
+#: stored text columns the engine dictionary-encodes (compared as plain strings)
+_DICT_COLUMNS = frozenset({f.name for f in SCHEMA if pa.types.is_dictionary(f.type)} | set(CONTAINER_COLUMNS))
+#: stored columns and their types (what or-ed equalities may be merged on)
 _TYPES = {f.name: f.type for f in SCHEMA} | {c: pa.dictionary(pa.int32(), pa.string()) for c in CONTAINER_COLUMNS}
-NUMERIC_COLUMNS = frozenset(n for n, t in _TYPES.items() if pa.types.is_integer(t) or pa.types.is_boolean(t)) | \
-    NUMERIC_DERIVED
 _STRING_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith",
                          "glob", "iglob", "regex", "in", "intersects", "pmatch", "exists"})
 _NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"})
 _BINARY_OPS = frozenset({"contains", "bcontains", "startswith", "bstartswith", "exists"})
 _CMP = {"=": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal", ">": "greater",
         ">=": "greater_equal"}
-
-
-_IO_READ = pa.array(ids_with_flag("READS_FROM_FD"), pa.uint16())
-_IO_WRITE = pa.array(ids_with_flag("WRITES_TO_FD"), pa.uint16())
-IO_TYPE_IDS = {"evt.is_io": ids_with_flag("READS_FROM_FD", "WRITES_TO_FD"), "evt.is_io_read": _IO_READ.to_pylist(),
-               "evt.is_io_write": _IO_WRITE.to_pylist()}
-_IO_ANY = pa.array(IO_TYPE_IDS["evt.is_io"], pa.uint16())
-#: fields that are one expression over stored columns: name -> (expression factory, kind, columns read)
-_COMPUTED: dict[str, tuple[Callable[[], pc.Expression], str, tuple[str, ...]]] = {
-    "evt.is_io": (lambda: pc.field("sysnb.type_id").isin(_IO_ANY), "bool", ("sysnb.type_id",)),
-    "evt.is_io_read": (lambda: pc.field("sysnb.type_id").isin(_IO_READ), "bool", ("sysnb.type_id",)),
-    "evt.is_io_write": (lambda: pc.field("sysnb.type_id").isin(_IO_WRITE), "bool", ("sysnb.type_id",)),
-    "fd.sockfamily": (lambda: pc.Expression._call("case_when", [
-        pc.Expression._call("make_struct", [pc.field("fd.type").cast(pa.string()).isin(pa.array(["ipv4", "ipv6"])),
-                                            pc.field("fd.type").cast(pa.string()) == pc.scalar("unix")]),
-        pc.scalar("ip"), pc.scalar("unix")]), "string", ("fd.type",)),
-}
-#: fields that stand for "either side" of a connection
-EITHER = {"fd.ip": ("fd.sip", "fd.cip"), "fd.port": ("fd.sport", "fd.cport"), "fd.net": ("fd.snet", "fd.cnet")}
-_NETS = {"fd.snet": "fd.sip", "fd.cnet": "fd.cip"}
-_IP_FIELDS = frozenset({"fd.sip", "fd.cip", "fd.ip"})
+#: fields that stand for "either end" of a connection
+EITHER = {"fd.ip": ("fd.sip", "fd.cip"), "fd.port": ("fd.sport", "fd.cport"), "fd.proto": ("fd.sport", "fd.cport"),
+          "fd.net": ("fd.snet", "fd.cnet")}
+_NETS = {"fd.snet": "fd.sip", "fd.cnet": "fd.cip", "fd.lnet": "fd.lip", "fd.rnet": "fd.rip"}
+_DOMAINS = {"fd.cip.name": "fd.cip", "fd.sip.name": "fd.sip", "fd.lip.name": "fd.lip", "fd.rip.name": "fd.rip"}
+_SOCKETS = pa.array(["ipv4", "ipv6"])
+#: what evt.type may be compared with: the event names of sysdig 0.29.3's table and its syscall names
+_EVENT_NAMES = frozenset(e.name_2022 for e in EVENTS[:336] if e.known_2022) | frozenset(n for _, n in SYSCALL_INFO_2022)
 
 
 class _Env:
     """Where computed fields get their values: the table being filtered, or None while only checking."""
 
-    def __init__(self, table: pa.Table | None) -> None:
+    def __init__(self, table: pa.Table | None, ctx: FieldContext = EMPTY) -> None:
         self.table = table
+        self.ctx = ctx
         self.extra: dict[str, pa.Array] = {}
+        self.cache: dict[str, tuple[pa.Table, dict[str, pa.Array]]] = {}
         self.dynamic = False
 
     def column(self, compute: Callable[[pa.Table], pa.Array]) -> pc.Expression:
@@ -85,27 +80,39 @@ class _Env:
 class CompiledFilter:
     """A checked filter: ``expression`` for pyarrow datasets/tables, ``apply(table)`` to filter a table.
     ``dynamic`` filters use fields computed from the table at evaluation (evt.arg.*, proc.aname, fd.net, ...):
-    their ``expression`` needs those columns, which ``apply``/``mask`` add themselves."""
+    their ``expression`` needs those columns, which ``apply``/``mask`` add themselves. ``context`` gives the
+    capture's metadata (interfaces, users, containers, first event time) to the fields that read it."""
 
     def __init__(self, text: str, node: Node, expression: pc.Expression, dynamic: bool = False) -> None:
         self.text, self.node, self.expression, self.dynamic = text, node, expression, dynamic
 
-    def _bind(self, table: pa.Table) -> tuple[pc.Expression, dict[str, pa.Array]]:
-        if not self.dynamic:
+    def _bind(self, table: pa.Table, context: FieldContext | None) -> tuple[pc.Expression, dict[str, pa.Array]]:
+        if not self.dynamic and context is None:
             return self.expression, {}
-        env = _Env(table)
+        ctx = context or EMPTY
+        if ctx.capture_filter and self.columns() & {"thread.tid"} and _names_lost_fields(self.node):
+            ctx = replace(ctx, fdinfo_lost=self._fdinfo_lost(table, ctx))
+        env = _Env(table, ctx)
         return _compile(self.node, self.text, env), env.extra
 
-    def apply(self, table: pa.Table) -> pa.Table:
-        expr, extra = self._bind(table)
+    def _fdinfo_lost(self, table: pa.Table, ctx: FieldContext) -> pa.Array:
+        """Exit events whose enter event the filter dropped: libsinsp then has no fd for them (the dropped
+        enter reset the thread's last event type), so their fd-based evt fields read as unset."""
+        env = _Env(table, ctx)
+        first = project(_with(table, env, _compile(self.node, self.text, env)), {"m": pc.field("__m")})[
+            "m"].combine_chunks()
+        return _lost_exits(table, pc.fill_null(first, False))
+
+    def apply(self, table: pa.Table, context: FieldContext | None = None) -> pa.Table:
+        expr, extra = self._bind(table, context)
         if not extra:
             return table.filter(expr)
-        return table.filter(self.mask(table))
+        return table.filter(self.mask(table, context))
 
-    def mask(self, table: pa.Table) -> pa.ChunkedArray:
+    def mask(self, table: pa.Table, context: FieldContext | None = None) -> pa.ChunkedArray:
         """The filter as a boolean column over ``table`` (null counts as no match), reading only the
         columns the filter names: no copy of the table, unlike ``apply``."""
-        expr, extra = self._bind(table)
+        expr, extra = self._bind(table, context)
         narrow = table.select(sorted(self.columns() & set(table.column_names)))
         for name, col in extra.items():
             narrow = narrow.append_column(name, col)
@@ -115,15 +122,83 @@ class CompiledFilter:
     def columns(self) -> set[str]:
         return set(_fields(self.node))
 
+    def needs_whole_table(self) -> bool:
+        """Whether the filter may select otherwise over a batch than over the whole capture: it names a
+        field whose value depends on other events (evt.around, evt.deltatime...) or the fd information an
+        exit loses when the filter dropped its enter (which may lie in the batch before)."""
+        for name in _check_fields(self.node):
+            ref = R.resolve(name)
+            if name.startswith("evt.around") or (ref is not None and ref.field.ordered):
+                return True
+        return bool(self.columns() & {"thread.tid"}) and _names_lost_fields(self.node)
+
     @property
     def sql(self) -> str:
         """The same filter as a DuckDB WHERE condition (columns quoted by their field names)."""
+        return self.sql_for(EMPTY)
+
+    def sql_for(self, context: FieldContext) -> str:
         from sysnb.filter.sql import to_sql
 
-        return to_sql(self.node, NUMERIC_COLUMNS)
+        return to_sql(self.node, context)
 
     def __repr__(self) -> str:
         return f"<sysnb filter {self.text!r} -> {self.expression}>"
+
+
+def _with(table: pa.Table, env: _Env, expr: pc.Expression) -> pa.Table:
+    out = table.select([c for c in table.column_names if not c.startswith("__")])
+    for name, col in env.extra.items():
+        out = out.append_column(name, col)
+    return project(out, {**{c: pc.field(c) for c in out.column_names}, "__m": expr})
+
+
+def _lost_exits(table: pa.Table, passed: pa.Array) -> pa.Array:
+    """Rows that are exits whose thread's previous event is their enter and did not pass."""
+    import numpy as np
+
+    tid = np.asarray(pc.fill_null(table["thread.tid"], -1).to_numpy(), np.int64)
+    types = np.asarray(pc.fill_null(table["sysnb.type_id"], 0).to_numpy(), np.int64)
+    ok = np.asarray(passed.to_numpy(zero_copy_only=False), bool)
+    # switch and other skip-reset events leave the thread's last event as it was: they are not "previous"
+    tracked = ~np.isin(types, _NO_RESET)
+    tid = np.where(tracked, tid, -2 - np.arange(len(tid)))  # each untracked row alone in its own group
+    order = np.lexsort((np.arange(len(tid)), tid))
+    prev = np.full(len(tid), -1)
+    same = tid[order][1:] == tid[order][:-1]
+    prev[order[1:][same]] = order[:-1][same]
+    has_prev = prev >= 0
+    p = np.where(has_prev, prev, 0)
+    # an enter that changes state is filtered after it was parsed: it leaves the thread's last event alone
+    filtered_early = ~np.isin(types[p], ids_with("MODIFIES_STATE"))
+    lost = (types & 1 == 1) & has_prev & (types[p] == types - 1) & ~ok[p] & filtered_early
+    # before filtering a write exit libsinsp looks its fd up again (its tracer check): never lost
+    lost &= types != _WRITE_X
+    return pa.array(lost)
+
+
+_WRITE_X = ids("SYSCALL_WRITE_X")[0]
+_NO_RESET = ids_with("SKIPPARSERESET") + ids("SCHEDSWITCH_6_E")
+
+
+def _check_fields(node: Node) -> list[str]:
+    """The field names the filter's checks read (compared fields and fields compared with)."""
+    if isinstance(node, Check):
+        return [node.field, *([node.value.field] if isinstance(node.value, ValRef) else [])]
+    if isinstance(node, Not):
+        return _check_fields(node.operand)
+    if isinstance(node, BoolOp):
+        return [f for op in node.operands for f in _check_fields(op)]
+    return []
+
+
+def _names_lost_fields(node: Node) -> bool:
+    if isinstance(node, Check):
+        ref = R.resolve(node.field)
+        return ref is not None and ref.field.name in R.LOST_FDINFO
+    if isinstance(node, Not):
+        return _names_lost_fields(node.operand)
+    return isinstance(node, BoolOp) and any(_names_lost_fields(op) for op in node.operands)
 
 
 def compile_filter(text: str) -> CompiledFilter:
@@ -140,7 +215,15 @@ def compile_node(node: Node, text: str) -> CompiledFilter:
     """Check and compile a parsed filter (Falco rules build theirs from macros); ``text`` is what error
     positions point into."""
     env = _Env(None)
-    return CompiledFilter(text, node, _compile(node, text, env), env.dynamic)
+    expr = _compile(node, text, env)
+    return CompiledFilter(text, node, expr, env.dynamic or not _sql_ok(node))
+
+
+def _sql_ok(node: Node) -> bool:
+    """Every field of the filter has a DuckDB rendering (else Capture.sql filters with Arrow)."""
+    from sysnb.filter.sql import renders
+
+    return renders(node)
 
 
 def _check_encoding(text: str) -> None:
@@ -192,28 +275,20 @@ def _mergeable(node: Check) -> bool:
 
 def _field_columns(name: str) -> list[str]:
     base = name.split("[", 1)[0]
-    if name in DERIVED:
-        return list(DERIVED[name][1])
-    if name in _COMPUTED:
-        return list(_COMPUTED[name][2])
-    if name in EITHER:
-        return ["fd.type", *(c for side in EITHER[name] for c in _field_columns(side))]
-    if name in _NETS:
-        return [_NETS[name]]
-    if base.startswith("evt.arg"):
-        return ["evt.args", "sysnb.type_id"]
-    if base.startswith("evt.rawarg."):
-        return ["sysnb.params", "sysnb.type_id"]
-    if base in ("proc.aname", "proc.apid"):
-        return ["sysnb." + base.split(".")[1]]
     if base == "evt.around":
         return ["evt.rawtime"]
-    return [name]
+    ref = R.resolve(name)
+    if ref is None:
+        return []
+    cols = list(ref.field.columns)
+    if name in _NETS or name in _DOMAINS:
+        cols += list(R.FIELDS[_NETS.get(name) or _DOMAINS[name]].columns)
+    return cols
 
 
 def _fields(node: Node) -> list[str]:
     if isinstance(node, Check):
-        ref = [node.value.field] if isinstance(node.value, FieldRef) else []
+        ref = [node.value.field] if isinstance(node.value, ValRef) else []
         return [c for f in [node.field, *ref] for c in _field_columns(f)]
     if isinstance(node, Not):
         return _fields(node.operand)
@@ -252,93 +327,67 @@ def _error(msg: str, text: str, pos: int) -> UsageError:
     return UsageError(f"{msg} at column {pos + 1}\n  {text}\n  {' ' * pos}^")
 
 
+def _lookup(name: str, c: Check, text: str) -> FieldRef:
+    ref = R.resolve(name)
+    if ref is None:
+        raise _error(f"unknown field '{name}'{R.hint(name)}", text, c.pos)
+    f = ref.field
+    if f.arg == "required" and ref.arg is None:
+        raise _error(f"field '{name}' needs an argument, e.g. {R.example(f)}", text, c.pos)
+    if ref.arg is not None and f.name in ("proc.aname", "proc.apid") and ref.index is None:
+        raise _error(f"'{name}' needs a numeric index, e.g. {f.name}[1]", text, c.pos)
+    return ref
+
+
 def _check(c: Check, text: str, env: _Env) -> pc.Expression:
-    if c.field in EITHER:
-        return _either(c, text, env)
-    if c.field in _NETS:
-        return _net_check(c, text, env)
-    if c.field in _IP_FIELDS:
-        _check_ips(c, text)
     base = c.field.split("[", 1)[0]
     if base == "evt.around":
         return _around(c, text)
-    if c.field in ("proc.aname", "proc.apid"):
+    ref = _lookup(c.field, c, text)
+    name = ref.field.name
+    if name in EITHER:
+        return _either(c, text, env)
+    if name in _NETS:
+        return _net_check(c, text, env)
+    if name in _DOMAINS:
+        return _domain_check(c, text, env)
+    if ref.kind == "ip":
+        _check_ips(c, text)
+    if name == "evt.type" and not c.transforms:
+        _check_event_types(c, text)
+    if name in ("proc.aname", "proc.apid") and ref.arg is None:
         return _any_ancestor(c, text, env)
-    expr, kind = _operand(c.field, c, text, env)
+    expr, kind = _operand(ref, c, text, env)
     for fn in c.transforms:
         expr, kind = _transform(fn, expr, kind, c, text, env)
-    return _compare(c, expr, kind, text, env)
+    return _compare(c, expr, kind, text, env, ref)
 
 
-def _either(c: Check, text: str, env: _Env) -> pc.Expression:
-    """fd.ip / fd.port / fd.net (libsinsp compare_ip/_port/_net): '=' and 'in' hold when either end of the
-    connection matches, '!=' when neither does (a listening socket has only its own end)."""
-    if c.field == "fd.ip":
-        _check_ips(c, text)
-    if c.op not in ("=", "!=", "in"):
-        raise _error(f"operator '{c.op}' does not apply to '{c.field}' (use =, != or in)", text, c.pos)
-    sides = [Check(f, c.op, c.value, c.pos, c.transforms) for f in EITHER[c.field]]
-    if c.op != "!=":
-        return _compile(BoolOp("or", tuple(sides)), text, env)
-    columns = [_field_columns(side.field)[0] for side in sides]
-    present = [pc.field(col).is_valid() for col in columns]
-    each = [(~p) | _compile(side, text, env) for p, side in zip(present, sides, strict=True)]
-    socket = pc.field("fd.type").cast(pa.string()).isin(pa.array(["ipv4", "ipv6"]))  # unset ends are zeros
-    return socket & each[0] & each[1]
-
-
-def _compare(c: Check, expr: pc.Expression, kind: str, text: str, env: _Env) -> pc.Expression:
-    if c.op == "exists":
-        return expr.is_valid()
-    if isinstance(c.value, FieldRef):
-        return _val_check(c, expr, kind, text, env)
-    if kind == "binary":
-        return _binary_check(c, expr, text)
-    if kind == "string":
-        return _string_check(c, expr, text)
-    if kind == "bool":
-        return _numeric_check(c, expr, [_bool(v, c, text) for v in _values(c)], text)
-    return _numeric_check(c, expr, [_int(v, c, text) for v in _values(c)], text)
-
-
-def _operand(name: str, c: Check, text: str, env: _Env) -> tuple[pc.Expression, str]:
+def _operand(ref: FieldRef, c: Check, text: str, env: _Env) -> tuple[pc.Expression, str]:
     """A field as an expression and its kind: string, numeric, bool or binary."""
-    base = name.split("[", 1)[0]
-    if name in DERIVED:
-        return DERIVED[name][0](), "numeric" if name in NUMERIC_DERIVED else "string"
-    if name in _COMPUTED:
-        factory, kind, _ = _COMPUTED[name]
-        return factory(), kind
-    if base.startswith("evt.arg.") or base == "evt.arg":
-        key: str | int = name[len("evt.arg."):] if base != "evt.arg" else _index(name, c, text)
-        return env.column(lambda t: D.evt_arg(t, key)), "string"
-    if base.startswith("evt.rawarg.") and len(base) > len("evt.rawarg."):
-        arg = base[len("evt.rawarg."):]
-        return env.column(lambda t: D.evt_rawarg(t, arg)), "numeric" if D.rawarg_is_numeric(arg) else "string"
-    if base in ("proc.aname", "proc.apid") and name != base:
-        level = _index(name, c, text)
-        return env.column(lambda t: D.ancestor_at(t, base, level)), "string" if base == "proc.aname" else "numeric"
-    typ = _TYPES.get(name)
-    if typ is None:
-        close = difflib.get_close_matches(name, list(_TYPES) + list(FIELDS), n=3)
-        if name in FIELDS:
-            raise _error(f"field '{name}' cannot be used in filters yet (it is derived when printing)", text, c.pos)
-        hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else "; `sysnb -l` lists the fields"
-        raise _error(f"unknown field '{name}'{hint}", text, c.pos)
-    value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
-    field = pc.field(name)
-    if pa.types.is_binary(value_type):
-        return field, "binary"
-    if pa.types.is_string(value_type):
-        return (field.cast(pa.string()) if pa.types.is_dictionary(typ) else field), "string"
-    return field, "bool" if pa.types.is_boolean(value_type) else "numeric"
+    f = ref.field
+    kind = {"ip": "string", "net": "string"}.get(f.kind, f.kind)
+    if f.name == "evt.rawarg":
+        kind = "numeric" if D.rawarg_is_numeric(ref.arg or "") else "string"
+    if f.state:
+        return pc.scalar(pa.scalar(None, R.value_type(f))), kind
+    expr = R.expression(ref, env.ctx)
+    if expr is None:
+        if f.table is None and f.expr is None:
+            raise _error(f"'{ref.name}' cannot be used in this filter", text, c.pos)
+        return env.column(lambda t: R.evaluate(ref, t, env.ctx)), kind
+    if f.columns == (f.name,) and f.name in _DICT_COLUMNS and kind == "string":
+        expr = expr.cast(pa.string())
+    return expr, kind
 
 
-def _index(name: str, c: Check, text: str) -> int:
-    try:
-        return int(name.split("[", 1)[1].rstrip("]"))
-    except (IndexError, ValueError):
-        raise _error(f"'{name}' needs a numeric index, e.g. {name.split('[')[0]}[1]", text, c.pos) from None
+def _check_event_types(c: Check, text: str) -> None:
+    """sysdig rejects evt.type comparisons with a name that is neither an event nor a syscall."""
+    if c.op == "exists" or isinstance(c.value, ValRef):
+        return
+    for v in _values(c):
+        if v not in _EVENT_NAMES:
+            raise _error(f"unknown event type '{v}' (`sysnb -L` lists the events)", text, c.pos)
 
 
 def _transform(fn: str, expr: pc.Expression, kind: str, c: Check, text: str,
@@ -360,15 +409,84 @@ def _transform(fn: str, expr: pc.Expression, kind: str, c: Check, text: str,
     return env.column(lambda t: D.b64_decode(env.evaluate(expr))), "string"  # b64
 
 
+def _compare(c: Check, expr: pc.Expression, kind: str, text: str, env: _Env,
+             ref: FieldRef | None = None) -> pc.Expression:
+    if c.op == "exists":
+        return expr.is_valid()
+    if isinstance(c.value, ValRef):
+        return _val_check(c, expr, kind, text, env)
+    if kind == "binary":
+        return _binary_check(c, expr, text)
+    if kind == "string":
+        return _string_check(c, expr, text)
+    if kind == "bool":
+        return _numeric_check(c, expr, [_bool(v, c, text) for v in _values(c)], text)
+    if ref is not None and ref.type == "DOUBLE":
+        return _numeric_check(c, expr, [_float(v, c, text) for v in _values(c)], text)
+    port = ref is not None and ref.type == "PORT"
+    return _numeric_check(c, expr, [_port(v, c, text) if port else _int(v, c, text) for v in _values(c)], text)
+
+
 def _val_check(c: Check, left: pc.Expression, kind: str, text: str, env: _Env) -> pc.Expression:
     """``field OP val(other)``: compare two fields of the same event (sysnb extension, as Falco today)."""
-    assert isinstance(c.value, FieldRef)
+    assert isinstance(c.value, ValRef)
     if c.op not in _CMP:
         raise _error(f"operator '{c.op}' cannot compare with val(); use =, !=, <, <=, > or >=", text, c.pos)
-    right, rkind = _operand(c.value.field, c, text, env)
+    right, rkind = _operand(_lookup(c.value.field, c, text), c, text, env)
     if (kind == "string") != (rkind == "string"):
         raise _error(f"'{c.field}' and '{c.value.field}' are not of the same kind", text, c.pos)
     return pc.Expression._call(_CMP[c.op], [left, right])
+
+
+def _sock() -> pc.Expression:
+    return pc.field("fd.type").cast(pa.string()).isin(_SOCKETS)
+
+
+def _either(c: Check, text: str, env: _Env) -> pc.Expression:
+    """fd.ip / fd.port / fd.proto / fd.net (libsinsp compare_ip/_port/_net): '=' and 'in' (and, for ports,
+    '<' '<=' '>' '>=') hold when either end of an IPv4/IPv6 socket matches, '!=' when neither does. The ends are
+    the socket's raw ones, role or not (sysnb.fields.fd.raw_ends)."""
+    if c.field == "fd.ip":
+        _check_ips(c, text)
+    ports = c.field in ("fd.port", "fd.proto")
+    allowed = ("=", "!=", "in", "<", "<=", ">", ">=") if ports else ("=", "!=", "in")
+    if c.op not in allowed:
+        raise _error(f"operator '{c.op}' does not apply to '{c.field}' (use {', '.join(allowed)})", text, c.pos)
+    part = "port" if ports else "ip"
+    sides = [_end_column(env, f"{end}_{part}") for end in ("src", "dst")]
+    if c.field == "fd.net":
+        nets = _networks(c, text)
+        hits = [env.column(_in_networks(env, f"{end}_ip", nets)) for end in ("src", "dst")]
+        present = sides[0].is_valid()
+        if c.op == "!=":
+            return present & ~hits[0] & ~hits[1]
+        return present & (hits[0] | hits[1])
+    probe = Check(c.field, "=" if c.op == "!=" else c.op, c.value, c.pos)
+    checks = [_numeric_check(probe, e, [_port(v, c, text) for v in _values(c)], text) if ports
+              else _string_check(probe, e, text) for e in sides]
+    if c.op == "!=":
+        return sides[0].is_valid() & ~checks[0] & ~checks[1]
+    return checks[0] | checks[1]
+
+
+def _in_networks(env: _Env, end: str, nets: list[str]) -> Callable[[pa.Table], pa.Array]:
+    """Whether the ``end`` address of each event's socket is in one of ``nets`` (a column function)."""
+    return lambda t: D.in_networks(pa.table({"a": _ends(env, t)[end]}), "a", nets)
+
+
+def _ends(env: _Env, table: pa.Table) -> dict[str, pa.Array]:
+    """The raw connection ends of ``table``'s events, computed once per filter evaluation."""
+    from sysnb.fields.fd import raw_ends
+
+    cached = env.cache.get("ends")
+    if cached is None or cached[0] is not table:
+        cached = (table, raw_ends(table))
+        env.cache["ends"] = cached
+    return cached[1]
+
+
+def _end_column(env: _Env, key: str) -> pc.Expression:
+    return env.column(lambda t: _ends(env, t)[key])
 
 
 def _any_ancestor(c: Check, text: str, env: _Env) -> pc.Expression:
@@ -381,7 +499,7 @@ def _any_ancestor(c: Check, text: str, env: _Env) -> pc.Expression:
     return env.column(lambda t: D.any_ancestor(t, c.field, test)) == pc.scalar(True)
 
 
-def _net_check(c: Check, text: str, env: _Env) -> pc.Expression:
+def _networks(c: Check, text: str) -> list[str]:
     if c.op not in ("=", "!=", "in"):
         raise _error(f"operator '{c.op}' does not apply to the network field '{c.field}'", text, c.pos)
     nets = list(_values(c))
@@ -390,13 +508,59 @@ def _net_check(c: Check, text: str, env: _Env) -> pc.Expression:
             ipaddress.ip_network(v, strict=False)
         except ValueError:
             raise _error(f"unrecognized network {v!r} (write it as 10.0.0.0/8)", text, c.pos) from None
-    inside = env.column(lambda t: D.in_networks(t, _NETS[c.field], nets))
-    present = pc.field(_NETS[c.field]).is_valid()
-    return present & (~inside if c.op == "!=" else inside)
+    return nets
+
+
+def _net_check(c: Check, text: str, env: _Env) -> pc.Expression:
+    nets = _networks(c, text)
+    address = R.resolve(_NETS[c.field])
+    assert address is not None
+
+    def inside(t: pa.Table) -> pa.Array:
+        return D.in_networks(pa.table({"a": R.evaluate(address, t, env.ctx)}), "a", nets)
+    present = env.column(lambda t: pc.is_valid(R.evaluate(address, t, env.ctx)))
+    member = env.column(inside)
+    return (present == pc.scalar(True)) & (~member if c.op == "!=" else member)
+
+
+def _domain_check(c: Check, text: str, env: _Env) -> pc.Expression:
+    """fd.*ip.name: libsinsp resolves the name with the system resolver when the filter is first evaluated
+    and compares the fd's address with its addresses (IPv4/IPv6 sockets with a role only)."""
+    if c.op not in ("=", "!=", "in"):
+        raise _error(f"'{c.field}' only supports the operators =, != and in", text, c.pos)
+    addresses = {a for name in _values(c) for a in _resolve_name(name)}
+    address = R.resolve(_DOMAINS[c.field])
+    assert address is not None
+
+    def matched(t: pa.Table) -> pa.Array:
+        values = R.evaluate(address, t, env.ctx)
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(values.type.value_type)
+        canon = pa.array([_canonical(v) for v in pc.unique(values).to_pylist()], pa.string())
+        hit = pc.is_in(canon, value_set=pa.array(sorted(addresses), pa.string()))
+        return pc.fill_null(hit.take(pc.index_in(values, value_set=pc.unique(values))), False)
+    role = _sock() & pc.field("fd.cip").is_valid()
+    hit = env.column(matched)
+    return role & (~hit if c.op == "!=" else hit)
+
+
+def _resolve_name(name: str) -> set[str]:
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except (OSError, UnicodeError):
+        return set()
+    return {_canonical(str(i[4][0])) or "" for i in infos} - {""}
+
+
+def _canonical(addr: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(addr)) if addr else None
+    except ValueError:
+        return None
 
 
 def _check_ips(c: Check, text: str) -> None:
-    if c.op not in ("=", "!=", "in", "intersects") or isinstance(c.value, FieldRef) or c.transforms:
+    if c.op not in ("=", "!=", "in", "intersects") or isinstance(c.value, ValRef) or c.transforms:
         return
     for v in _values(c):
         try:
@@ -414,6 +578,13 @@ def _around(c: Check, text: str) -> pc.Expression:
     d = _int(str(c.value), c, text) * 1_000_000
     ts = pc.field("evt.rawtime")
     return (ts >= pc.scalar(pa.scalar(max(t - d, 0), pa.uint64()))) & (ts <= pc.scalar(pa.scalar(t + d, pa.uint64())))
+
+
+def _index(name: str, c: Check, text: str) -> int:
+    try:
+        return int(name.split("[", 1)[1].rstrip("]"))
+    except (IndexError, ValueError):
+        raise _error(f"'{name}' needs a numeric index, e.g. {name.split('[')[0]}[1]", text, c.pos) from None
 
 
 def _values(c: Check) -> tuple[str, ...]:
@@ -524,7 +695,24 @@ def _int(v: str, c: Check, text: str) -> int:
     return n
 
 
+def _float(v: str, c: Check, text: str) -> float:
+    try:
+        return float(v)
+    except ValueError:
+        raise _error(f"'{v}' is not a number (field '{c.field}' is numeric)", text, c.pos) from None
+
+
+def _port(v: str, c: Check, text: str) -> int:
+    """A port as a number or a service name (libsinsp resolves names with getservbyname)."""
+    if v.isdigit() or not v:
+        return int(v or 0) & 0xFFFF
+    try:
+        return socket.getservbyname(v)
+    except OSError:
+        raise _error(f"unrecognized protocol '{v}' (give a port number or a service name)", text, c.pos) from None
+
+
 def _bool(v: str, c: Check, text: str) -> bool:
-    if v.lower() in ("true", "false"):
-        return v.lower() == "true"
+    if v in ("true", "false"):
+        return v == "true"
     raise _error(f"'{v}' is not true or false", text, c.pos)

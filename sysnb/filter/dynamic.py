@@ -23,16 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sysnb.format.output import RESOLVABLE
+from sysnb.fields.common import NUMERIC_DTYPES as _NUMERIC
+from sysnb.fields.common import decode_ints as decode_ints  # re-exported for the chisels
+from sysnb.fields.evtargs import RESOLVABLE
 from sysnb.scap.events import EVENTS, event_info
-
-#: parameter type -> (numpy dtype of its raw bytes) for the numeric ones
-_NUMERIC = {"INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8", "UINT8": "<u1", "UINT16": "<u2",
-            "UINT32": "<u4", "UINT64": "<u8", "FD": "<i8", "FD32": "<i4", "PID": "<i8", "ERRNO": "<i8", "FLAGS8": "<u1",
-            "FLAGS16": "<u2", "FLAGS32": "<u4", "MODE": "<u4", "UID": "<u4", "GID": "<u4", "SYSCALLID": "<u2",
-            "SIGTYPE": "<u1", "RELTIME": "<u8", "ABSTIME": "<u8", "PORT": "<u2", "L4PROTO": "<u1",
-            "SOCKFAMILY": "<u1", "BOOL": "<u4", "ENUMFLAGS8": "<u1", "ENUMFLAGS16": "<u2", "ENUMFLAGS32": "<u4",
-            "SIGSET": "<u4"}
 
 
 def _params(type_id: int) -> tuple[tuple[str, str], ...]:
@@ -75,10 +69,10 @@ def evt_arg(table: pa.Table, key: str | int) -> pa.Array:
         if k < 0 or k >= len(names):
             continue
         nxt = f" {names[k + 1]}=" if k + 1 < len(names) else " $"
-        pattern = f"(?:^| ){names[k]}=(?P<v>.*?)(?:{nxt}| ?$)"
+        pattern = f"(?s)(?:^| ){names[k]}=(?P<v>.*?)(?:{nxt}| ?$)"
         values = pc.struct_field(pc.extract_regex(args.take(pa.array(rows)), pattern), [0])
         if params[k][1] in RESOLVABLE:  # "3(<f>/etc/passwd)" -> "<f>/etc/passwd"
-            inner = pc.struct_field(pc.extract_regex(values, r"^[^(]+\((?P<r>.+)\)$"), [0])
+            inner = pc.struct_field(pc.extract_regex(values, r"(?s)^[^(]+\((?P<r>.+)\)$"), [0])
             values = pc.coalesce(inner, values)
         parts.append((rows, values))
     return _scatter(table.num_rows, parts, pa.string())
@@ -102,23 +96,6 @@ def evt_rawarg(table: pa.Table, name: str) -> pa.Array:
     return _scatter(table.num_rows, parts, pa.int64() if numeric else pa.string())
 
 
-def decode_ints(raw: pa.Array, ptype: str) -> pa.Array:
-    """Little-endian integers of the parameter's width, gathered from the binary array's data buffer."""
-    dtype = np.dtype(_NUMERIC[ptype])
-    width = dtype.itemsize
-    raw = raw.cast(pa.binary()) if not pa.types.is_binary(raw.type) else raw
-    lengths = np.asarray(pc.fill_null(pc.binary_length(raw), -1).to_numpy(), np.int64)
-    ok = lengths == width
-    offsets = np.frombuffer(raw.buffers()[1], np.int32)[raw.offset:raw.offset + len(raw) + 1]
-    data = np.frombuffer(raw.buffers()[2], np.uint8) if raw.buffers()[2] is not None else np.zeros(0, np.uint8)
-    starts = offsets[:-1][ok].astype(np.int64)
-    gathered = data[starts[:, None] + np.arange(width)].reshape(-1).view(dtype) if ok.any() else \
-        np.zeros(0, dtype)
-    values = np.zeros(len(raw), np.int64)
-    values[ok] = gathered.astype(np.int64)  # UINT64 above 2^63 wraps to negative, as an int64 field would
-    return pa.array(values, pa.int64(), mask=~ok)
-
-
 def _chains(table: pa.Table, field: str) -> pa.ListArray:
     return table["sysnb." + field.split(".")[1]].combine_chunks()
 
@@ -129,6 +106,8 @@ def ancestor_at(table: pa.Table, field: str, level: int) -> pa.Array:
     lengths = np.asarray(pc.fill_null(pc.list_value_length(chains), 0).to_numpy(), np.int64)
     offsets = np.asarray(chains.offsets.to_numpy(), np.int64)[:-1]
     ok = lengths > level
+    if not ok.any():
+        return pa.nulls(len(chains), chains.type.value_type)
     picked = chains.values.take(pa.array(np.where(ok, offsets + level, 0)))
     return pc.if_else(pa.array(ok), picked, pa.scalar(None, picked.type))
 

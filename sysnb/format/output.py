@@ -1,360 +1,238 @@
-"""Text output of events exactly as sysdig prints it: the default line, ``-p`` formats, buffers, JSON.
+"""Text output of events exactly as sysdig prints it: the default line, ``-p`` formats and ``-j`` JSON.
 
-Columns are pulled from the Arrow table once per batch; per-row work is string
-assembly only (the output itself is per line).
+Every field of a format is rendered for all rows at once by the field registry (sysnb.fields), then the
+line is assembled column-wise; Python touches each line only to hand it to the writer. Fields whose value
+depends on the events printed before (``evt.deltatime``, ``thread.exectime``...) are computed over the whole
+table so that batches do not reset them.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sysnb.derived import DERIVED
 from sysnb.errors import UsageError
-from sysnb.exprs import project
-from sysnb.fields import FIELDS
-from sysnb.format.args import BUF_ASCII, BUF_HEXASCII, BUF_JSON, BUF_NORMAL
-from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex, buffer_normal
-from sysnb.scap.events import GENERIC_E, GENERIC_X, event_info, syscall_name
+from sysnb.fields import EMPTY, FieldContext, FieldRef, json_values, match, text
+from sysnb.fields import render as T
+from sysnb.fields.evtargs import RESOLVABLE, render_buffer
+from sysnb.fields.registry import texts
+from sysnb.format.args import BUF_JSON, BUF_NORMAL
 
 DEFAULT_FORMAT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info"
-_TOKEN = re.compile(r"%(\*?)([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*(?:\[[^\]]*\])?)")
+#: sysdig's -pc / -pk / -pm presets
+PRESETS = {
+    "c": "*%evt.num %evt.outputtime %evt.cpu %container.name (%container.id) %proc.name (%thread.tid:%thread.vtid) "
+         "%evt.dir %evt.type %evt.info",
+    "k": "*%evt.num %evt.outputtime %evt.cpu %k8s.pod.name (%container.id) %proc.name (%thread.tid:%thread.vtid) "
+         "%evt.dir %evt.type %evt.info",
+    "m": "*%evt.num %evt.outputtime %evt.cpu %mesos.task.name (%container.id) %proc.name (%thread.tid:%thread.vtid) "
+         "%evt.dir %evt.type %evt.info",
+}
+PRESETS.update({"container": PRESETS["c"], "kubernetes": PRESETS["k"], "mesos": PRESETS["m"]})
 NA = "<NA>"
+_BATCH = 65536
+__all__ = ["DEFAULT_FORMAT", "NA", "PRESETS", "RESOLVABLE", "Formatter", "Segment", "default_lines",
+           "parse_format", "render_buffer"]
 
 
 @dataclass(frozen=True)
 class Segment:
     literal: str
     field: str | None
+    ref: FieldRef | None = None
+    width: int = 0  # %20proc.name: padded or cut to 20 characters
+
+
+def unescape(fmt: str) -> str:
+    """sysdig's escape_output_format: ``\\n``, ``\\t``, ``\\e`` and ``\\\\``."""
+    return re.sub(r"\\([nte\\])", lambda m: {"n": "\n", "t": "\t", "e": "\x1b", "\\": "\\"}[m.group(1)], fmt)
 
 
 def parse_format(fmt: str) -> tuple[bool, list[Segment]]:
-    """Split a sysdig format string into literals and fields; a leading ``*`` prints rows with missing fields."""
+    """Split a sysdig format into literals and fields; a leading ``*`` prints rows with missing fields."""
     print_all = fmt.startswith("*")
-    if print_all:
-        fmt = fmt[1:]
-    fmt = fmt.replace("\\n", "\n").replace("\\t", "\t")
+    body = unescape(fmt[1:] if print_all else fmt)
+    if not body:
+        raise UsageError("empty output format")
     segs: list[Segment] = []
-    pos = 0
-    for m in _TOKEN.finditer(fmt):
-        if m.start() > pos:
-            segs.append(Segment(fmt[pos:m.start()], None))
-        name = m.group(2)
-        _check_field(name, fmt, m.start())
-        segs.append(Segment("", name))
-        pos = m.end()
-    if pos < len(fmt):
-        segs.append(Segment(fmt[pos:], None))
+    pos = literal_start = 0
+    while pos < len(body):
+        if body[pos] != "%":
+            pos += 1
+            continue
+        if pos > literal_start:
+            segs.append(Segment(body[literal_start:pos], None))
+        if pos == len(body) - 1:
+            raise UsageError(f"invalid format '{fmt}': a format cannot end with a %")
+        digits = re.match(r"\d*", body[pos + 1:])
+        width = int(digits.group(0)) if digits and digits.group(0) else 0
+        start = pos + 1 + (len(digits.group(0)) if digits else 0)
+        found = match(body[start:])
+        if found is None:
+            token = re.match(r"\S*", body[start:])
+            raise UsageError(f"invalid formatting token %{token.group(0) if token else ''} at column {start} of "
+                             f"'{fmt}'{_hint(body[start:])}")
+        ref, used = found
+        if ref.field.filter_only:
+            raise UsageError(f"{ref.name} is filter only and cannot be used as a display field")
+        segs.append(Segment("", ref.name, ref, width))
+        pos = literal_start = start + used
+    if literal_start < len(body):
+        segs.append(Segment(body[literal_start:], None))
     return print_all, segs
 
 
-def _check_field(name: str, fmt: str, col: int) -> None:
-    base = name.split("[", 1)[0]
-    if base in FIELDS:
-        return
-    for prefix in ("evt.arg.", "evt.rawarg."):
-        if base.startswith(prefix) and len(base) > len(prefix):
-            return
-    import difflib
+def _hint(rest: str) -> str:
+    from sysnb.fields import hint
 
-    close = difflib.get_close_matches(base, list(FIELDS), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `sysnb -l` lists the fields"
-    raise UsageError(f"invalid formatting token %{name} at column {col + 1} of '{fmt}'{hint}")
+    token = re.match(r"[A-Za-z0-9_.\[\]]+", rest)
+    return hint(token.group(0)) if token else ""
 
 
 class Formatter:
-    """Formats rows of a capture table as text lines."""
+    """Formats rows of a capture table as ``-p`` text lines (or, with ``json``, as ``-j`` objects)."""
 
-    def __init__(self, fmt: str = DEFAULT_FORMAT, bufmode: str = BUF_NORMAL, first_ts: int = 0) -> None:
+    def __init__(self, fmt: str = DEFAULT_FORMAT, bufmode: str = BUF_NORMAL, first_ts: int = 0,
+                 context: FieldContext | None = None, json: bool = False) -> None:
+        self.fmt = fmt
         self.print_all, self.segments = parse_format(fmt)
-        self.bufmode = bufmode
-        self.first_ts = first_ts
-        names = {s.field for s in self.segments if s.field}
-        need = {"evt.args", "sysnb.type_id", "sysnb.info"} | {n for n in names if n not in DERIVED} | _DERIVED_NEEDS
-        need |= {c for n in names if n in DERIVED for c in DERIVED[n][1]}  # what computed fields read
-        need |= {"sysnb." + n.split(".")[1].split("[")[0] for n in names if n.startswith(_ANCESTOR)}
-        raw_args = any(n.startswith(("evt.arg", "evt.rawarg")) for n in names)
-        if bufmode != BUF_NORMAL or raw_args or "evt.buffer" in names:
-            need |= {"evt.buffer", "sysnb.params"}  # re-rendering buffers / generic arguments needs raw values
+        self.json = json
+        ctx = context or EMPTY
+        self.context = replace(ctx, bufmode=bufmode, first_ts=first_ts or ctx.first_ts)
+        refs = [s.ref for s in self.segments if s.ref is not None]
+        need = {"evt.num", "proc.pid"} | {c for r in refs for c in r.field.columns}
+        if ctx.resolve_ports:
+            need |= {"fd.type", "fd.l4proto", "sysnb.type_id"}
         self.columns = frozenset(need)
-        self.vectorised = fmt == DEFAULT_FORMAT and bufmode == BUF_NORMAL
+        self.vectorised = fmt == DEFAULT_FORMAT and bufmode == BUF_NORMAL and not json
 
-    def lines(self, table: pa.Table) -> Iterator[str]:
-        if self.vectorised:
-            yield from default_lines(table)
-            return
-        need = self.columns
-        derived = {n: DERIVED[n][0]() for s in self.segments if (n := s.field or "") in DERIVED}
-        for batch in table.to_batches(max_chunksize=65536):
-            cols = {c: batch.column(c).to_pylist() for c in need if c in batch.schema.names}
-            if derived:  # computed column-wise with the same expressions filters use
-                projected = project(pa.Table.from_batches([batch]), derived)
-                cols.update({n: projected.column(n).to_pylist() for n in derived})
-            for i in range(batch.num_rows):
-                line = self._line(cols, i)
-                if line is not None:
-                    yield line
+    @property
+    def bufmode(self) -> str:
+        return self.context.bufmode
 
-    def _line(self, cols: dict[str, list[Any]], i: int) -> str | None:
-        out = []
-        for s in self.segments:
-            if s.field is None:
-                out.append(s.literal)
-                continue
-            v = self.value(s.field, cols, i)
-            if v is None:
-                if not self.print_all:
-                    return None
-                v = NA
-            out.append(v)
-        return "".join(out)
+    @property
+    def first_ts(self) -> int:
+        return self.context.first_ts
 
-    def value(self, name: str, cols: dict[str, list[Any]], i: int) -> str | None:
-        fn = _DERIVED.get(name)
-        if fn is not None:
-            derived: str | None = fn(self, cols, i)
-            return derived
-        if name.startswith("evt.arg.") or name.startswith("evt.arg["):
-            return _arg_value(cols, i, name, self)
-        if name.startswith("evt.rawarg."):
-            return _rawarg_value(cols, i, name[len("evt.rawarg."):])
-        if name.startswith(_ANCESTOR):
-            return _ancestor(cols, i, name)
-        v = _col(cols, name, i)
-        if v is None:
-            return placeholder(name, cols, i)
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return str(v)
-
-    def args(self, cols: dict[str, list[Any]], i: int) -> str:
-        """evt.args; with -A/-X/-x every byte-buffer argument is re-rendered in that mode, uncut, as sysdig does."""
-        s: str = cols["evt.args"][i] or ""
-        if self.bufmode == BUF_NORMAL or not s:
-            return s
-        type_id = cols["sysnb.type_id"][i]
-        bufs = _bytebuf_params(type_id)
-        if not bufs:
-            return s
-        raw = cols["sysnb.params"][i] or []
-        parts = _split_args(s, type_id)
-        out = []
-        for name, value in parts.items():
-            k = bufs.get(name)
-            if k is not None and k < len(raw) and raw[k]:
-                value = self._buffer(raw[k])
-            out.append(f"{name}={value} ")
-        return "".join(out)
+    @first_ts.setter
+    def first_ts(self, value: int) -> None:
+        self.context = replace(self.context, first_ts=value)
 
     def render_buffer(self, data: bytes) -> str:
-        """A byte buffer as the data argument shows it (dots, cut at 80 characters in normal output)."""
-        return buffer_normal(data) if self.bufmode == BUF_NORMAL else self._buffer(data)
+        """A byte buffer as the data argument shows it in this formatter's buffer format."""
+        return render_buffer(data, self.context)
 
-    def _buffer(self, data: bytes) -> str:
-        if self.bufmode == BUF_JSON:
-            return buffer_dots(data)
-        if self.bufmode == BUF_ASCII:
-            return buffer_ascii(data)
-        return buffer_hex(data, self.bufmode == BUF_HEXASCII)
+    def lines(self, table: pa.Table, keep: pa.Array | pa.ChunkedArray | None = None) -> Iterator[str]:
+        """The lines of ``table``'s rows; ``keep`` (a display filter) drops lines after they were formatted,
+        as sysdig's -d: fields with state across events still see every row."""
+        if self.vectorised and keep is None and _plain_default(self.context):
+            yield from default_lines(table)
+            return
+        texts_before, json_before = self._ordered(table)
+        mask = None if keep is None else np.asarray(pc.fill_null(keep, False).to_numpy(zero_copy_only=False), bool)
+        for start in range(0, table.num_rows, _BATCH):
+            batch = table.slice(start, _BATCH)
+            kept = None if mask is None else mask[start:start + _BATCH]
+            if self.json:
+                yield from self._json_batch(batch, {k: v[start:start + _BATCH] for k, v in json_before.items()}, kept)
+            else:
+                yield from self._text_batch(batch, {k: v.slice(start, _BATCH) for k, v in texts_before.items()}, kept)
+
+    def _ordered(self, table: pa.Table) -> tuple[dict[str, pa.Array], dict[str, list[Any]]]:
+        """Fields whose values depend on earlier rows, computed over the whole table (text, JSON)."""
+        texts_before: dict[str, pa.Array] = {}
+        json_before: dict[str, list[Any]] = {}
+        for s in self.segments:
+            if s.ref is not None and s.ref.field.ordered:
+                if self.json:
+                    json_before[s.ref.name] = json_values(s.ref, table, self.context)
+                else:
+                    texts_before[s.ref.name] = text(s.ref, table, self.context)
+        return texts_before, json_before
+
+    def _text_batch(self, batch: pa.Table, ordered: dict[str, pa.Array], kept: np.ndarray | None) -> Iterator[str]:
+        parts: list[pa.Array | str] = []
+        missing = np.zeros(batch.num_rows, bool) if kept is None else ~kept
+        computed = texts([s.ref for s in self.segments if s.ref is not None and s.ref.name not in ordered],
+                         batch, self.context)
+        for s in self.segments:
+            if s.ref is None:
+                parts.append(s.literal)
+                continue
+            col = ordered[s.ref.name] if s.ref.name in ordered else computed[s.ref.name]
+            if self.context.resolve_ports and s.ref.name in _RESOLVED:
+                from sysnb.fields.ports import resolve_ports
+
+                col = resolve_ports(col, batch, s.ref.name)
+            if not self.print_all:
+                missing |= np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), bool)
+            col = pc.fill_null(col, NA)
+            if s.width:  # %12proc.name: cut or padded to 12 characters, <NA> included
+                col = pc.utf8_rpad(pc.utf8_slice_codeunits(col, 0, s.width), width=s.width, padding=" ")
+            parts.append(col)
+        if not parts:
+            return
+        line = T.join(*parts) if any(isinstance(p, (pa.Array, pa.ChunkedArray)) for p in parts) else \
+            pa.array(["".join(str(p) for p in parts)] * batch.num_rows, pa.string())
+        if missing.any():
+            line = line.filter(pa.array(~missing))
+        yield from line.to_pylist()
+
+    def _json_batch(self, batch: pa.Table, ordered: dict[str, list[Any]], kept: np.ndarray | None) -> Iterator[str]:
+        cols: dict[str, list[Any]] = {}
+        for s in self.segments:
+            if s.ref is not None and s.ref.name not in cols:
+                pre = ordered.get(s.ref.name)
+                cols[s.ref.name] = pre if pre is not None else json_values(s.ref, batch, self.context)
+        keys = sorted(cols)
+        for i in range(batch.num_rows):
+            if kept is not None and not kept[i]:
+                continue
+            obj = {k: cols[k][i] for k in keys}
+            if not self.print_all and any(v is None for v in obj.values()):
+                continue
+            yield json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-@functools.cache
-def _bytebuf_params(type_id: int) -> dict[str, int]:
-    """Names and positions of the byte-buffer parameters of an event type (2022 table)."""
-    info = event_info(type_id)
-    if info is None:
-        return {}
-    return {p[0]: k for k, p in enumerate(info.params_2022) if p[1] == "BYTEBUF"}
+_RESOLVED = frozenset({"fd.name", "evt.info", "evt.args"})
 
 
-#: text fields that libsinsp sets to "<NA>" on the placeholder threads it invents for unknown tids
-_PLACEHOLDER_FIELDS = frozenset({"proc.name", "proc.exe", "proc.args"})
-
-
-def placeholder(name: str, cols: dict[str, list[Any]], i: int) -> str | None:
-    """The table keeps unknown values null; sysdig prints "<NA>" as the *value* for placeholder threads
-    (they have a pid), and treats the field as missing only when there is no thread at all."""
-    if name in _PLACEHOLDER_FIELDS and _col(cols, "proc.pid", i) is not None:
-        return NA
-    if name == "fd.l4proto" and _col(cols, "fd.type", i) is not None:
-        return NA  # libsinsp's value for a known fd without a protocol
-    return None
-
-
-def _col(cols: dict[str, list[Any]], name: str, i: int) -> Any:
-    """Row ``i`` of a column, None when the column was not loaded."""
-    c = cols.get(name)
-    return None if c is None else c[i]
-
-
-def clock_time(ts: int) -> str:
-    """Local time of day with nanoseconds, as sysdig prints it (set TZ=UTC for UTC)."""
-    return time.strftime("%H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
-
-
-def date_time(ts: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts // 1_000_000_000)) + f".{ts % 1_000_000_000:09d}"
+def _plain_default(ctx: FieldContext) -> bool:
+    return (ctx.time_type == "h" and not ctx.full_buffers and ctx.snaplen is None and not ctx.base64
+            and not ctx.resolve_ports and ctx.bufmode == BUF_NORMAL)
 
 
 def default_lines(table: pa.Table) -> Iterator[str]:
     """sysdig's default line for every row, built column-wise:
     ``%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.info``."""
-    for batch in table.to_batches(max_chunksize=65536):
+    for batch in table.to_batches(max_chunksize=_BATCH):
         if batch.num_rows == 0:
             continue
-        ts = batch.column("evt.rawtime").to_numpy(zero_copy_only=False).astype(np.int64)
-        secs = ts // 1_000_000_000
-        offset = time.localtime(int(secs[0])).tm_gmtoff  # the capture's span rarely crosses a DST change
-        sod = (secs + offset) % 86400
-        clock = [f"{h:02d}:{m:02d}:{s:02d}.{n:09d}" for h, m, s, n in
-                 zip((sod // 3600).tolist(), (sod // 60 % 60).tolist(), (sod % 60).tolist(),
-                     (ts % 1_000_000_000).tolist(), strict=True)]
-        name = pc.fill_null(batch.column("proc.name").cast(pa.string()), NA)
+        clock = T.clock(batch.column("evt.rawtime"))
+        name = batch.column("proc.name").cast(pa.string())
+        name = pc.if_else(pc.is_valid(batch.column("proc.pid")), pc.fill_null(name, NA), pc.fill_null(name, NA))
         info = pc.coalesce(batch.column("sysnb.info"), batch.column("evt.args"), pa.scalar("", pa.string()))
-        parts = [batch.column("evt.num").cast(pa.string()), pa.array(clock, pa.string()),
+        parts = [batch.column("evt.num").cast(pa.string()), clock,
                  batch.column("evt.cpu").cast(pa.string()), name,
                  pc.binary_join_element_wise("(", batch.column("thread.tid").cast(pa.string()), ")", ""),
                  batch.column("evt.dir").cast(pa.string()), batch.column("evt.type").cast(pa.string()), info]
         yield from pc.binary_join_element_wise(*parts, " ").to_pylist()
 
 
-def _ts(cols: dict[str, list[Any]], i: int) -> int:
-    return int(cols["evt.rawtime"][i])
+def clock_time(ts: int) -> str:
+    """Local time of day with nanoseconds, as sysdig prints it (set TZ=UTC for UTC)."""
+    return str(T.clock(pa.array([ts], pa.uint64()))[0].as_py())
 
 
-def _latency_part(div: bool) -> Any:
-    def fn(f: Formatter, cols: dict[str, list[Any]], i: int) -> str | None:
-        v: int | None = cols["evt.latency"][i]
-        if v is None:
-            return None
-        return str(v // 1_000_000_000) if div else f"{v % 1_000_000_000:09d}"
-    return fn
+def date_time(ts: int) -> str:
+    return str(T.datetime(pa.array([ts], pa.uint64()))[0].as_py())
 
 
-_DERIVED: dict[str, Any] = {
-    "evt.time": lambda f, c, i: clock_time(_ts(c, i)),
-    "evt.outputtime": lambda f, c, i: clock_time(_ts(c, i)),
-    "evt.time.s": lambda f, c, i: clock_time(_ts(c, i))[:8],
-    "evt.datetime": lambda f, c, i: date_time(_ts(c, i)),
-    "evt.rawtime.s": lambda f, c, i: str(_ts(c, i) // 1_000_000_000),
-    "evt.rawtime.ns": lambda f, c, i: f"{_ts(c, i) % 1_000_000_000:09d}",  # sysdig pads these to 9 digits
-    "evt.reltime": lambda f, c, i: f"{_ts(c, i) - f.first_ts:09d}",
-    "evt.info": lambda f, c, i: c["sysnb.info"][i] or f.args(c, i),
-    "evt.buffer": lambda f, c, i: None if c["evt.buffer"][i] is None else f.render_buffer(c["evt.buffer"][i]),
-    "evt.args": lambda f, c, i: f.args(c, i),
-    "evt.latency.s": _latency_part(True),
-    "evt.latency.ns": _latency_part(False),
-}
-_DERIVED_NEEDS = {"evt.rawtime", "proc.name", "proc.args", "proc.pid", "fd.name", "fd.type", "evt.latency",
-                  "evt.num", "evt.cpu", "thread.tid", "evt.dir", "evt.type"}
-
-
-_ANCESTOR = ("proc.aname[", "proc.apid[")
-
-
-def _ancestor(cols: dict[str, list[Any]], i: int, name: str) -> str | None:
-    """proc.aname[N] / proc.apid[N]: the Nth ancestor's name or pid, as the state engine recorded it."""
-    field, _, index = name.partition("[")
-    try:
-        n = int(index.rstrip("]"))
-    except ValueError:
-        return None
-    chain = cols["sysnb." + field.split(".")[1]][i]
-    return None if chain is None or n < 0 or n >= len(chain) else str(chain[n])
-
-
-def _split_args(args: str, type_id: int) -> dict[str, str]:
-    """Split a rendered evt.args string back into name -> value, using the event's parameter names."""
-    info = event_info(type_id)
-    if info is None or not args:
-        return {}
-    names = [p[0] for p in info.params_2022]
-    out: dict[str, str] = {}
-    pos = 0
-    for k, n in enumerate(names):
-        key = n + "="
-        if not args.startswith(key, pos):
-            break
-        start = pos + len(key)
-        end = len(args) - 1
-        if k + 1 < len(names):
-            nxt = args.find(" " + names[k + 1] + "=", start)
-            end = nxt if nxt >= 0 else end
-        out[n] = args[start:end]
-        pos = end + 1
-    return out
-
-
-#: parameter types whose rendering may carry a "(resolved)" part
-RESOLVABLE = frozenset({"FD", "PID", "ERRNO", "FSPATH", "FSRELPATH", "FLAGS8", "FLAGS16", "FLAGS32", "MODE",
-                         "UID", "GID", "SYSCALLID", "SIGTYPE", "RELTIME"})
-
-
-def _arg_value(cols: dict[str, list[Any]], i: int, name: str, f: Formatter) -> str | None:
-    """evt.arg.NAME / evt.arg[N]: the resolved value when the argument has one, else its value (libsinsp)."""
-    type_id = cols["sysnb.type_id"][i]
-    if type_id in (GENERIC_E, GENERIC_X):
-        return _generic_arg(cols, i, name)
-    parsed = _split_args(f.args(cols, i), type_id)
-    info = event_info(type_id)
-    types = {p[0]: p[1] for p in info.params_2022} if info is not None else {}
-    if name.startswith("evt.arg["):
-        try:
-            k = int(name[len("evt.arg["):-1])
-        except ValueError:
-            return None
-        keys = list(parsed)
-        if k >= len(keys):
-            return None
-        arg = keys[k]
-    else:
-        arg = name[len("evt.arg."):]
-    v = parsed.get(arg)
-    if v is None or types.get(arg) not in RESOLVABLE or not v.endswith(")"):
-        return v
-    open_at = v.find("(")
-    return v[open_at + 1:-1] if open_at > 0 and v[open_at + 1:-1] else v
-
-
-def _generic_arg(cols: dict[str, list[Any]], i: int, name: str) -> str | None:
-    """Generic syscall events print no arguments, but evt.arg.ID is the syscall's name, nativeID its number."""
-    raw = cols["sysnb.params"][i] or []
-    arg = {"evt.arg[0]": "ID", "evt.arg[1]": "nativeID"}.get(name, name[len("evt.arg."):])
-    if arg == "ID" and raw and len(raw[0]) == 2:
-        return syscall_name(int.from_bytes(raw[0], "little"))
-    if arg == "nativeID" and len(raw) > 1 and len(raw[1]) == 2:
-        return str(int.from_bytes(raw[1], "little"))
-    return None
-
-
-def _rawarg_value(cols: dict[str, list[Any]], i: int, arg: str) -> str | None:
-    parsed = _split_args(cols["evt.args"][i] or "", cols["sysnb.type_id"][i])
-    v = parsed.get(arg)
-    if v is None:
-        return None
-    return v.split("(", 1)[0] if v.endswith(")") else v
-
-
-def json_line(cols: dict[str, list[Any]], i: int, f: Formatter) -> str:
-    """sysdig -j: one JSON object per event, keys sorted as sysdig's JSON writer does."""
-    obj = {
-        "evt.cpu": cols["evt.cpu"][i],
-        "evt.dir": cols["evt.dir"][i],
-        "evt.info": cols["sysnb.info"][i] or f.args(cols, i),
-        "evt.num": cols["evt.num"][i],
-        "evt.outputtime": cols["evt.rawtime"][i],
-        "evt.type": cols["evt.type"][i],
-        "proc.name": cols["proc.name"][i] or placeholder("proc.name", cols, i),
-        "thread.tid": cols["thread.tid"][i],
-    }
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
+__all__ += ["BUF_JSON", "clock_time", "date_time"]

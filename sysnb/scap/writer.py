@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import socket
 import struct
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -281,15 +282,18 @@ def with_state_events(full: pa.Table, selected: pa.Table) -> pa.Table:
 
 
 def save_events(source: str, events: pa.Table, path: str, compress: bool | None = None,
-                batch_rows: int = 65536) -> int:
+                batch_rows: int = 65536, adjust: Callable[[Section], Section] | None = None) -> int:
     """Write ``events`` (rows of a capture table read from ``source``) to a new .scap at ``path``.
 
     Each event is written after the metadata of the section it came from (read again from the source),
-    so processes, fds and users known at capture start stay known. Returns the number of events written.
+    so processes, fds and users known at capture start stay known; ``adjust`` may change a section's metadata
+    before it is written. Returns the number of events written.
     """
     from sysnb.scap.reader import read_scap
 
     sections = [s for s in read_scap(source, events=False) if isinstance(s, Section)]
+    if adjust is not None:  # e.g. -E drops the user list, --filter-proclist filters the process list
+        sections = [adjust(s) for s in sections]
     if not sections:
         sections = [Section(0, (1, 2))]
     starts = np.array([s.offset for s in sections], dtype=np.uint64)

@@ -15,7 +15,6 @@ import pyarrow.compute as pc
 
 from sysnb.chisels.io import READ_TYPES
 from sysnb.chisels.table import is_io
-from sysnb.fields import FIELDS
 from sysnb.format.escape import label
 from sysnb.format.output import NA, Formatter
 from sysnb.format.values import buffer_ascii, buffer_dots, buffer_hex
@@ -38,11 +37,9 @@ def find_event(base: pa.Table, evt_num: int) -> pa.Table:
 
 
 def _shown_fields(row: pa.Table) -> list[str]:
-    names = [n for n in FIELDS if not n.startswith(_SKIP_PREFIX) and "[" not in n]
-    present = set(row.column_names)
-    from sysnb.derived import DERIVED
+    from sysnb.fields.registry import display_fields
 
-    usable = [n for n in names if n in present or n in DERIVED or n.startswith(("evt.", "proc.", "fd."))]
+    usable = [n for n in display_fields() if not n.startswith(_SKIP_PREFIX)]
     lead = [n for n in LEADING if n in usable]
     return lead + sorted(set(usable) - set(lead))
 
@@ -52,8 +49,9 @@ def event_detail(row: pa.Table) -> dict[str, Any]:
     if row.num_rows != 1:
         return {}
     fields = []
-    for name in _shown_fields(row):
-        value = next(iter(Formatter(f"*%{name}").lines(row)), NA)
+    names = _shown_fields(row)
+    line = next(iter(Formatter("*" + "\x1f".join(f"%{n}" for n in names)).lines(row)), "")
+    for name, value in zip(names, line.split("\x1f"), strict=False):
         if value != NA and value != "":
             fields.append([name, label(value)])
     data = row["evt.buffer"][0].as_py()
