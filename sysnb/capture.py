@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,18 +222,21 @@ def sha256_file(path: str) -> str:
 
 
 def open_capture(path: str | os.PathLike[str], *, cache: bool | None = None,
-                 progress: ProgressFn | None = None, strict: bool = False, engine: str = "native") -> Capture:
+                 progress: ProgressFn | None = None, strict: bool = False, engine: str = "native",
+                 columns: Sequence[str] | None = None) -> Capture:
     """Read a .scap/.scap.gz file into a :class:`Capture` (the whole table in memory).
 
     The native core replays the capture (``engine="reference"``: the Python reference engine, slower, for
     tests). Tables are not cached: the native core rebuilds one as fast as a compressed cache reads back
     (``cache`` is accepted and ignored). A damaged file yields every event before the damage;
     ``capture.provenance.error`` says where. With ``strict=True`` the damage raises
-    :class:`CaptureFormatError` instead.
+    :class:`CaptureFormatError` instead. ``columns`` limits the table to these columns (what a chisel reads:
+    sysnb.chisels.columns); every column by default.
     """
     spath = os.fspath(path)
     check_capture_path(spath)
-    scan = Scan(spath, engine=engine, progress=progress)  # checks the magic before anything is hashed
+    scan = Scan(spath, engine=engine, progress=progress,
+                columns=list(columns) if columns is not None else None)
     sha = sha256_file(spath)
     table = pa.Table.from_batches(list(scan), schema=scan.schema)
     cap = Capture(table, _provenance(spath, sha, scan.info))

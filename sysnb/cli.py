@@ -252,7 +252,9 @@ def run_chisel(args: argparse.Namespace) -> int:
     flt = " ".join(words)
     if not args.read:
         raise UsageError("chisels run on a capture: add -r FILE (record one first with sysnb -w FILE)")
-    cap = _open(args)
+    from sysnb.chisels.columns import chisel_columns
+
+    cap = _open(args, columns=chisel_columns(c, chisel_args, flt or None))  # only what the chisel reads
     result = run(cap, c.name, chisel_args, flt or None)
     escape = _identity if result.terminal or args.raw or not sys.stdout.isatty() else chisel_visible
     for line in result.text():
@@ -437,14 +439,14 @@ def _bufmode(args: argparse.Namespace) -> str:
     return chosen[0] if chosen else BUF_NORMAL
 
 
-def _open(args: argparse.Namespace) -> Capture:
+def _open(args: argparse.Namespace, columns: list[str] | None = None) -> Capture:
     """Open -r's capture; -P prints the reading progress, --provenance what was read."""
     from sysnb.reading import finish_progress, progress_of
 
     path = args.read
     check_room(path)
     progress = progress_of(args)
-    cap = open_capture(path, progress=progress)
+    cap = open_capture(path, progress=progress, columns=columns)
     finish_progress(progress)
     if args.provenance or args.verbose:
         p = cap.provenance

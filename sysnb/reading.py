@@ -94,12 +94,15 @@ RETURNED_COLUMNS = {"evt.num", "sysnb.visible", "sysnb.type_id", "evt.rawtime"}
 
 def streamable(args: argparse.Namespace, flt: CompiledFilter | None, formatter: Formatter) -> bool:
     """Whether ``-r``'s output can be produced batch by batch with the same result as over the whole table:
-    not when a field's value depends on events of other batches (ordered fields, -t d/D, evt.around,
+    not when a field's value depends on events of other batches (ordered fields, -t D, evt.around,
     fd information lost with a filtered enter), with -U (renumbering) or -M, or where container metadata
     (announced by events anywhere in the capture) is read."""
-    if args.suppress_comm or args.seconds is not None or formatter.context.time_type in ("d", "D"):
+    if args.suppress_comm or args.seconds is not None:
         return False
-    if any(s.ref is not None and s.ref.field.ordered for s in formatter.segments):
+    ordered = {s.ref.name for s in formatter.segments if s.ref is not None and s.ref.field.ordered}
+    if formatter.context.time_type != "D":
+        ordered.discard("evt.outputtime")  # per event, except -t D (since the previous event printed)
+    if ordered:
         return False
     needed = set(formatter.columns) | (flt.columns() if flt is not None else set())
     if "container.id" in needed:
@@ -141,6 +144,12 @@ def stream_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatt
             print(line)
     if args.verbose:
         options.verbose_summary(run.selected, 0, started)
+    if args.provenance:
+        from sysnb.capture import sha256_file
+        from sysnb.format.escape import visible
+
+        print(f"sysnb: {os.path.abspath(args.read)} sha256={sha256_file(args.read)} "
+              f"host={visible(scan.info.hostname)} events={scan.info.events}", file=sys.stderr)
     if scan.info.damage is not None:
         print(f"sysnb: {scan.info.damage}", file=sys.stderr)
         return 1
@@ -236,9 +245,20 @@ def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | Non
         rows = with_state_events(full, full.filter(_chosen(full, rows)))
     adjust = _section_adjuster(args, flt, cap)
     written = save_events(cap.provenance.source, rows, out, True if args.compress else None, adjust=adjust)
+    _register_subset(Capture(rows, cap.provenance), flt, args, out, written)
     if args.verbose or args.provenance:
         print(f"sysnb: wrote {written} events to {args.write}", file=sys.stderr)
     return 1 if cap.provenance.error else 0
+
+
+def _register_subset(subset: Capture, flt: CompiledFilter | None, args: argparse.Namespace, out: str,
+                     written: int) -> None:
+    """The case's evidence register: the file written, as a subset of its source with its filter."""
+    from sysnb.case.hooks import evidence_written, subset_filter
+
+    if flt is not None:
+        subset_filter(subset, " ".join(args.filter))
+    evidence_written(subset, out, written)
 
 
 def _chosen(full: pa.Table, rows: pa.Table) -> pa.Array:

@@ -168,3 +168,20 @@ def test_spy_logs_echoes_lines_written_to_log_files() -> None:
         result = run(table.set_column(table.schema.get_field_index("fd.name"), "fd.name", renamed), "spy_logs")
         assert result.table.num_rows == 7 + extra
         assert list(result.text()).count(f"sh {target} <!-- SYSNB-IOC-7f3a9 owned by c2 -->") == extra
+
+
+def test_the_cli_opens_only_the_columns_a_chisel_reads() -> None:
+    """#16: topfiles_bytes reads the fd name, type and the I/O results, not the raw parameters or buffers;
+    a filter's and a field argument's columns are added (the goldens above run every chisel projected)."""
+    from sysnb.chisels import get
+    from sysnb.chisels.columns import chisel_columns
+    from sysnb.state.columns import SCHEMA
+
+    cols = chisel_columns(get("topfiles_bytes"))
+    assert cols is not None and {"fd.name", "fd.type", "evt.rawres", "sysnb.type_id"} <= set(cols)
+    assert not {"sysnb.params", "evt.buffer", "evt.args"} & set(cols)
+    assert len(cols) < len(SCHEMA.names) / 2
+    with_filter = chisel_columns(get("topfiles_bytes"), filter="user.loginuid=0 and proc.cwd contains /tmp")
+    assert {"user.loginuid", "proc.cwd"} <= set(with_filter or [])
+    by_field = chisel_columns(get("fdbytes_by"), ["proc.exepath"])
+    assert "proc.exepath" in (by_field or [])

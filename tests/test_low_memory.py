@@ -91,6 +91,7 @@ def _enomem_in_arrow() -> None:
 ], ids=["arrow", "python", "enomem", "chained"])
 def test_a_memory_error_below_the_cli_is_the_message(monkeypatch: pytest.MonkeyPatch, failure: object) -> None:
     import sysnb.cli
+    import sysnb.scan
 
     def fail(*args: object, **kw: object) -> None:
         if failure == "chained":
@@ -102,19 +103,20 @@ def test_a_memory_error_below_the_cli_is_the_message(monkeypatch: pytest.MonkeyP
         raise failure  # type: ignore[misc]
 
     monkeypatch.setattr(sysnb.cli, "open_capture", fail)
-    monkeypatch.setattr(sysnb.cli, "Scan", fail)
+    monkeypatch.setattr(sysnb.scan, "Scan", fail)
     code, err = _cli(["-r", str(FIXTURE)])
     assert code == 1 and err.startswith("sysnb: not enough memory to open") and "Traceback" not in err
 
 
 def test_other_errors_are_not_taken_for_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     import sysnb.cli
+    import sysnb.scan
 
     def fail(*args: object, **kw: object) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(sysnb.cli, "open_capture", fail)
-    monkeypatch.setattr(sysnb.cli, "Scan", fail)
+    monkeypatch.setattr(sysnb.scan, "Scan", fail)
     with pytest.raises(OSError, match="Input/output"):
         _cli(["-r", str(FIXTURE)])
 

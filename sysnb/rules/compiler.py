@@ -220,7 +220,18 @@ def _check_error(check: Check) -> str | None:
         compile_node(Check(check.field, check.op, check.value, 0, check.transforms), text)
     except UsageError as e:
         return str(e).split("\n", 1)[0]
-    return None
+    return _untracked(check.field)
+
+
+def _untracked(name: str) -> str | None:
+    """Fields sysnb lists but cannot evaluate yet (their per-event state is not tracked: always null, so a
+    rule on them would silently never fire): the rule is reported not compiled, naming the field."""
+    from sysnb.fields import registry as R
+
+    ref = R.resolve(name)
+    if ref is None or not ref.field.state:
+        return None
+    return f"field '{name}' needs state the engine does not track yet ({ref.field.state})"
 
 
 def check_problems(node: Node, text: str, where: str) -> list[Problem]:
@@ -291,6 +302,9 @@ def missing_output_fields(output: str) -> list[str]:
         try:
             parse_format(f"%{name}")
         except UsageError:
+            missing.append(name)
+            continue
+        if _untracked(name) is not None:
             missing.append(name)
     return missing
 
