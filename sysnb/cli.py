@@ -254,12 +254,37 @@ def run_chisel(args: argparse.Namespace) -> int:
         raise UsageError("chisels run on a capture: add -r FILE (record one first with sysnb -w FILE)")
     from sysnb.chisels.columns import chisel_columns
 
-    cap = _open(args, columns=chisel_columns(c, chisel_args, flt or None))  # only what the chisel reads
+    columns = chisel_columns(c, chisel_args, flt or None)  # only what the chisel reads
+    if c.streams and not (flt and compile_filter(flt).needs_whole_table()):
+        return _streamed_chisel(args, c, chisel_args, flt or None, columns)
+    cap = _open(args, columns=columns)
     result = run(cap, c.name, chisel_args, flt or None)
+    _print_chisel(args, result)
+    return 1 if cap.provenance.error else 0
+
+
+def _streamed_chisel(args: argparse.Namespace, c: Any, chisel_args: list[str], flt: str | None,
+                     columns: list[str] | None) -> int:
+    """A table chisel batch by batch (sysnb.chisels.stream): memory does not grow with the capture."""
+    from sysnb.chisels.stream import run_streamed
+    from sysnb.reading import finish_progress, note_recorder_of, progress_of
+    from sysnb.state.columns import SCHEMA
+
+    progress = progress_of(args)
+    note_recorder_of(args.read)
+    done = run_streamed(args.read, c, c.bind(chisel_args), flt, columns or list(SCHEMA.names), progress)
+    finish_progress(progress)
+    _print_chisel(args, done.result)
+    if done.damage is not None:
+        print(f"sysnb: {done.damage}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_chisel(args: argparse.Namespace, result: Any) -> None:
     escape = _identity if result.terminal or args.raw or not sys.stdout.isatty() else chisel_visible
     for line in result.text():
         print(escape(line))
-    return 1 if cap.provenance.error else 0
 
 
 def _identity(line: str) -> str:

@@ -79,6 +79,9 @@ class Chisel:
     fn: Callable[..., ChiselResult]
     args: tuple[Arg, ...] = field(default_factory=tuple)
     raw: bool = False  # needs the raw parameters (sysnb.params, evt.args): otherwise they are not copied
+    #: a sum per key of per-event values (sysnb.chisels.table.table_chisel): the CLI runs it batch by batch
+    #: and merges the partial sums (sysnb.chisels.stream), in constant memory
+    streams: bool = False
 
     def bind(self, values: list[str]) -> dict[str, Any]:
         """Positional argument strings -> typed keyword arguments (errors name the argument)."""
@@ -108,11 +111,14 @@ CHISELS: dict[str, Chisel] = {}
 
 
 def chisel(name: str, *, category: str, short: str, description: str = "", args: Iterable[Arg] = (),
-           raw: bool = False) -> Callable[[Callable[..., ChiselResult]], Callable[..., ChiselResult]]:
+           raw: bool = False, streams: bool = False) -> Callable[[Callable[..., ChiselResult]],
+                                                                Callable[..., ChiselResult]]:
     """Decorator registering a chisel under ``name`` (replacing one of the same name). ``raw=True`` when the
-    chisel reads event parameters or buffers formatted from them (``sysnb.params``, ``evt.args``)."""
+    chisel reads event parameters or buffers formatted from them (``sysnb.params``, ``evt.args``);
+    ``streams=True`` when it returns ``table_chisel`` of per-event masks, keys and values (no state across
+    events), so that it can run batch by batch."""
     def register(fn: Callable[..., ChiselResult]) -> Callable[..., ChiselResult]:
-        CHISELS[name] = Chisel(name, category, short, description or short, fn, tuple(args), raw)
+        CHISELS[name] = Chisel(name, category, short, description or short, fn, tuple(args), raw, streams)
         return fn
     return register
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -84,10 +86,37 @@ def format_value(v: float, units: str, span: int = 0) -> str:
     return str(v)
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """How a table chisel's sums are cut and printed (what merging partial sums needs)."""
+
+    keys: tuple[str, ...]
+    key_descs: tuple[str, ...]
+    value_desc: str
+    top: int
+    units: str
+
+    def result(self, sums: pa.Table) -> ChiselResult:
+        """The chisel's result from sums per key (not yet sorted or cut)."""
+        keys = list(self.keys)
+        ranked = sums.sort_by([("value", "descending"), *[(k, "ascending") for k in keys]])
+        ranked = ranked.slice(0, self.top) if self.top else ranked
+        return ChiselResult(ranked, lambda: render(ranked, keys, self.key_descs, self.value_desc, self.units))
+
+
+#: set while sysnb.chisels.stream runs a chisel over one batch: table_chisel returns every sum, uncut
+PARTIAL: ContextVar[list[tuple[TableSpec, pa.Table]] | None] = ContextVar("PARTIAL", default=None)
+
+
 def table_chisel(t: pa.Table, keys: Sequence[str], key_descs: Sequence[str], value: str, value_desc: str,
                  mask: pa.ChunkedArray | None, top: int, units: str) -> ChiselResult:
-    result = top_table(t, keys, value, mask, top)
-    return ChiselResult(result, lambda: render(result, keys, key_descs, value_desc, units))
+    spec = TableSpec(tuple(keys), tuple(key_descs), value_desc, top, units)
+    partial = PARTIAL.get()
+    if partial is not None:
+        sums = top_table(t, keys, value, mask, 0)
+        partial.append((spec, sums))
+        return ChiselResult(sums, lambda: iter(()))
+    return spec.result(top_table(t, keys, value, mask, 0))
 
 
 def _lua_str(v: object) -> str:

@@ -21,65 +21,65 @@ def _failed(t: pa.Table) -> pa.ChunkedArray:
     return pc.fill_null(t["evt.failed"], False)
 
 
-@chisel("topfiles_bytes", category="I/O", short="Top files by R+W bytes",
+@chisel("topfiles_bytes", streams=True, category="I/O", short="Top files by R+W bytes",
         description="Shows the top files in terms of disk usage.")
 def topfiles_bytes(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["fd.name"], ["Filename"], "bytes", "Bytes", _file_io(t), 10, "bytes")
 
 
-@chisel("topfiles_time", category="I/O", short="Top files by time",
+@chisel("topfiles_time", streams=True, category="I/O", short="Top files by time",
         description="Shows the top files in terms of time spent reading and writing them.")
 def topfiles_time(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["fd.name"], ["Filename"], "time", "Time", _file_io(t), 10, "time")
 
 
-@chisel("topfiles_errors", category="Errors", short="Top files by number of errors",
+@chisel("topfiles_errors", streams=True, category="Errors", short="Top files by number of errors",
         description="Shows the top files in terms of I/O errors.")
 def topfiles_errors(t: pa.Table) -> ChiselResult:
     mask = pc.and_(fd_type_in(t, "file"), _failed(t))
     return table_chisel(t, ["fd.name"], ["Filename"], "count", "#Errors", mask, 100, "none")
 
 
-@chisel("topprocs_net", category="Net", short="Top processes by network I/O",
+@chisel("topprocs_net", streams=True, category="Net", short="Top processes by network I/O",
         description="Shows the top processes in terms of network bandwidth usage.")
 def topprocs_net(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["proc.name", "proc.pid"], ["Process", "PID"], "bytes", "Bytes", _net(t), 100, "bytes")
 
 
-@chisel("topprocs_file", category="I/O", short="Top processes by R+W disk bytes",
+@chisel("topprocs_file", streams=True, category="I/O", short="Top processes by R+W disk bytes",
         description="Shows the top processes in terms of total (in+out) bytes to disk.")
 def topprocs_file(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["proc.name", "proc.pid"], ["Process", "PID"], "bytes", "Bytes", _file_io(t), 10,
                         "bytes")
 
 
-@chisel("topprocs_errors", category="Errors", short="top processes by number of errors",
+@chisel("topprocs_errors", streams=True, category="Errors", short="top processes by number of errors",
         description="Shows the top processes in terms of system call errors.")
 def topprocs_errors(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["proc.name", "proc.pid"], ["Process", "PID"], "count", "#Errors", _failed(t), 100,
                         "none")
 
 
-@chisel("topconns", category="Net", short="Top network connections by total bytes",
+@chisel("topconns", streams=True, category="Net", short="Top network connections by total bytes",
         description="Shows the top network connections in terms of total (in+out) bandwidth.")
 def topconns(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["fd.l4proto", "fd.name"], ["Proto", "Conn"], "bytes", "Bytes", _net(t), 30, "bytes")
 
 
-@chisel("topports_server", category="Net", short="Top TCP/UDP server ports by R+W bytes",
+@chisel("topports_server", streams=True, category="Net", short="Top TCP/UDP server ports by R+W bytes",
         description="Shows the top TCP/UDP server ports in terms of total (in+out) bandwidth.")
 def topports_server(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["fd.sport"], ["Srv Port"], "bytes", "Bytes", _net(t), 100, "bytes")
 
 
-@chisel("topscalls", category="Performance", short="Top system calls by number of calls",
+@chisel("topscalls", streams=True, category="Performance", short="Top system calls by number of calls",
         description="Shows the top system calls in terms of number of calls.")
 def topscalls(t: pa.Table) -> ChiselResult:
     mask = pc.fill_null(pc.not_equal(t["evt.type"].cast(pa.string()), "switch"), False)
     return table_chisel(t, ["evt.type"], ["Syscall"], "count", "# Calls", mask, 30, "none")
 
 
-@chisel("topscalls_time", category="Performance", short="Top system calls by time",
+@chisel("topscalls_time", streams=True, category="Performance", short="Top system calls by time",
         description="Shows the top system calls in terms of time spent in them.")
 def topscalls_time(t: pa.Table) -> ChiselResult:
     return table_chisel(t, ["evt.type"], ["Syscall"], "time", "Time", None, 30, "time")
@@ -88,7 +88,8 @@ def topscalls_time(t: pa.Table) -> ChiselResult:
 _KEY = Arg("key", "The filter field used for grouping", "filter field")
 
 
-@chisel("fdbytes_by", category="I/O", short="I/O bytes, aggregated by an arbitrary filter field", args=[_KEY],
+@chisel("fdbytes_by", streams=True, category="I/O", short="I/O bytes, aggregated by an arbitrary filter field",
+        args=[_KEY],
         description="Groups FD activity based on the given filter field, and returns the key that generated "
                     "the most input+output bytes. For example, this script can be used to list the processes or "
                     "TCP ports that generated most traffic.")
@@ -98,7 +99,7 @@ def fdbytes_by(t: pa.Table, key: str) -> ChiselResult:
     return table_chisel(t, [key], [key], "bytes", "Bytes", mask, 30, "bytes")
 
 
-@chisel("fdtime_by", category="I/O", short="FD time group by", args=[_KEY],
+@chisel("fdtime_by", streams=True, category="I/O", short="FD time group by", args=[_KEY],
         description="Groups FD activity based on the given filter field, and returns the keys where most time "
                     "was spent. For example, this script can be used to list the processes or TCP ports that "
                     "spent more time in I/O.")
