@@ -2,12 +2,13 @@
 //! window so blocks are sliced without copying the file, in memory bounded by the largest block.
 //!
 //! A damaged gzip stream yields every byte decompressed before the damage; the error then names the
-//! compressed offset where inflation stopped.
+//! compressed offset where inflation stopped. Zero bytes after the last member are padding (as gzip(1) reads them); anything else
+//! after a member is damage at the offset where it starts.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::bufread::MultiGzDecoder;
+use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 const CHUNK: usize = 4 << 20;
 
@@ -35,11 +36,188 @@ impl<R: Read> BufRead for Counted<R> {
     }
 }
 
+/// The members of a gzip stream one after another (what `MultiGzDecoder` does), inflated with the low-level
+/// `Decompress` so that an inflate error keeps the bytes its call produced, with gzip(1)'s reading of what
+/// follows a member: more members, zero padding up to the end, or damage.
+pub struct GzMembers<R: Read> {
+    r: Counted<R>,
+    part: Part,
+    inflate: Decompress,
+    crc: Crc,
+    /// an error met after some output was returned: the next read returns it
+    pending: Option<io::Error>,
+    /// the compressed offset of the byte inflate failed on
+    failed_at: Option<u64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Header,
+    Body,
+    Between,
+    End,
+}
+
+fn damaged(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+impl<R: Read> GzMembers<R> {
+    fn new(inner: R) -> Self {
+        GzMembers {
+            r: Counted { inner: BufReader::with_capacity(1 << 16, inner), consumed: 0 },
+            part: Part::Header,
+            inflate: Decompress::new(false),
+            crc: Crc::new(),
+            pending: None,
+            failed_at: None,
+        }
+    }
+
+    fn consumed(&self) -> u64 {
+        self.failed_at.unwrap_or(self.r.consumed)
+    }
+
+    fn exact(&mut self, n: usize, what: &str) -> io::Result<Vec<u8>> {
+        let mut out = vec![0; n];
+        self.r.read_exact(&mut out).map_err(|_| damaged(format!("truncated gzip {what}")))?;
+        Ok(out)
+    }
+
+    fn skip_zero_terminated(&mut self) -> io::Result<()> {
+        loop {
+            if self.exact(1, "header")?[0] == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// RFC 1952's member header: magic, method 8, flags and their optional fields.
+    fn header(&mut self) -> io::Result<()> {
+        let h = self.exact(10, "header")?;
+        if h[0] != 0x1f || h[1] != 0x8b || h[2] != 8 {
+            return Err(damaged("invalid gzip header".into()));
+        }
+        let flags = h[3];
+        if flags & 4 != 0 {
+            let x = self.exact(2, "header")?;
+            self.exact(usize::from(u16::from_le_bytes([x[0], x[1]])), "header")?;
+        }
+        if flags & 8 != 0 {
+            self.skip_zero_terminated()?;
+        }
+        if flags & 16 != 0 {
+            self.skip_zero_terminated()?;
+        }
+        if flags & 2 != 0 {
+            self.exact(2, "header")?;
+        }
+        self.inflate.reset(false);
+        self.crc.reset();
+        self.part = Part::Body;
+        Ok(())
+    }
+
+    /// Inflate into `out`; the trailer is checked when the member's deflate stream ends.
+    fn body(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let buf = self.r.fill_buf()?;
+            if buf.is_empty() {
+                return Err(damaged("truncated gzip stream (it ends inside a member)".into()));
+            }
+            let (in0, out0) = (self.inflate.total_in(), self.inflate.total_out());
+            let res = self.inflate.decompress(buf, out, FlushDecompress::None);
+            let used = (self.inflate.total_in() - in0) as usize;
+            let made = (self.inflate.total_out() - out0) as usize;
+            self.r.consume(used);
+            self.crc.update(&out[..made]);
+            match res {
+                Ok(Status::StreamEnd) => {
+                    if let Err(e) = self.trailer() {
+                        return self.fail(e, made);
+                    }
+                    return Ok(made);
+                }
+                Ok(_) if made > 0 => return Ok(made),
+                Ok(_) if used == 0 => return Err(damaged("corrupt gzip stream (inflate makes no progress)".into())),
+                Ok(_) => {}
+                Err(e) => {
+                    // the byte that failed is the last one inflate took
+                    self.failed_at = Some(self.r.consumed.saturating_sub(1));
+                    return self.fail(damaged(format!("corrupt compressed data ({e})")), made);
+                }
+            }
+        }
+    }
+
+    /// The error, after the `made` bytes this call produced (returned first; the error with the next read).
+    fn fail(&mut self, err: io::Error, made: usize) -> io::Result<usize> {
+        if made == 0 {
+            return Err(err);
+        }
+        self.pending = Some(err);
+        Ok(made)
+    }
+
+    fn trailer(&mut self) -> io::Result<()> {
+        let t = self.exact(8, "trailer")?;
+        let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+        let size = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
+        if crc != self.crc.sum() || size != self.crc.amount() {
+            return Err(damaged("gzip checksum mismatch (CRC-32 or length of a member)".into()));
+        }
+        self.part = Part::Between;
+        Ok(())
+    }
+
+    /// After a member: the next one, or zero padding to the end; anything else is damage.
+    fn between(&mut self) -> io::Result<()> {
+        loop {
+            let buf = self.r.fill_buf()?;
+            if buf.is_empty() {
+                self.part = Part::End;
+                return Ok(());
+            }
+            if buf[0] == 0x1f {
+                self.part = Part::Header;
+                return Ok(());
+            }
+            let zeros = buf.iter().take_while(|&&b| b == 0).count();
+            if zeros == 0 {
+                return Err(damaged("bytes that are not gzip after a member".into()));
+            }
+            self.r.consume(zeros);
+        }
+    }
+}
+
+impl<R: Read> Read for GzMembers<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.part {
+                Part::Header => self.header()?,
+                Part::Body => match self.body(out)? {
+                    0 => {}
+                    n => return Ok(n),
+                },
+                Part::Between => self.between()?,
+                Part::End => return Ok(0),
+            }
+        }
+    }
+}
+
 pub enum Stream {
     Plain(File),
-    Gzip(Box<MultiGzDecoder<Counted<File>>>),
+    Gzip(Box<GzMembers<File>>),
     Memory(io::Cursor<Vec<u8>>),
-    GzipMemory(Box<MultiGzDecoder<Counted<io::Cursor<Vec<u8>>>>>),
+    GzipMemory(Box<GzMembers<io::Cursor<Vec<u8>>>>),
 }
 
 impl Stream {
@@ -55,8 +233,8 @@ impl Stream {
     /// The compressed offset reached (gzip only).
     pub fn compressed_offset(&self) -> Option<u64> {
         match self {
-            Stream::Gzip(g) => Some(g.get_ref().consumed),
-            Stream::GzipMemory(g) => Some(g.get_ref().consumed),
+            Stream::Gzip(g) => Some(g.consumed()),
+            Stream::GzipMemory(g) => Some(g.consumed()),
             _ => None,
         }
     }
@@ -111,10 +289,7 @@ pub fn open_file(path: &str) -> Result<Stream, String> {
     let f = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     Ok(match magic {
         Magic::Scap => Stream::Plain(f),
-        Magic::Gzip => Stream::Gzip(Box::new(MultiGzDecoder::new(Counted {
-            inner: BufReader::with_capacity(1 << 16, f),
-            consumed: 0,
-        }))),
+        Magic::Gzip => Stream::Gzip(Box::new(GzMembers::new(f))),
     })
 }
 
@@ -190,8 +365,5 @@ pub fn memory(data: Vec<u8>) -> Stream {
 }
 
 pub fn gzip_memory(data: Vec<u8>) -> Stream {
-    Stream::GzipMemory(Box::new(MultiGzDecoder::new(Counted {
-        inner: BufReader::new(io::Cursor::new(data)),
-        consumed: 0,
-    })))
+    Stream::GzipMemory(Box::new(GzMembers::new(io::Cursor::new(data))))
 }
