@@ -364,3 +364,25 @@ def test_a_process_reserving_terabytes_does_not_break_the_snapshot(monkeypatch: 
     section = fake_section()
     section.threads.append(t)
     assert section_bytes(section)
+
+
+@pytest.mark.skipif(shutil.which("sysdig") is None, reason="needs sysdig 0.29.3 (apt-get install sysdig)")
+def test_a_process_with_a_rewritten_command_line_does_not_make_the_capture_unreadable(tmp_path: Path) -> None:
+    """A browser rewrites its command line without NULs: its exe (argv[0]) was 1,366 bytes and sysdig 0.29.3
+    refused the whole recording ("invalid exelen 1366"). Strings are cut to libscap's limits, as libscap cuts
+    what it reads from /proc."""
+    from dataclasses import replace
+
+    from sysnb.scap.blocks import ThreadEntry
+    from sysnb.scap.writer import section_bytes
+
+    section = fake_section()
+    base = ThreadEntry(tid=4242, pid=4242, ptid=1, comm="chromium", exe="x" * 1366, exepath="/" + "p" * 2000,
+                       args=["--type=renderer " * 500], cwd="/" + "c" * 1500)
+    section.threads.append(replace(base, root="/" + "r" * 1500, env=["A=" + "v" * 9000]))
+    out = tmp_path / "long.scap"
+    out.write_bytes(section_bytes(section))
+    proc = subprocess.run(["sysdig", "-r", str(out)], capture_output=True, text=True, timeout=120)
+    # the metadata is accepted (it used to be "invalid exelen 1366"); the file simply has no event
+    assert "invalid" not in proc.stderr and "no events in file" in proc.stderr, proc.stderr
+    assert sysnb.open_capture(out).provenance.error is None

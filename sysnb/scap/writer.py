@@ -184,14 +184,22 @@ def _block(btype: int, body: bytes) -> bytes:
     return struct.pack("<II", btype, blen) + body + b"\0" * (blen - 12 - len(body)) + struct.pack("<I", blen)
 
 
-def _str16(s: str | bytes) -> bytes:
+#: libscap refuses a process or fd list whose strings are longer (SCAP_MAX_PATH_SIZE: "invalid exelen 1366"
+#: for a process that rewrote its command line without NULs, as browsers do), and lists (args, env,
+#: cgroups) over SCAP_MAX_ARGS_SIZE; longer values are cut, as libscap cuts what it reads from /proc
+SCAP_MAX_PATH_SIZE = 1024
+SCAP_MAX_LIST_SIZE = 4096
+
+
+def _str16(s: str | bytes, limit: int = SCAP_MAX_PATH_SIZE) -> bytes:
     raw = s.encode("utf-8", "surrogateescape") if isinstance(s, str) else s
+    raw = raw[:limit]
     return struct.pack("<H", len(raw)) + raw
 
 
-def _nul_list(items: list[str], limit: int = 4096) -> bytes:
+def _nul_list(items: list[str], limit: int = SCAP_MAX_LIST_SIZE) -> bytes:
     raw = b"".join(i.encode("utf-8", "surrogateescape") + b"\0" for i in items)
-    return _str16(raw[:limit])
+    return _str16(raw, limit)
 
 
 def _machine(m: B.MachineInfo) -> bytes:
@@ -220,10 +228,10 @@ def _interface(i: B.InterfaceEntry) -> bytes:
 def _users(section: Section) -> bytes:
     out = []
     for u in section.users:
-        e = struct.pack("<BII", 0, u.uid, u.gid) + _str16(u.name) + _str16(u.home) + _str16(u.shell)
+        e = struct.pack("<BII", 0, u.uid, u.gid) + _str16(u.name, 255) + _str16(u.home) + _str16(u.shell)
         out.append(struct.pack("<I", len(e) + 4) + e)
     for gid, name in section.groups.items():
-        e = struct.pack("<BI", 1, gid) + _str16(name)
+        e = struct.pack("<BI", 1, gid) + _str16(name, 255)
         out.append(struct.pack("<I", len(e) + 4) + e)
     return b"".join(out)
 
