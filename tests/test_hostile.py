@@ -414,6 +414,6 @@ def test_repr_and_verbose_output_escape_the_host_name(capsys: pytest.CaptureFixt
     from sysnb.cli import main
 
     assert "from h</script><img src=x onerror=alert(document.domain)>^[]0;pwned^G," in repr(capture())
-    assert main(["-r", str(HOSTILE), "-v", "-c", "topfiles_bytes"]) == 0  # -v names the host where it opens one
+    assert main(["-r", str(HOSTILE), "-v", "-c", "spy_users"]) == 0  # -v names the host where it opens one
     err = capsys.readouterr().err
     assert "host=h</script><img src=x onerror=alert(document.domain)>^[]0;pwned^G " in err and "\x1b" not in err
