@@ -58,6 +58,7 @@ class _Env:
         self.table = table
         self.ctx = ctx
         self.extra: dict[str, pa.Array] = {}
+        self.dictionary = False  # a check runs on a dictionary column's values when there is a table
         self.cache: dict[str, tuple[pa.Table, dict[str, pa.Array]]] = {}
         self.dynamic = False
 
@@ -83,11 +84,13 @@ class CompiledFilter:
     their ``expression`` needs those columns, which ``apply``/``mask`` add themselves. ``context`` gives the
     capture's metadata (interfaces, users, containers, first event time) to the fields that read it."""
 
-    def __init__(self, text: str, node: Node, expression: pc.Expression, dynamic: bool = False) -> None:
+    def __init__(self, text: str, node: Node, expression: pc.Expression, dynamic: bool = False,
+                 dictionary: bool = False) -> None:
         self.text, self.node, self.expression, self.dynamic = text, node, expression, dynamic
+        self.dictionary = dictionary  # string checks of dictionary columns: evaluated per distinct value
 
     def _bind(self, table: pa.Table, context: FieldContext | None) -> tuple[pc.Expression, dict[str, pa.Array]]:
-        if not self.dynamic and context is None:
+        if not self.dynamic and not self.dictionary and context is None:
             return self.expression, {}
         ctx = context or EMPTY
         if ctx.capture_filter and self.columns() & {"thread.tid"} and _names_lost_fields(self.node):
@@ -104,9 +107,8 @@ class CompiledFilter:
         return _lost_exits(table, pc.fill_null(first, False))
 
     def apply(self, table: pa.Table, context: FieldContext | None = None) -> pa.Table:
-        expr, extra = self._bind(table, context)
-        if not extra:
-            return table.filter(expr)
+        """The rows of ``table`` the filter selects: the mask is computed over the columns the filter names
+        only, then the rows are taken (``Table.filter(expression)`` would scan every column)."""
         return table.filter(self.mask(table, context))
 
     def mask(self, table: pa.Table, context: FieldContext | None = None) -> pa.ChunkedArray:
@@ -216,7 +218,7 @@ def compile_node(node: Node, text: str) -> CompiledFilter:
     positions point into."""
     env = _Env(None)
     expr = _compile(node, text, env)
-    return CompiledFilter(text, node, expr, env.dynamic or not _sql_ok(node))
+    return CompiledFilter(text, node, expr, env.dynamic or not _sql_ok(node), env.dictionary)
 
 
 def _sql_ok(node: Node) -> bool:
@@ -358,9 +360,31 @@ def _check(c: Check, text: str, env: _Env) -> pc.Expression:
     if name in ("proc.aname", "proc.apid") and ref.arg is None:
         return _any_ancestor(c, text, env)
     expr, kind = _operand(ref, c, text, env)
+    if _on_dictionary(ref, c, kind):
+        env.dictionary = True
+        if env.table is not None and pa.types.is_dictionary(env.table.schema.field(name).type):
+            probe = _string_check(Check("v", c.op, c.value, c.pos, ()), pc.field("v"), text)
+            return env.column(lambda t: dictionary_mask(t[name], probe)) == pc.scalar(True)
     for fn in c.transforms:
         expr, kind = _transform(fn, expr, kind, c, text, env)
     return _compare(c, expr, kind, text, env, ref)
+
+
+def _on_dictionary(ref: FieldRef, c: Check, kind: str) -> bool:
+    """A string check of a dictionary-encoded column: evaluated once per distinct value (#16)."""
+    f = ref.field
+    return (kind == "string" and not c.transforms and c.op != "exists" and not isinstance(c.value, ValRef)
+            and f.columns == (f.name,) and f.name in _DICT_COLUMNS and not f.state)
+
+
+def dictionary_mask(column: pa.ChunkedArray, probe: pc.Expression) -> pa.ChunkedArray:
+    """``probe`` (over a string field ``v``) for every row of a dictionary column: evaluated on each chunk's
+    dictionary, then taken by the rows' indices (a null row stays null)."""
+    out = []
+    for chunk in column.chunks:
+        on_values = project(pa.table({"v": chunk.dictionary}), {"m": probe})["m"].combine_chunks()
+        out.append(pc.take(on_values, chunk.indices))
+    return pa.chunked_array(out, pa.bool_())
 
 
 def _operand(ref: FieldRef, c: Check, text: str, env: _Env) -> tuple[pc.Expression, str]:
