@@ -48,9 +48,12 @@ js:
 LAB_PORT ?= 8888
 
 run: setup
-	@echo "JupyterLab: open the http://127.0.0.1:$(LAB_PORT)/lab/... URL printed below (Ctrl-C stops it)"
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --allow-root \
-	    --ServerApp.root_dir=$(CURDIR)/notebooks $(CURDIR)/notebooks/02-incident-investigation.ipynb
+	@token=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))'); \
+	echo "JupyterLab on the investigation notebook (Ctrl-C stops it); open:"; \
+	echo "    http://127.0.0.1:$(LAB_PORT)/lab/tree/02-incident-investigation.ipynb?token=$$token"; \
+	exec $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --allow-root \
+	    --IdentityProvider.token=$$token --ServerApp.root_dir=$(CURDIR)/notebooks \
+	    --LabApp.default_url=/lab/tree/02-incident-investigation.ipynb
 
 demo: setup
 	$(BIN)/sysnb -r $(SAMPLE) -n 20
