@@ -180,9 +180,13 @@ class Explorer(anywidget.AnyWidget):
             shown = time_texts(rows["evt.rawtime"], self.time_mode, self.view.start_ns, before)
             page = page.set_column(page.column_names.index("evt.time"), "evt.time", shown)
             labels[columns.index("evt.time")] = TIME_LABELS[self.time_mode]
-        self.grid_meta = {"columns": columns, "labels": labels, "total": total, "start": start,
-                          "sort": self._sort, "lens": self.view.lens, "events": events, "view": self._seq,
-                          "focus": focus, "sortable": [sort_key(table, c) is not None for c in columns]}
+        with self.hold_sync():  # one message: the browser draws a page with its own metadata
+            self._set_page(page, {"columns": columns, "labels": labels, "total": total, "start": start,
+                                  "sort": self._sort, "lens": self.view.lens, "events": events, "view": self._seq,
+                                  "focus": focus, "sortable": [sort_key(table, c) is not None for c in columns]})
+
+    def _set_page(self, page: pa.Table, meta: dict[str, Any]) -> None:
+        self.grid_meta = meta
         self.grid = to_ipc(page)
 
     # -- browser -> Python -----------------------------------------------------------------------------
