@@ -296,6 +296,18 @@ def _foot_starts(pg: Any, text: str) -> None:
     pg.wait_for_function("t => document.querySelector('.sysnb-grid-foot').textContent.startsWith(t)", arg=text)
 
 
+def _filter(pg: Any, text: str, foot: str | None = None) -> None:
+    """Type ``text`` into the first explorer's filter box and wait for the table (its foot starts with ``foot``;
+    by default: it no longer shows all 27,121 events, or shows them all again for an empty filter)."""
+    box = _first(pg).locator(".sysnb-filterbox input")
+    box.fill(text)
+    box.press("Enter")
+    if foot is not None or not text:
+        _foot_starts(pg, foot or "27,121")
+    else:
+        pg.wait_for_function("() => !document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
+
+
 def _menu(pg: Any, cell: Any, item: str) -> None:
     """Right-click ``cell`` and choose ``item`` from the explorer's menu (never JupyterLab's own)."""
     cell.click(button="right")
@@ -311,10 +323,7 @@ def test_the_table_scrolls_back_to_the_top_on_every_view_change(page: Any) -> No
     body = x.locator(".sysnb-grid-body")
     body.evaluate("el => { el.scrollTop = 22 * 5000; el.dispatchEvent(new Event('scroll')); }")
     pg.wait_for_function("() => Number(document.querySelector('.sysnb-row .sysnb-td').textContent) >= 4000")
-    box = x.locator(".sysnb-filterbox input")
-    box.fill("evt.type=write")
-    box.press("Enter")
-    pg.wait_for_function("() => !document.querySelector('.sysnb-grid-foot').textContent.startsWith('27,121')")
+    _filter(pg, "evt.type=write")
     pg.wait_for_function("() => document.querySelector('.sysnb-grid-body').scrollTop === 0")
     body.evaluate("el => { el.scrollTop = 22 * 300; el.dispatchEvent(new Event('scroll')); }")
     pg.wait_for_function("() => document.querySelector('.sysnb-grid-body').scrollTop > 0")
@@ -325,9 +334,7 @@ def test_the_table_scrolls_back_to_the_top_on_every_view_change(page: Any) -> No
     x.locator(".sysnb-th:text-is('proc.name ▼')").wait_for()
     x.locator(".sysnb-th:has-text('proc.name')").click()
     x.locator(".sysnb-th:text-is('proc.name')").wait_for()
-    box.fill("")
-    box.press("Enter")
-    _foot_starts(pg, "27,121")
+    _filter(pg, "")
 
 
 def test_context_menu_applies_a_filter_and_follows_an_fd(page: Any) -> None:
@@ -342,17 +349,12 @@ def test_context_menu_applies_a_filter_and_follows_an_fd(page: Any) -> None:
     assert all(t == value for t in x.locator(".sysnb-row .sysnb-td:nth-child(4)").all_inner_texts())
     _menu(pg, x.locator(".sysnb-row").first.locator(".sysnb-td").nth(6), "and not")  # and not evt.type=...
     pg.wait_for_function("() => document.querySelector('.sysnb-filterbox input').value.includes('and not (evt.type=')")
-    box = x.locator(".sysnb-filterbox input")
-    box.fill("evt.type=write and evt.dir=< and fd.name contains index.html")
-    box.press("Enter")
-    _foot_starts(pg, "5 events")
+    _filter(pg, "evt.type=write and evt.dir=< and fd.name contains index.html", "5 events")
     _menu(pg, x.locator(".sysnb-row").first.locator(".sysnb-td").nth(0), "follow fd")
     x.locator(".sysnb-chunk.sysnb-out").first.wait_for()
     assert x.locator(".sysnb-chunk").count() == 5
     _shot(pg, "context-follow")
-    box.fill("")
-    box.press("Enter")
-    _foot_starts(pg, "27,121")
+    _filter(pg, "")
 
 
 def test_mark_from_the_menu_then_go_to_an_event_and_back_to_the_mark(page: Any) -> None:
