@@ -311,3 +311,17 @@ def test_follow_tells_captured_from_real_sizes(cap: sysnb.Capture) -> None:
     chunks = _ipc(w.stream)
     assert all(c <= max(b, 0) or b < 0 for c, b in zip(chunks["captured"].to_pylist(), chunks["bytes"].to_pylist(),
                                                         strict=True))
+
+
+def test_the_captures_panel_lists_bound_captures(cap: sysnb.Capture) -> None:
+    """What labextension/'s Captures panel shows: public names bound to captures, with their provenance."""
+    import json
+
+    from sysnb.views.panel import RawJson, captures
+
+    rows = captures({"cap": cap, "_hidden": cap, "x": 1})
+    assert [r["name"] for r in rows] == ["cap"]
+    assert rows[0]["sha256"] == cap.provenance.sha256 and rows[0]["events"] == cap.provenance.events
+    assert rows[0]["span_s"] > 0
+    text = RawJson(json.dumps(rows))
+    assert json.loads(repr(text)) == rows

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -459,6 +460,51 @@ def test_a_shared_capture_in_a_second_linked_layout(page: Any) -> None:
     second.locator(".sysnb-th:text-is('fd.l4proto')").wait_for()
     second.scroll_into_view_if_needed()
     _shot(pg, "shared-502")
+
+
+def test_lab_extension_highlights_completes_and_lists_captures(page: Any) -> None:
+    """labextension/: a %sysfilter line is highlighted as a filter, Tab completes event types from the kernel,
+    and the Captures panel lists ``cap`` and inserts its %sysopen line."""
+    pg = page
+    pg.locator(".jp-Cell .jp-InputArea-editor").first.click()
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("b")
+    pg.keyboard.press("Enter")
+    pg.keyboard.insert_text("%load_ext sysnb")
+    pg.keyboard.press("Control+Enter")  # run in place: the kernel's completer knows the magics from now on
+    cell = pg.locator(".jp-Cell:has(.jp-InputArea-editor:has-text('%load_ext sysnb'))")
+    cell.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for()  # it has run
+    cell.locator(".jp-InputArea-editor").click()
+    pg.keyboard.press("Control+End")
+    pg.keyboard.insert_text("\n%sysfilter proc.name=\"nginx\" and evt.type=wr")
+    cell.locator(".sysnb-tok-magic").first.wait_for()
+    assert cell.locator(".sysnb-tok-magic").all_inner_texts() == ["%sysfilter"]
+    assert cell.locator(".sysnb-tok-field").all_inner_texts() == ["proc.name", "evt.type"]
+    assert cell.locator(".sysnb-tok-keyword").all_inner_texts() == ["and"]
+    assert cell.locator(".sysnb-tok-string").all_inner_texts() == ['"nginx"']
+    pg.keyboard.press("Tab")  # the kernel's completer (sysnb.completer) through JupyterLab's
+    items = pg.locator(".jp-Completer .jp-Completer-item")
+    items.first.wait_for()
+    assert {"write", "writev"} <= set(pg.locator(".jp-Completer .jp-Completer-match").all_inner_texts())
+    pg.screenshot(path=str(SHOTS / "labextension-highlight-completion.png"))
+    pg.keyboard.press("Escape")
+    pg.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab[title*='captures']").click()
+    panel = pg.locator("#sysnb-captures")
+    entry = panel.locator(".sysnb-capture:has(.sysnb-capture-name:text-is('cap'))")
+    entry.wait_for()
+    assert "sha256 " in entry.inner_text() and "events" in entry.inner_text()
+    pg.screenshot(path=str(SHOTS / "labextension-captures.png"))
+    cell.locator(".jp-InputArea-editor").click()
+    pg.keyboard.press("Control+End")
+    pg.keyboard.press("Enter")
+    entry.click()
+    cell.locator(".jp-InputArea-editor:has-text('%sysopen')").wait_for()
+    assert "storefront_incident.scap.gz -o cap" in cell.locator(".jp-InputArea-editor").inner_text()
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("d")
+    pg.keyboard.press("d")
+    pg.wait_for_function("() => ![...document.querySelectorAll('.jp-Cell .jp-InputArea-editor')]"
+                         ".some(e => e.textContent.includes('%sysfilter proc.name'))")
 
 
 def test_after_a_kernel_restart_the_explorer_says_so(page: Any) -> None:
