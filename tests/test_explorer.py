@@ -325,3 +325,15 @@ def test_the_captures_panel_lists_bound_captures(cap: sysnb.Capture) -> None:
     assert rows[0]["span_s"] > 0
     text = RawJson(json.dumps(rows))
     assert json.loads(repr(text)) == rows
+
+
+def test_live_filter_validation_applies_nothing(cap: sysnb.Capture) -> None:
+    w = Explorer(cap)
+    w._on_msg(w, {"kind": "check", "text": "proc.nme=sh"}, [])
+    assert "did you mean proc.name" in w.error and "^" in w.error
+    w._on_msg(w, {"kind": "check", "text": "evt.type=wrte"}, [])
+    assert "unknown event type 'wrte'" in w.error
+    w._on_msg(w, {"kind": "check", "text": "evt.type=write"}, [])
+    assert w.error == "" and w.view.filter_text == ""  # checked, not applied
+    w._on_msg(w, {"kind": "filter", "text": "evt.type=wrte"}, [])
+    assert "unknown event type" in w.error and w.view.filter_text == ""

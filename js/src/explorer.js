@@ -216,6 +216,13 @@ function crumbsPane(model, send) {
     e.stopPropagation();
     if (e.key === "Enter") { e.preventDefault(); send({ kind: "filter", text: input.value }); }
   });
+  // live validation: the mistake and its caret while typing (nothing is applied before Enter); sent past the
+  // busy indicator, as an unchanged error changes no trait
+  let checking = null;
+  input.addEventListener("input", () => {
+    clearTimeout(checking);
+    checking = setTimeout(() => model.send({ kind: "check", text: input.value }), 400);
+  });
   const status = h("div", "sysnb-case-status");
   root.append(crumbs, lenses, form, error, combined, findingForm(model, send), status);
   const showStatus = () => { status.textContent = visible(model.get("case_status")); };

@@ -271,7 +271,18 @@ class Explorer(anywidget.AnyWidget):
         self.mark_times = times
 
     def _do_filter(self, msg: dict[str, Any]) -> None:
-        self.view.set_filter(str(msg.get("text", "")))
+        text = str(msg.get("text", ""))
+        _check_event_types(text)
+        self.view.set_filter(text)
+
+    def _do_check(self, msg: dict[str, Any]) -> None:
+        """Live validation while typing: the filter's mistake (with its caret) in ``error``, nothing applied."""
+        text = str(msg.get("text", ""))
+        if text.strip():
+            from sysnb.filter import compile_filter
+
+            compile_filter(text)
+            _check_event_types(text)
 
     def _do_lens(self, msg: dict[str, Any]) -> None:
         self._sort = ""
@@ -375,6 +386,13 @@ class Explorer(anywidget.AnyWidget):
         return (f"<div><b>sysnb explorer</b> — {crumbs} — {html_text(self.view.lens)}: "
                 f"{total:,} rows (first {page.num_rows} shown; live widgets need a running kernel)"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def _check_event_types(text: str) -> None:
+    from sysnb.completer import check_event_types
+
+    if (typo := check_event_types(text)) is not None:
+        raise UsageError(typo)
 
 
 def _tiles(cap: Capture) -> list[dict[str, Any]]:

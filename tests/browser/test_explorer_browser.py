@@ -183,6 +183,9 @@ def test_filter_box_errors_then_hex_viewer_and_follow(page: Any) -> None:
     pg = page
     pg.locator(".sysnb-lens:text-is('syscalls')").click()
     box = pg.locator(".sysnb-filterbox input")
+    box.press_sequentially("evt.type=wrte", delay=20)  # live validation: the error shows before Enter
+    pg.wait_for_selector(".sysnb-error:has-text(\"unknown event type 'wrte'\")")
+    assert pg.locator(".sysnb-grid-foot").inner_text().startswith("27,121")  # nothing applied
     box.fill("proc.nme=sh")
     box.press("Enter")
     pg.wait_for_selector(".sysnb-error:has-text('did you mean proc.name')")
