@@ -10,7 +10,7 @@ SAMPLE := sysnb/data/storefront_incident.scap.gz
 
 BPF_OBJ := sysnb/record/sysnb.bpf.o
 
-.PHONY: setup run demo test test-under-load lint goldens bench clean bpf notebooks report js native-check fuzz
+.PHONY: setup run demo test test-under-load lint goldens bench clean bpf notebooks report js labextension native-check fuzz
 
 # pip builds the native core (native/, Rust) with maturin: needs cargo (https://rustup.rs or the distribution's
 # cargo/rustc >= 1.88) and crates.io; a source change rebuilds it
@@ -23,7 +23,15 @@ $(BIN)/sysnb: pyproject.toml $(NATIVE_SRC)
 	$(BIN)/python -m compileall -q sysnb
 	@touch $@
 
-setup: $(BIN)/sysnb bpf
+# the prebuilt JupyterLab extension (sysnb.data/, committed; a wheel installs it there itself): an editable
+# install links it into the venv's labextensions
+LABEXT := $(VENV)/share/jupyter/labextensions/sysnb-labextension
+
+setup: $(BIN)/sysnb bpf $(LABEXT)
+
+$(LABEXT): | $(BIN)/sysnb
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR)/sysnb.data/data/share/jupyter/labextensions/sysnb-labextension $@
 
 # The live recorder's CO-RE object, built against this kernel's BTF. Skipped (with a note) where the
 # toolchain or BTF is missing: everything except live capture works without it.
@@ -45,12 +53,20 @@ $(BPF_OBJ): bpf/sysnb.bpf.c bpf/record.h bpf/recorder.h build/vmlinux.h
 js:
 	cd js && npm ci --silent && npm run build
 
+# The JupyterLab extension (labextension/, TypeScript) built into sysnb.data/ (committed, so users need no node;
+# rebuild after editing labextension/src: needs node/npm and this venv's jupyterlab for its shared packages)
+labextension: $(BIN)/sysnb
+	cd labextension && npm ci --silent --no-audit --no-fund && PATH=$(CURDIR)/$(BIN):$$PATH npm run build
+
 LAB_PORT ?= 8888
 
 run: setup
-	@echo "JupyterLab: open the http://127.0.0.1:$(LAB_PORT)/lab/... URL printed below (Ctrl-C stops it)"
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --allow-root \
-	    --ServerApp.root_dir=$(CURDIR)/notebooks $(CURDIR)/notebooks/02-incident-investigation.ipynb
+	@token=$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))'); \
+	echo "JupyterLab on the investigation notebook (Ctrl-C stops it); open:"; \
+	echo "    http://127.0.0.1:$(LAB_PORT)/lab/tree/02-incident-investigation.ipynb?token=$$token"; \
+	exec $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --allow-root \
+	    --IdentityProvider.token=$$token --ServerApp.root_dir=$(CURDIR)/notebooks \
+	    --LabApp.default_url=/lab/tree/02-incident-investigation.ipynb
 
 demo: setup
 	$(BIN)/sysnb -r $(SAMPLE) -n 20

@@ -97,6 +97,16 @@ def _exits(cap: Capture, *extra: str) -> pa.Table:
     return t.filter(pc.equal(_s(t["evt.dir"]), "<"))
 
 
+def _palette() -> Any:
+    """20 distinct colours (sysdig has 13 event categories; a 10-colour scheme repeated them)."""
+    return _alt().Scale(scheme="tableau20")
+
+
+def _legend() -> Any:
+    """Legend titles and labels are field names and capture strings: never cut to "evt.categor"."""
+    return _alt().Legend(titleLimit=400, labelLimit=320)
+
+
 def syscalls_over_time(cap: Capture, by: str = "evt.category", bins: int = 120) -> alt.Chart:
     """Stacked counts of system calls (exit events) per time bin, coloured by ``by``."""
     return _over_time(_exits(cap, by), by, bins, f"System calls over time by {by}")
@@ -114,9 +124,11 @@ def _over_time(t: pa.Table, by: str, bins: int, title: str) -> alt.Chart:
     g = g.sort_by([("bin", "ascending"), ("key", "ascending")])  # stable output, whatever the grouping order
     df = _frame(g)
     df["seconds"] = df["bin"] * width / 1e9
+    end = bins * width / 1e9  # the axis is the capture's span: from 0, never padded to a "nice" -0.5 s
     return alt.Chart(df, title=title).mark_bar(width=3).encode(
-        x=alt.X("seconds:Q", title="seconds from start"), y=alt.Y("events:Q", stack=True, title="events"),
-        color=alt.Color("key:N", title=by),
+        x=alt.X("seconds:Q", title="seconds from start", scale=alt.Scale(domain=[0, end], nice=False, zero=True)),
+        y=alt.Y("events:Q", stack=True, title="events"),
+        color=alt.Color("key:N", title=by, scale=_palette(), legend=_legend()),
         tooltip=[alt.Tooltip("key:N", title=by), "events", "seconds"]).properties(width=640, height=220)
 
 
@@ -208,7 +220,8 @@ def latency_histogram(cap: Capture, types: tuple[str, ...] | None = None, n_type
     df["latency_us"] = (2.0 ** df["bucket"]) / 1000
     return alt.Chart(df, title="Syscall latency").mark_bar().encode(
         x=alt.X("latency_us:O", title="latency >= (us)", sort="ascending",
-                axis=alt.Axis(format=".3~g")), y="events:Q", color="syscall:N",
+                axis=alt.Axis(format=".3~g")), y="events:Q",
+        color=alt.Color("syscall:N", scale=_palette(), legend=_legend()),
         tooltip=["syscall", "latency_us", "events"]).properties(width=560, height=220)
 
 

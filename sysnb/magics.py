@@ -29,8 +29,11 @@ errors without a traceback.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import shlex
+import textwrap
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -55,9 +58,25 @@ def _usage(msg: str) -> Exception:
 
 
 def sysopen(line: str, shell: Any) -> Capture:
-    """``%sysopen PATH [-o NAME]``: open a capture, make it current and bind it (default ``cap``), e.g.
-    ``%sysopen incident.scap.gz -o incident``."""
-    args = shlex.split(line)
+    """Open a capture file, make it the current one and bind it to a variable.
+
+    Usage::
+
+        %sysopen PATH [-o NAME]
+
+    PATH is a .scap file of any sysdig/Falco/Stratoshark version, gzipped or not; NAME defaults to ``cap``.
+    The other magics (%sysfilter, %sysprint, %chisel, %sysexplore, %sysrules) work on the current capture.
+
+    Examples::
+
+        %sysopen incident.scap.gz                 # -> cap
+        %sysopen /evidence/web01.scap -o web01    # -> web01
+        %sysopen {sysnb.sample_path()}            # the bundled incident capture
+    """
+    try:
+        args = shlex.split(line)
+    except ValueError as e:
+        raise _usage(f"%sysopen: {e} in {line!r}; usage: %sysopen PATH [-o NAME]") from None
     name = "cap"
     if "-o" in args:
         i = args.index("-o")
@@ -90,8 +109,11 @@ def _note_recorder(cap: Capture) -> None:
         print(f"sysnb: note: {line}")
 
 
-def _memory_guard(magic: Callable[[str, Any], Any], name: str, shell: Any) -> Callable[[str], Any]:
-    """``magic`` as registered: running out of memory is a one-line usage error, not a traceback."""
+def _memory_guard(magic: Callable[[str, Any], Any], name: str, shell: Any,
+                  doc: str | None = None) -> Callable[[str], Any]:
+    """``magic`` as registered (a named function carrying its help, ``%name?``): running out of memory is a
+    one-line usage error, not a traceback."""
+    @functools.wraps(magic)
     def guarded(line: str) -> Any:
         try:
             return magic(line, shell)
@@ -99,13 +121,39 @@ def _memory_guard(magic: Callable[[str, Any], Any], name: str, shell: Any) -> Ca
             if not out_of_memory(e):
                 raise
             raise _usage(f"%{name}: {memory_message(None)}") from None
-    guarded.__doc__ = magic.__doc__
+    _named(guarded, name, doc or magic.__doc__)
     return guarded
 
 
+def _named(fn: Callable[..., Any], name: str, doc: str | None) -> None:
+    """Name a registered magic after itself and give it its help; its signature is the magic's line (IPython
+    would otherwise show the wrapped ``(line, shell)``)."""
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    if hasattr(fn, "__wrapped__"):
+        del fn.__wrapped__
+
+
 def sysfilter(line: str, shell: Any) -> Capture | str | None:
-    """``%sysfilter FILTER``: filter the current capture (bound to ``_sysview``), e.g. ``%sysfilter
-    proc.name=cat and evt.type=read``; alone it shows the filter, ``--clear`` removes it."""
+    """Filter the current capture with a sysdig filter; the matching events are bound to ``_sysview``.
+
+    Usage::
+
+        %sysfilter FILTER      # the rest of the line is the filter, exactly as typed (never shell-split)
+        %sysfilter             # show the current filter
+        %sysfilter --clear     # back to the whole capture
+
+    The filter stays in force for %sysprint, %chisel, %sysexplore and %finding until changed. A mistake is
+    a one-line error with a caret under its column and suggestions (``did you mean proc.name?``). Tab
+    completes field names and, after ``evt.type=``, event types.
+
+    Examples::
+
+        %sysfilter proc.name=cat and evt.type in (open, openat, read)
+        %sysfilter fd.name glob /etc/* and evt.dir=<
+        %sysfilter fd.sip=10.66.0.3 and evt.type=connect
+        %sysfilter evt.rawtime>=1712000000000000000 and evt.rawtime<1712000005000000000
+    """
     text = line.strip()
     if not text:
         return _State.filter or "(no filter)"
@@ -119,6 +167,10 @@ def sysfilter(line: str, shell: Any) -> Capture | str | None:
         view = _State.capture.filter(text)
     except SysnbError as e:
         raise _usage(f"%sysfilter: {e}") from None
+    from sysnb.completer import check_event_types
+
+    if (typo := check_event_types(text)) is not None:
+        raise _usage(f"%sysfilter: {typo}")
     _State.filter = text
     shell.user_ns["_sysview"] = view
     return view
@@ -171,7 +223,27 @@ def _capture_args(line: str) -> CaptureArgs:
 
 
 def syscapture(line: str, cell: str | None, shell: Any) -> Capture:
-    """Record while ``cell`` runs (and at least for the duration); bind and return the capture."""
+    """Record every system call on this host while the cell runs (and for at least DURATION).
+
+    Usage::
+
+        %%capture DURATION [-o NAME] [-s SNAPLEN] [--engine auto|core|bcc] [--cgroup DIR] [--filter FILTER]
+        %capture DURATION [...]        # the line form: record for DURATION with a progress bar
+        %%syscapture DURATION [...]    # the same, never mistaken for IPython's %%capture
+
+    DURATION is ``5s``, ``500ms``, ``2m`` or seconds. The capture is bound to NAME (default ``_capture``) and
+    becomes the current one; ``--filter`` also binds the matching events to ``_sysview``. ``-s`` is the
+    number of buffer bytes kept per I/O call (default 80), ``--cgroup`` records only the tasks of that cgroup
+    and below. Needs root and BPF; the kernel process itself is not recorded, commands the cell starts are.
+
+    Examples::
+
+        %%capture 5s -o incident
+        !curl -s http://127.0.0.1:8080/ > /dev/null
+
+        %capture 3s --filter proc.name=curl
+        %%syscapture 10s -s 256 --cgroup /sys/fs/cgroup/system.slice/nginx.service
+    """
     from sysnb.record.libbpf import BpfError
 
     seconds, name, snaplen, flt, engine, cgroup = _capture_args(line)
@@ -244,7 +316,24 @@ def _current() -> Capture:
 
 
 def chisel_magic(line: str, shell: Any) -> Any:
-    """``%chisel NAME [ARGS] [-- FILTER]`` on the current view; the result is bound to ``_chisel``."""
+    """Run one of sysdig's chisels on the current view; the result (a table and sysdig's text) is ``_chisel``.
+
+    Usage::
+
+        %chisel NAME [ARGS] [-- FILTER]
+
+    ARGS are the chisel's arguments as on sysdig's command line; FILTER narrows the events first (after the
+    current %sysfilter). ``sysnb -cl`` lists the chisels, ``sysnb -i NAME`` describes one; Tab completes
+    chisel names, then field names.
+
+    Examples::
+
+        %chisel topfiles_bytes
+        %chisel topprocs_cpu
+        %chisel fdbytes_by proc.name -- fd.type=file
+        %chisel spy_users
+        _chisel.table.to_pandas()
+    """
     from sysnb.chisels import get, run
 
     head, _, flt = line.partition("--")
@@ -281,7 +370,23 @@ def _sysprint_args(line: str) -> tuple[str | None, str, int | None, str]:
 
 
 def sysprint(line: str, shell: Any) -> None:
-    """``%sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]``: sysdig's text output of the current view."""
+    """Print the current view as ``sysdig -r`` prints it.
+
+    Usage::
+
+        %sysprint [-p FORMAT] [-A|-X] [-n N] [FILTER]
+
+    ``-p`` takes sysdig's output format (``%field`` placeholders, ``*`` prefix prints <NA>), ``-A`` buffers
+    as printable ASCII, ``-X`` as hex + ASCII, ``-n`` the first N lines; the rest of the line is a filter
+    applied after the current %sysfilter. Control characters from the capture are shown escaped.
+
+    Examples::
+
+        %sysprint -n 20
+        %sysprint -p "%evt.num %proc.name %fd.name" evt.type=openat
+        %sysprint -A -n 5 fd.name contains index.html and evt.type=write
+        %sysprint -X proc.name=curl and evt.type=recvfrom
+    """
     from sysnb.capture import returned_rows
     from sysnb.format.args import BUF_ASCII, BUF_HEXASCII, BUF_NORMAL
     from sysnb.format.escape import multiline, visible
@@ -306,8 +411,22 @@ def sysprint(line: str, shell: Any) -> None:
 
 
 def sysexplore(line: str, shell: Any) -> Any:
-    """``%sysexplore [PANES]``: the explorer widget on the current view (``_sysexplorer``); PANES is a
-    comma-separated subset of tiles,crumbs,timeline,table,detail."""
+    """The explorer widget (Sysdig Inspect in a cell) on the current view; bound to ``_sysexplorer``.
+
+    Usage::
+
+        %sysexplore [PANES]
+
+    PANES is a comma-separated subset of tiles, crumbs, timeline, table, detail (default: all). Click a tile
+    or double-click a row to drill down, brush the timeline to select a time window, right-click a row for
+    filter, follow-fd and mark actions.
+
+    Examples::
+
+        %sysexplore
+        %sysexplore crumbs,timeline,table
+        cap.explore(panes=["table", "detail"], view=_sysexplorer.view)   # a second, linked pane
+    """
     panes = [p.strip() for p in line.split(",") if p.strip()] or None
     try:
         widget = _current().explore(panes=panes)
@@ -317,6 +436,63 @@ def sysexplore(line: str, shell: Any) -> Any:
     return widget
 
 
+#: ``%name?`` for the case magics (sysnb.case.magics): usage and examples
+CASE_HELP = {
+    "syscase": """Start (or amend) the case: its id, title, examiner... shown atop the notebook and its report.
+
+    Usage::
+
+        %syscase [--id ID] [--title TEXT] [--examiner NAME] [--org ORG] [--requester NAME]
+                 [--classification TEXT] [--description TEXT]
+        %syscase        # show the case
+
+    Examples::
+
+        %syscase --id IR-2026-014 --examiner "J. Doe" --org "ACME CSIRT"
+        %syscase --title "Defaced storefront" --classification TLP:AMBER
+    """,
+    "finding": """Record a finding of the case on the current capture: a title, a severity and its events.
+
+    Usage::
+
+        %finding [-s info|low|medium|high|critical] [-n NOTE] TITLE [-- FILTER]
+
+    Without ``-- FILTER`` the finding is the current %sysfilter view (or the whole capture).
+
+    Examples::
+
+        %finding -s high Port scan from 10.66.0.3 -- proc.name=nmap and evt.type=connect
+        %finding -s critical -n "index.html overwritten" Defacement -- fd.name contains index.html
+        %finding Miner started        # the events of the current %sysfilter
+    """,
+    "mark": """Bookmark events of the current capture by evt.num (the explorer shows and navigates them).
+
+    Usage::
+
+        %mark EVT_NUM [EVT_NUM ...] [-t TAG,TAG] [-n NOTE] [--remove]
+
+    Examples::
+
+        %mark 4711 -t c2,exfil -n "POST with a forged Host header"
+        %mark 4711 4712 4713 -t scan
+        %mark 4711 --remove
+    """,
+    "sysreport": """Export the notebook with its case as a self-contained forensic report (HTML, optionally PDF).
+
+    Usage::
+
+        %sysreport [NOTEBOOK] [-o report.html] [--pdf report.pdf] [--include-code]
+
+    NOTEBOOK defaults to this one as last saved (JupyterLab tells the kernel its path).
+
+    Examples::
+
+        %sysreport -o incident-report.html
+        %sysreport -o report.html --pdf report.pdf --include-code
+    """,
+}
+
+
 def _case_magics(ipython: Any) -> None:
     """%syscase, %finding, %mark, %sysreport (sysnb.case.magics) and storing the case after each cell."""
     from sysnb.case import magics as m
@@ -324,13 +500,12 @@ def _case_magics(ipython: Any) -> None:
 
     for name, fn in (("syscase", m.syscase), ("finding", m.finding_magic), ("mark", m.mark_magic),
                      ("sysreport", m.sysreport)):
-        ipython.register_magic_function(lambda line, fn=fn: fn(line, ipython), "line", name)
+        ipython.register_magic_function(_memory_guard(fn, name, ipython, CASE_HELP[name]), "line", name)
     watch_cells()
 
 
 def sysrules(line: str, shell: Any) -> Any:
-    """``%sysrules PATH... [options]``: Falco's rules on the current view (``_alerts``), e.g.
-    ``%sysrules falco_rules.yaml --min-priority warning`` (sysnb.rules.magic lists the options)."""
+    """Falco's rules on the current view (``_alerts``)."""
     from sysnb.rules.magic import sysrules_magic
 
     try:
@@ -339,18 +514,9 @@ def sysrules(line: str, shell: Any) -> Any:
         raise _usage(f"%sysrules: {e}") from None
 
 
-def load_ipython_extension(ipython: Any) -> None:
-    _case_magics(ipython)
-    from sysnb.rules import magic as rules_magic
-
-    def sysrules_line(line: str) -> Any:
-        return sysrules(line, ipython)
-
-    sysrules_line.__doc__ = rules_magic.__doc__  # `%sysrules?` shows the usage and examples
-    ipython.register_magic_function(sysrules_line, "line", "sysrules")
-    for name, magic in (("sysexplore", sysexplore), ("chisel", chisel_magic), ("sysprint", sysprint),
-                        ("sysopen", sysopen), ("sysfilter", sysfilter)):
-        ipython.register_magic_function(_memory_guard(magic, name, ipython), "line", name)
+def _capture_magics(ipython: Any) -> None:
+    """``%%capture`` (ours when the first word is a duration, else IPython's own, whose help is kept below
+    ours), ``%%syscapture`` and the line forms ``%capture`` / ``%syscapture``."""
     # IPython's own %%capture, bound to an ExecutionMagics instance: not the currently registered callable,
     # which may be IPython 9's lazy stub (it re-resolves the name on call, i.e. to our wrapper) or our own
     # wrapper when the extension is loaded twice.
@@ -359,13 +525,44 @@ def load_ipython_extension(ipython: Any) -> None:
     execution = ipython.magics_manager.registry.get("ExecutionMagics") or ExecutionMagics(shell=ipython)
     original = execution.capture
 
-    def capture_cell(line: str, cell: str) -> Any:
+    def capture(line: str, cell: str) -> Any:
         first = line.split(maxsplit=1)[0] if line.strip() else ""
         if duration(first) is None and original is not None:
             return original(line, cell)  # IPython's own %%capture (stdout/stderr capture)
         return syscapture(line, cell, ipython)
 
-    ipython.register_magic_function(capture_cell, "cell", "capture")
-    ipython.register_magic_function(lambda line, cell: syscapture(line, cell, ipython), "cell", "syscapture")
-    ipython.register_magic_function(lambda line: syscapture(line, None, ipython), "line", "capture")
-    ipython.register_magic_function(lambda line: syscapture(line, None, ipython), "line", "syscapture")
+    def capture_line(line: str) -> Any:
+        return syscapture(line, None, ipython)
+
+    def syscapture_line(line: str) -> Any:
+        return syscapture(line, None, ipython)
+
+    def syscapture_cell(line: str, cell: str) -> Any:
+        return syscapture(line, cell, ipython)
+
+    ipython_help = inspect.cleandoc(original.__doc__ or "")
+    _named(capture, "capture", f"{syscapture.__doc__}\n\n    IPython's own %%capture (when the first word is not a "
+           f"duration):\n\n" + textwrap.indent(ipython_help, "    "))
+    _named(capture_line, "capture", syscapture.__doc__)
+    _named(syscapture_line, "syscapture", syscapture.__doc__)
+    _named(syscapture_cell, "syscapture", syscapture.__doc__)
+    ipython.register_magic_function(capture, "cell", "capture")
+    ipython.register_magic_function(syscapture_cell, "cell", "syscapture")
+    ipython.register_magic_function(capture_line, "line", "capture")
+    ipython.register_magic_function(syscapture_line, "line", "syscapture")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sysnb``: the magics, their help (``%sysfilter?``) and Tab completion inside them."""
+    _case_magics(ipython)
+    from sysnb.rules import magic as rules_magic
+
+    ipython.register_magic_function(_memory_guard(sysrules, "sysrules", ipython, rules_magic.__doc__), "line",
+                                    "sysrules")
+    for name, magic in (("sysexplore", sysexplore), ("chisel", chisel_magic), ("sysprint", sysprint),
+                        ("sysopen", sysopen), ("sysfilter", sysfilter)):
+        ipython.register_magic_function(_memory_guard(magic, name, ipython), "line", name)
+    _capture_magics(ipython)
+    from sysnb.completer import install
+
+    install(ipython)

@@ -209,3 +209,131 @@ def test_committed_bundle_matches_the_sources() -> None:
     assert "sysnb-explorer" in bundle and "export" in bundle and "tableFromIPC" not in bundle  # minified ESM
     assert (static / "explorer.js").stat().st_mtime >= (root / "js" / "src" / "explorer.js").stat().st_mtime - 1 \
         or "sysnb-grid-body" in bundle
+
+
+def _grid_nums(w: Explorer) -> list[int]:
+    return [int(n) for n in _ipc(w.grid)["_evt.num"].to_pylist()]
+
+
+def test_context_menu_filters_combine_with_the_filter_box(cap: sysnb.Capture) -> None:
+    """apply / and / or / not on a value, exclude a process: each count checked against the filter itself."""
+    w = Explorer(cap)
+    w._do_ctx({"field": "proc.name", "value": "curl", "op": "apply"})
+    assert w.view.filter_text == "proc.name=curl"
+    w._do_ctx({"field": "evt.type", "value": "connect", "op": "and"})
+    assert w.view.filter_text == "(proc.name=curl) and (evt.type=connect)"
+    assert w.grid_meta["total"] == compile_filter(w.view.filter_text).apply(w.view.base).num_rows > 0
+    w._do_ctx({"field": "evt.dir", "value": ">", "op": "not"})
+    assert w.view.filter_text.endswith('and not (evt.dir=">")')
+    w._do_ctx({"field": "proc.name", "value": "nginx", "op": "or"})
+    assert w.grid_meta["total"] == compile_filter(w.view.filter_text).apply(w.view.base).num_rows
+    first = _grid_nums(w)[0]
+    w._do_ctx({"field": "evt.time", "value": "whatever", "evt_num": first, "op": "apply"})
+    assert w.view.filter_text.startswith("evt.rawtime=") and first in _grid_nums(w)
+    w._on_msg(w, {"kind": "ctx", "field": "evt.info", "value": "fd=3", "op": "apply"}, [])
+    assert "not one value" in w.error
+    w._do_ctx({"field": "fd.name", "value": "<NA>", "op": "apply"})
+    assert w.view.filter_text == "not fd.name exists"
+    w.view.set_filter("")
+    pid = find_event(w.view.base, first)["proc.pid"][0].as_py()
+    w._do_exclude({"evt_num": first})
+    assert w.view.filter_text == f"not (proc.pid={pid})"
+    assert w.grid_meta["total"] == w.view.base.num_rows - int(pc.sum(pc.equal(w.view.base["proc.pid"], pid)).as_py())
+
+
+def test_a_lens_row_as_a_filter_action(cap: sysnb.Capture) -> None:
+    w = Explorer(cap)
+    w.view.set_lens("processes")
+    _, filters, _ = w._lens()
+    w._do_ctx({"row": 0, "op": "not"})
+    assert w.view.filter_text == f"not ({filters[0]})"
+
+
+def test_every_view_change_is_a_new_view_number(cap: sysnb.Capture) -> None:
+    """The browser scrolls back to the top when the number changes (drill-down, filter, window, sort)."""
+    w = Explorer(cap)
+    seen = [w.grid_meta["view"]]
+    w.view.set_filter("evt.type=write")
+    seen.append(w.grid_meta["view"])
+    w._do_sort({"column": "proc.name"})
+    seen.append(w.grid_meta["view"])
+    w._do_page({"start": 400})
+    seen.append(w.grid_meta["view"])
+    assert seen[0] < seen[1] < seen[2] == seen[3]
+
+
+def test_goto_an_event_and_jump_between_marks(cap: sysnb.Capture) -> None:
+    w = Explorer(cap)
+    w._do_goto({"evt_num": 11947})
+    m = w.grid_meta
+    assert m["focus"] is not None and _grid_nums(w)[m["focus"] - m["start"]] == 11947
+    assert w.detail["evt_num"] == 11947
+    w.view.set_filter("evt.num!=11947")
+    w._on_msg(w, {"kind": "goto", "evt_num": 11947}, [])
+    assert "not in this view" in w.error
+    w._on_msg(w, {"kind": "goto", "evt_num": 10**9}, [])
+    assert "no event 1000000000" in w.error
+    w.view.set_filter("")
+    w.marked = [500, 11947]
+    assert [n for n, _ in w.mark_times] == [500.0, 11947.0]
+    assert all(t >= 0 for _, t in w.mark_times)
+    w._do_markjump({"from": 600, "step": 1})
+    assert w.detail["evt_num"] == 11947
+    w._do_markjump({"from": 11947, "step": 1})  # wraps around
+    assert w.detail["evt_num"] == 500
+
+
+def test_relative_and_delta_time_columns(cap: sysnb.Capture) -> None:
+    w = Explorer(cap)
+    w._do_timecol({"mode": "relative", "start": 1})
+    page = _ipc(w.grid)
+    ts = w.view.base["evt.rawtime"].to_numpy()
+    assert w.grid_meta["labels"][w.grid_meta["columns"].index("evt.time")] == "time +s"
+    assert page["evt.time"][0].as_py() == f"{(int(ts[1]) - w.view.start_ns) / 1e9:.9f}"
+    w._do_timecol({"mode": "delta", "start": 1})
+    assert _ipc(w.grid)["evt.time"][0].as_py() == f"+{(int(ts[1]) - int(ts[0])) / 1e9:.9f}"
+
+
+def test_the_copied_filter_keeps_the_time_window(cap: sysnb.Capture) -> None:
+    w = Explorer(cap)
+    w.view.set_filter("evt.type=write")
+    t0 = w.view.start_ns + 1_000_000_000
+    w.view.set_window(t0, t0 + 500_000_000)
+    assert w.combined_filter == f"(evt.type=write) and evt.rawtime>={t0} and evt.rawtime<{t0 + 500_000_000}"
+    assert cap.filter(w.combined_filter).events.num_rows == w.grid_meta["total"]
+
+
+def test_follow_tells_captured_from_real_sizes(cap: sysnb.Capture) -> None:
+    w = Explorer(cap)
+    w.view.set_filter(IOC_WRITES)
+    w._do_select({"evt_num": _grid_nums(w)[0]})
+    w._do_follow({})
+    chunks = _ipc(w.stream)
+    assert all(c <= max(b, 0) or b < 0 for c, b in zip(chunks["captured"].to_pylist(), chunks["bytes"].to_pylist(),
+                                                        strict=True))
+
+
+def test_the_captures_panel_lists_bound_captures(cap: sysnb.Capture) -> None:
+    """What labextension/'s Captures panel shows: public names bound to captures, with their provenance."""
+    import json
+
+    from sysnb.views.panel import RawJson, captures
+
+    rows = captures({"cap": cap, "_hidden": cap, "x": 1})
+    assert [r["name"] for r in rows] == ["cap"]
+    assert rows[0]["sha256"] == cap.provenance.sha256 and rows[0]["events"] == cap.provenance.events
+    assert rows[0]["span_s"] > 0
+    text = RawJson(json.dumps(rows))
+    assert json.loads(repr(text)) == rows
+
+
+def test_live_filter_validation_applies_nothing(cap: sysnb.Capture) -> None:
+    w = Explorer(cap)
+    w._on_msg(w, {"kind": "check", "text": "proc.nme=sh"}, [])
+    assert "did you mean proc.name" in w.error and "^" in w.error
+    w._on_msg(w, {"kind": "check", "text": "evt.type=wrte"}, [])
+    assert "unknown event type 'wrte'" in w.error
+    w._on_msg(w, {"kind": "check", "text": "evt.type=write"}, [])
+    assert w.error == "" and w.view.filter_text == ""  # checked, not applied
+    w._on_msg(w, {"kind": "filter", "text": "evt.type=wrte"}, [])
+    assert "unknown event type" in w.error and w.view.filter_text == ""

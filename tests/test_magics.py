@@ -53,3 +53,63 @@ def test_capture_arguments() -> None:
         _capture_args("5s --engine ebpf")
     with pytest.raises(UsageError, match="unexpected '-x'"):
         _capture_args("5s -x")
+
+
+MAGICS = ("sysopen", "sysfilter", "sysprint", "chisel", "sysexplore", "sysrules", "syscase", "finding", "mark",
+          "sysreport", "capture", "syscapture")
+
+
+@pytest.mark.parametrize("name", MAGICS)
+def test_every_magic_has_help_with_examples(ip, name: str) -> None:  # type: ignore[no-untyped-def]
+    """``%name?`` shows a usage and examples (magics are named functions, not lambdas)."""
+    magics = ip.magics_manager.magics
+    fn = magics["line"].get(name) or magics["cell"][name]
+    assert fn.__name__ == name
+    assert "Usage::" in fn.__doc__ and "Examples::" in fn.__doc__, fn.__doc__
+    info = ip.object_inspect_text(f"%{name}")
+    assert "Examples" in info and "<no docstring>" not in info
+
+
+def test_ipythons_own_capture_help_is_kept(ip) -> None:  # type: ignore[no-untyped-def]
+    doc = ip.magics_manager.magics["cell"]["capture"].__doc__
+    assert "DURATION" in doc and "--no-stderr" in doc  # ours, then IPython's stdout capture
+
+
+def test_ipythons_own_capture_still_captures(ip) -> None:  # type: ignore[no-untyped-def]
+    ip.run_cell_magic("capture", "out", "print('hello')")
+    assert ip.user_ns["out"].stdout == "hello\n"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("%sysfilter proc.na", "proc.name"),
+    ("%sysfilter evt.type=wr", "writev"),
+    ("%sysfilter proc.name=cat and evt.type in (open, rea", "read"),
+    ("%chisel topfiles_b", "topfiles_bytes"),
+    ("%chisel fdbytes_by proc.na", "proc.name"),
+    ('%sysprint -p "%evt.num %fd.na', "fd.name"),
+    ("%%capture 5s --filter fd.na", "fd.name"),
+    ("%finding -s high scan -- fd.sp", "fd.sport"),
+])
+def test_completion_inside_the_magics(ip, line: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    """What Tab (terminal) and Jupyter's complete_request both get: IPython's completer, our matcher."""
+    from IPython.core.completer import provisionalcompleter
+
+    with provisionalcompleter():
+        found = list(ip.Completer.completions(line, len(line)))
+    hit = [c for c in found if c.text == expected]
+    assert hit and expected.startswith(line[hit[0].start:]) and hit[0].end == len(line)  # replaces the typed word
+
+
+def test_no_sysnb_completion_outside_the_magics(ip) -> None:  # type: ignore[no-untyped-def]
+    from sysnb.completer import completions
+
+    assert completions("x = proc.na") == ("", [])
+
+
+def test_an_unknown_event_type_is_an_error_with_a_caret(ip) -> None:  # type: ignore[no-untyped-def]
+    ip.run_line_magic("sysopen", str(CAT))
+    caret = r"(?s)unknown event type 'wrte'; did you mean write.*\n  evt.type=wrte\n {11}\^"
+    with pytest.raises(UsageError, match=caret):
+        ip.run_line_magic("sysfilter", "evt.type=wrte")
+    with pytest.raises(UsageError, match="No closing quotation"):
+        ip.run_line_magic("sysopen", '"unbalanced')

@@ -103,9 +103,70 @@ function rowsOf(table) {
   return out;
 }
 
+// A small context menu (right click on a row or a detail field): JupyterLab's own cell menu is kept for the
+// rest of the notebook (the event does not reach the document). items: [label, action] or [label] (a title).
+function contextMenu(host) {
+  const menu = h("div", "sysnb-menu");
+  menu.tabIndex = -1;
+  const close = () => { menu.style.display = "none"; };
+  menu.addEventListener("keydown", (e) => { e.stopPropagation(); if (e.key === "Escape") close(); });
+  document.addEventListener("mousedown", (e) => { if (!menu.contains(e.target)) close(); }, true);
+  host.append(menu);
+  close();
+  return (event, items) => {
+    event.preventDefault();
+    event.stopPropagation();
+    menu.replaceChildren();
+    for (const [label, action] of items) {
+      const item = h("div", action ? "sysnb-menu-item" : "sysnb-menu-title", label);
+      if (action) item.addEventListener("click", () => { close(); action(); });
+      menu.append(item);
+    }
+    menu.style.display = "block";
+    const box = host.getBoundingClientRect();
+    menu.style.left = Math.max(0, event.clientX - box.left) + "px";
+    menu.style.top = Math.max(0, event.clientY - box.top) + "px";
+    menu.focus();
+  };
+}
+
+function filterItems(send, what, base) {
+  return [
+    [what],
+    ["apply as filter", () => send({ ...base, kind: "ctx", op: "apply" })],
+    ["and …  (narrow the filter)", () => send({ ...base, kind: "ctx", op: "and" })],
+    ["or …  (widen the filter)", () => send({ ...base, kind: "ctx", op: "or" })],
+    ["and not …  (exclude)", () => send({ ...base, kind: "ctx", op: "not" })],
+  ];
+}
+
+async function copyText(text) {
+  try { await navigator.clipboard.writeText(text); return; } catch (e) { /* not a secure context: fall back */ }
+  const area = document.createElement("textarea");
+  area.value = text; document.body.append(area); area.select();
+  document.execCommand("copy"); area.remove();
+}
+
+// Canvas colours from JupyterLab's theme variables (light and dark), with the light theme's as fallback
+function themeColors(node) {
+  const css = getComputedStyle(node);
+  const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return { text: v("--jp-ui-font-color2", "#567"), grid: v("--jp-border-color2", "#d6dde4"),
+    lane: v("--jp-border-color3", "#eef1f4"), accent: v("--jp-brand-color1", "#2f6fb0"),
+    mark: v("--jp-warn-color0", "#7a4fb0") };
+}
+
 // ---------------------------------------------------------------------------------------------------
 function tilesPane(model, send) {
+  const outer = h("div", "sysnb-overview");
+  const toggle = h("button", "sysnb-collapse", "▾ overview");
+  toggle.title = "collapse or expand the overview tiles";
   const root = h("div", "sysnb-tiles");
+  outer.append(toggle, root);
+  toggle.addEventListener("click", () => {
+    const collapsed = outer.classList.toggle("sysnb-collapsed");
+    toggle.textContent = (collapsed ? "▸ " : "▾ ") + "overview";
+  });
   const draw = () => {
     root.replaceChildren();
     model.get("tiles").forEach((tile, index) => {
@@ -119,7 +180,7 @@ function tilesPane(model, send) {
   };
   draw();
   model.on("change:tiles", draw);
-  return root;
+  return outer;
 }
 
 function sparkline(counts) {
@@ -154,6 +215,13 @@ function crumbsPane(model, send) {
   input.addEventListener("keydown", (e) => {
     e.stopPropagation();
     if (e.key === "Enter") { e.preventDefault(); send({ kind: "filter", text: input.value }); }
+  });
+  // live validation: the mistake and its caret while typing (nothing is applied before Enter); sent past the
+  // busy indicator, as an unchanged error changes no trait
+  let checking = null;
+  input.addEventListener("input", () => {
+    clearTimeout(checking);
+    checking = setTimeout(() => model.send({ kind: "check", text: input.value }), 400);
   });
   const status = h("div", "sysnb-case-status");
   root.append(crumbs, lenses, form, error, combined, findingForm(model, send), status);
@@ -221,8 +289,9 @@ function timelinePane(model, send) {
     canvas.width = w; canvas.height = hgt;
     canvas.style.width = w + "px"; canvas.style.height = hgt + "px";
     const ctx = canvas.getContext("2d");
+    const colors = themeColors(root);
     ctx.clearRect(0, 0, w, hgt);
-    axis(ctx, w);
+    axis(ctx, w, colors);
     labels.replaceChildren(h("div", "sysnb-tl-axislabel", "time since start"));
     lanes.forEach((lane) => {
       const l = h("div", "sysnb-tl-label" + (lane.tid === null ? "" : " sysnb-thread"));
@@ -255,15 +324,22 @@ function timelinePane(model, send) {
         ctx.fillRect((bin.get(i) * w) / bins, y0 - part, bw, part);
       }
     }
-    ctx.strokeStyle = "#eef1f4";
+    ctx.strokeStyle = colors.lane;
     for (let i = 0; i <= lanes.length; i++) {
       ctx.beginPath(); ctx.moveTo(0, 20 + i * LANE_H + 0.5); ctx.lineTo(w, 20 + i * LANE_H + 0.5); ctx.stroke();
+    }
+    ctx.fillStyle = colors.mark;  // the case's marks: a flag on the axis and a line across the lanes
+    for (const [, t] of model.get("mark_times")) {
+      const x = Math.round(xAt(t)) + 0.5;
+      if (x < 0 || x > w) continue;
+      ctx.fillRect(x - 0.5, 12, 1, hgt - 12);
+      ctx.beginPath(); ctx.moveTo(x, 12); ctx.lineTo(x + 6, 15); ctx.lineTo(x, 18); ctx.fill();
     }
     const win = drag ? [drag.t0, drag.t1] : model.get("window");
     if (win && win.length === 2) {
       const x0 = xAt(Math.min(win[0], win[1])), x1 = xAt(Math.max(win[0], win[1]));
-      ctx.fillStyle = "rgba(47,111,176,0.15)"; ctx.fillRect(x0, 0, Math.max(1, x1 - x0), hgt);
-      ctx.strokeStyle = "#2f6fb0"; ctx.strokeRect(x0 + 0.5, 0.5, Math.max(1, x1 - x0), hgt - 1);
+      ctx.globalAlpha = 0.18; ctx.fillStyle = colors.accent; ctx.fillRect(x0, 0, Math.max(1, x1 - x0), hgt);
+      ctx.globalAlpha = 1; ctx.strokeStyle = colors.accent; ctx.strokeRect(x0 + 0.5, 0.5, Math.max(1, x1 - x0), hgt - 1);
     }
     const [a, b] = range();
     info.textContent = `${fmtNs(a)} – ${fmtNs(b)} · ${(meta.events || 0).toLocaleString()} events` +
@@ -273,12 +349,12 @@ function timelinePane(model, send) {
     }));
   }
 
-  function axis(ctx, w) {
+  function axis(ctx, w, colors) {
     const [a, b] = range();
     const span = Math.max(b - a, 1);
     const step = Math.pow(10, Math.floor(Math.log10(span / 6)));
     const mult = span / step > 30 ? 5 : span / step > 12 ? 2 : 1;
-    ctx.fillStyle = "#567"; ctx.font = "10px system-ui, sans-serif"; ctx.strokeStyle = "#d6dde4";
+    ctx.fillStyle = colors.text; ctx.font = "10px system-ui, sans-serif"; ctx.strokeStyle = colors.grid;
     for (let t = Math.ceil(a / (step * mult)) * step * mult; t <= b; t += step * mult) {
       const x = xAt(t);
       ctx.beginPath(); ctx.moveTo(x + 0.5, 14); ctx.lineTo(x + 0.5, canvas.height); ctx.stroke();
@@ -307,7 +383,9 @@ function timelinePane(model, send) {
   });
   zoomOut.addEventListener("click", () => send({ kind: "zoom", reset: true }));
   clear.addEventListener("click", () => send({ kind: "window", t0: null, t1: null }));
-  for (const name of ["timeline", "timeline_meta", "window", "time_range"]) model.on("change:" + name, draw);
+  for (const name of ["timeline", "timeline_meta", "window", "time_range", "mark_times"]) {
+    model.on("change:" + name, draw);
+  }
   const resize = new ResizeObserver(() => draw());
   resize.observe(root);
   requestAnimationFrame(draw);
@@ -315,18 +393,43 @@ function timelinePane(model, send) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-function gridPane(model, send) {
+function gridPane(model, send, menu) {
   const root = h("div", "sysnb-grid");
+  const bar = h("div", "sysnb-gridbar");
   const head = h("div", "sysnb-grid-head");
   const scroller = h("div", "sysnb-grid-body");
   const spacer = h("div", "sysnb-grid-spacer");
   const rowsBox = h("div", "sysnb-grid-rows");
   const foot = h("div", "sysnb-grid-foot");
   scroller.append(spacer, rowsBox);
-  root.append(head, scroller, foot);
+  root.append(bar, head, scroller, foot);
   let page = { start: 0, rows: [] };
   let pending = -1;
   let selected = null;
+  let lastView = null;
+
+  // the bar: go to an event, the previous/next mark, the time column's mode
+  const goto = textInput("sysnb-goto", "go to evt.num");
+  goto.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const n = parseInt(goto.value.replace(/[^0-9]/g, ""), 10);
+    if (Number.isFinite(n)) send({ kind: "goto", evt_num: n });
+  });
+  const prevMark = h("button", "sysnb-prev-mark", "◀ mark");
+  const nextMark = h("button", "sysnb-next-mark", "mark ▶");
+  prevMark.title = "the previous marked event (the case's marks)";
+  nextMark.title = "the next marked event (the case's marks)";
+  const jump = (step) => send({ kind: "markjump", step, from: selected === null ? null : Number(selected) });
+  prevMark.addEventListener("click", () => jump(-1));
+  nextMark.addEventListener("click", () => jump(1));
+  const timeMode = h("select", "sysnb-timemode");
+  for (const [value, text] of [["absolute", "time: absolute"], ["relative", "time: since start"],
+    ["delta", "time: since previous row"]]) {
+    const o = h("option", "", text); o.value = value; timeMode.append(o);
+  }
+  timeMode.addEventListener("change", () => send({ kind: "timecol", mode: timeMode.value, start: page.start }));
+  bar.append(goto, prevMark, nextMark, timeMode);
 
   const meta = () => model.get("grid_meta");
   const template = () => meta().columns.map((c) => (meta().events ? EVENT_WIDTHS[c] || "minmax(200px,1fr)"
@@ -337,6 +440,7 @@ function gridPane(model, send) {
     return full > MAX_SCROLL_PX ? full / MAX_SCROLL_PX : 1;
   };
   const firstRow = () => Math.floor((scroller.scrollTop * scale()) / ROW_H);
+  const scrollTo = (row) => { scroller.scrollTop = Math.max(0, row * ROW_H) / scale(); };
 
   function drawHead() {
     const m = meta();
@@ -344,13 +448,35 @@ function gridPane(model, send) {
     head.style.gridTemplateColumns = template();
     m.columns.forEach((c, i) => {
       const arrow = m.sort === c ? " ▲" : m.sort === "-" + c ? " ▼" : "";
-      const cell = h("div", "sysnb-th" + (m.sortable[i] ? " sysnb-sortable" : ""), c + arrow);
+      const cell = h("div", "sysnb-th" + (m.sortable[i] ? " sysnb-sortable" : ""), (m.labels || m.columns)[i] + arrow);
       if (m.sortable[i]) cell.addEventListener("click", () => send({ kind: "sort", column: c }));
       head.append(cell);
     });
     spacer.style.height = Math.min(m.total * ROW_H, MAX_SCROLL_PX) + ROW_H + "px";
     foot.textContent = `${m.total.toLocaleString()} ${m.events ? "events" : m.lens}` +
-      (m.events ? " · click a row for its detail and bytes" : " · double-click a row to drill down");
+      (m.events ? " · click a row for its detail, right-click for actions" :
+        " · double-click a row to drill down, right-click for filters");
+    bar.style.display = m.events ? "flex" : "none";
+    timeMode.value = model.get("time_mode");
+  }
+
+  function rowMenu(e, m, r, c, i) {
+    if (!m.events) {
+      menu(e, [...filterItems(send, "this row's filter", { row: i }), ["drill down", () => send({ kind: "drill", row: i })]]);
+      return;
+    }
+    const num = Number(r["_evt.num"]);
+    const marked = model.get("marked").includes(num);
+    const select = () => { selected = r["_evt.num"]; send({ kind: "select", evt_num: num }); drawRows(); };
+    menu(e, [
+      ...filterItems(send, `${c} = ${visible(r[c])}`, { field: c, value: r[c], evt_num: num }),
+      ["follow fd (whole I/O stream)", () => { select(); send({ kind: "follow" }); }],
+      ["copy value", () => copyText(visible(r[c]))],
+      [marked ? "unmark event" : "mark event", () => {
+        select(); send(marked ? { kind: "unmark", evt_num: num } : { kind: "mark", evt_num: num, tags: "", note: "" });
+      }],
+      ["exclude this process", () => send({ kind: "exclude", evt_num: num })],
+    ]);
   }
 
   function drawRows() {
@@ -375,6 +501,7 @@ function gridPane(model, send) {
       for (const c of m.columns) {
         const cell = h("div", "sysnb-td", r[c]);
         cell.title = visible(r[c]);
+        cell.addEventListener("contextmenu", (e) => rowMenu(e, m, r, c, i));
         row.append(cell);
       }
       row.addEventListener("click", () => {
@@ -391,16 +518,40 @@ function gridPane(model, send) {
     const m = meta();
     page = { start: m.start, rows: rowsOf(decode(model.get("grid"))) };
     pending = -1;
-    if (m.start === 0 && firstRow() > m.total) scroller.scrollTop = 0;
     drawHead();
+    if (m.focus !== null && m.focus !== undefined) {  // go to: that row, a few rows below the top
+      const r = page.rows[m.focus - m.start];
+      if (r) selected = r["_evt.num"];
+      scrollTo(m.focus - 3);
+    } else if (m.view !== lastView) {
+      selected = null;
+      scrollTo(0);  // a new view (drill-down, filter, brush, zoom, sort) starts at its first row
+    }
+    lastView = m.view;
     drawRows();
   }
-  model.on("change:grid", onGrid);
+  // a page and its metadata arrive together (one message); either may be unchanged (the same rows again
+  // for a go-to on this page), so both schedule one redraw
+  let queued = false;
+  const schedule = () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => { queued = false; onGrid(); });
+  };
+  model.on("change:grid", schedule);
+  model.on("change:grid_meta", schedule);
   model.on("change:marked", () => drawRows());
-  model.on("change:grid_meta", () => { selected = null; });
   scroller.addEventListener("scroll", () => requestAnimationFrame(drawRows));
   scroller.tabIndex = 0;
   scroller.addEventListener("keydown", (e) => {
+    const visibleRows = Math.max(1, Math.floor(scroller.clientHeight / ROW_H) - 1);
+    const jumps = { PageDown: visibleRows, PageUp: -visibleRows, End: Infinity, Home: -Infinity };
+    if (e.key in jumps) {
+      e.stopPropagation(); e.preventDefault();
+      const to = Math.max(0, Math.min(meta().total - 1, firstRow() + jumps[e.key]));
+      scrollTo(e.key === "End" ? meta().total : to);
+      return;
+    }
     if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
     e.stopPropagation();
     const m = meta();
@@ -418,7 +569,7 @@ function gridPane(model, send) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-function detailPane(model, send) {
+function detailPane(model, send, menu) {
   const root = h("div", "sysnb-detail");
   const fields = h("div", "sysnb-fields");
   const hex = h("div", "sysnb-hexview");
@@ -469,6 +620,10 @@ function detailPane(model, send) {
     d.fields.forEach(([k, v]) => {
       const tr = h("tr");
       tr.append(h("th", "", k), h("td", "", v));
+      tr.addEventListener("contextmenu", (e) => menu(e, [
+        ...filterItems(send, `${k} = ${visible(v)}`, { field: k, value: v, evt_num: Number(d.evt_num) }),
+        ["copy value", () => copyText(visible(v))],
+      ]));
       table.append(tr);
     });
     fields.replaceChildren(h("div", "sysnb-detail-title", "event " + d.evt_num), table);
@@ -492,8 +647,11 @@ function detailPane(model, send) {
     stream.append(h("div", "sysnb-detail-title", `follow ${m.title}: ${m.chunks} chunks`));
     chunks.forEach((c) => {
       const block = h("pre", "sysnb-chunk " + (c.direction === "in" ? "sysnb-in" : "sysnb-out"));
-      block.textContent = `${c.direction === "in" ? "◀" : "▶"} #${c["evt.num"]} ${c["evt.type"]} ${c.bytes} B\n` +
+      const cut = c.captured !== null && c.bytes !== null && Number(c.captured) < Number(c.bytes);
+      const size = cut ? `${c.bytes} B (${c.captured} B captured — cut by the snap length)` : `${c.bytes} B`;
+      block.textContent = `${c.direction === "in" ? "◀" : "▶"} #${c["evt.num"]} ${c["evt.type"]} ${size}\n` +
         visible(c.text, true);
+      if (cut) block.classList.add("sysnb-cut");
       block.addEventListener("click", () => send({ kind: "select", evt_num: Number(c["evt.num"]) }));
       stream.append(block);
     });
@@ -508,8 +666,24 @@ function detailPane(model, send) {
 
 // ---------------------------------------------------------------------------------------------------
 function render({ model, el }) {
-  const send = (msg) => model.send(msg);
+  // busy: an answer that takes over 200 ms shows a "working" state until the kernel's answer changes a trait
+  let busy = null;
+  const idle = () => { clearTimeout(busy); busy = null; el.classList.remove("sysnb-busy"); };
+  const send = (msg) => {
+    clearTimeout(busy);
+    busy = setTimeout(() => el.classList.add("sysnb-busy"), 200);
+    model.send(msg);
+  };
+  for (const name of ["grid", "timeline", "detail", "stream", "error", "status", "marked", "case_status"]) {
+    model.on("change:" + name, idle);
+  }
   el.classList.add("sysnb-explorer");
+  // shown (CSS) when ipywidgets marks the widget disconnected: the kernel restarted or the comm is gone
+  el.append(h("div", "sysnb-dead", "The kernel restarted: this explorer is no longer connected. Re-run the cell."));
+  const menu = contextMenu(el);
+  // ipywidgets disconnects every model when the kernel restarts (comm_live becomes false); the only other
+  // time this fires is while the model is created, before render
+  model.on("comm_live_update", () => el.classList.add("sysnb-disconnected"));
   const top = h("div", "sysnb-top");
   const title = h("span", "sysnb-title", "sysnb explorer");
   const source = h("span", "sysnb-source", model.get("source"));
@@ -527,8 +701,10 @@ function render({ model, el }) {
     const [node, cleanup] = timelinePane(model, send);
     el.append(node); cleanups.push(cleanup);
   }
-  if (panes.includes("table")) el.append(gridPane(model, send));
-  if (panes.includes("detail")) el.append(detailPane(model, send));
+  const main = h("div", "sysnb-main");  // table and detail side by side when the cell is wide enough
+  if (panes.includes("table")) main.append(gridPane(model, send, menu));
+  if (panes.includes("detail")) main.append(detailPane(model, send, menu));
+  el.append(main);
   return () => cleanups.forEach((f) => f());
 }
 

@@ -77,4 +77,5 @@ def follow_fd(base: pa.Table, pid: int, fd: int, name: str | None) -> pa.Table:
     text = [buffer_dots(b) for b in rows["evt.buffer"].to_pylist()]
     return pa.table({"evt.num": rows["evt.num"], "evt.type": rows["evt.type"].cast(pa.string()),
                      "direction": pc.if_else(reads, "in", "out"), "bytes": rows["evt.rawres"],
+                     "captured": pc.binary_length(rows["evt.buffer"]),
                      "text": pa.array(text, pa.string())})

@@ -114,6 +114,15 @@ class View:
             return parts[0]
         return " and ".join(f"({p})" for p in parts)
 
+    @property
+    def filter_with_window(self) -> str:
+        """:attr:`filter` and the brushed time window, as one filter (what ``%sysfilter`` needs to show the
+        same events)."""
+        if self.window is None:
+            return self.filter
+        window = f"evt.rawtime>={self.window[0]} and evt.rawtime<{self.window[1]}"
+        return f"({self.filter}) and {window}" if self.filter else window
+
     def filtered_indices(self) -> pa.Array:
         """Row numbers (into ``base``) matching crumbs and filter box, over the whole time span. The filter
         reads only the columns it names, so nothing is copied but one boolean column."""

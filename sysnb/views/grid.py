@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,6 +19,9 @@ DEFAULT_COLUMNS = ("evt.num", "evt.time", "evt.cpu", "proc.name", "thread.tid", 
 SORT_ALIAS = {"evt.time": "evt.rawtime", "evt.outputtime": "evt.rawtime", "evt.datetime": "evt.rawtime",
               "evt.reltime": "evt.rawtime", "evt.time.s": "evt.rawtime"}
 PAGE = 200
+#: the time column's modes: its header (evt.time as sysdig prints it, or seconds since the capture's first
+#: event, or since the row above)
+TIME_LABELS = {"absolute": "evt.time", "relative": "time +s", "delta": "Δ time s"}
 
 
 def columns_of(fmt: str | Sequence[str]) -> list[str]:
@@ -83,3 +87,15 @@ def human_bytes(v: int) -> str:
         if v >= scale:
             return f"{v / scale:.1f} {unit}"
     return f"{v} B"
+
+
+def time_texts(ts: pa.ChunkedArray | pa.Array, mode: str, start_ns: int,
+               before: pa.ChunkedArray | pa.Array | None) -> pa.Array:
+    """A page's times as seconds since ``start_ns`` (``relative``) or since the row above (``delta``; the row
+    above the page is ``before``), to the nanosecond."""
+    ns = np.asarray(ts.to_numpy(), dtype=np.int64)
+    if mode == "delta":
+        prev = np.asarray(before.to_numpy(), dtype=np.int64) if before is not None and len(before) else ns[:1]
+        diff = np.diff(ns, prepend=prev[:1])
+        return pa.array([f"+{d / 1e9:.9f}" if d >= 0 else f"{d / 1e9:.9f}" for d in diff.tolist()], pa.string())
+    return pa.array([f"{(t - start_ns) / 1e9:.9f}" for t in ns.tolist()], pa.string())

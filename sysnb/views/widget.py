@@ -20,11 +20,23 @@ import anywidget
 import pyarrow as pa
 import traitlets as t
 
-from sysnb.errors import SysnbError
+from sysnb.errors import SysnbError, UsageError
 from sysnb.format.escape import html_text, label, visible_table
+from sysnb.views.actions import FILTER_ALIAS, combine, next_mark, position_of, value_filter
 from sysnb.views.detail import event_detail, find_event, follow_fd
 from sysnb.views.explore import LENS_COLUMNS, LENSES, View, lens_table
-from sysnb.views.grid import DEFAULT_COLUMNS, PAGE, columns_of, event_page, lens_page, order, page_rows, sort_key
+from sysnb.views.grid import (
+    DEFAULT_COLUMNS,
+    PAGE,
+    TIME_LABELS,
+    columns_of,
+    event_page,
+    lens_page,
+    order,
+    page_rows,
+    sort_key,
+    time_texts,
+)
 from sysnb.views.timeline import TIMELINE_COLUMNS, density
 
 if TYPE_CHECKING:
@@ -73,6 +85,8 @@ class Explorer(anywidget.AnyWidget):
     stream = t.Bytes(b"").tag(sync=True)
     stream_meta = t.Dict().tag(sync=True)
     marked = t.List(t.Int()).tag(sync=True)     # case marks on this capture's events (sysnb.case.explorer)
+    mark_times = t.List(t.List(t.Float())).tag(sync=True)  # [evt.num, ns since start] of each mark (timeline)
+    time_mode = t.Unicode("absolute").tag(sync=True)  # the time column: absolute, relative or delta
     case_status = t.Unicode("").tag(sync=True)
 
     def __init__(self, cap: Capture, *, view: View | None = None, panes: list[str] | None = None,
@@ -90,6 +104,7 @@ class Explorer(anywidget.AnyWidget):
         self._sort = ""
         self._order: tuple[Any, pa.Array | None] | None = None
         self._lens_rows: tuple[Any, pa.Table, list[str], list[str]] | None = None
+        self._seq = 0  # one number per view state: the browser scrolls back to the top when it changes
         self.source = label(cap.provenance.source)
         self.base_ns = str(self.view.start_ns)
         self.span = [0.0, float(self.view.end_ns - self.view.start_ns)]
@@ -106,7 +121,8 @@ class Explorer(anywidget.AnyWidget):
         started = time.perf_counter()
         v = self.view
         self.crumbs = [{"label": label(c.label), "filter": c.filter} for c in v.crumbs]
-        self.lens, self.filter_text, self.combined_filter = v.lens, v.filter_text, v.filter
+        self.lens, self.filter_text, self.combined_filter = v.lens, v.filter_text, v.filter_with_window
+        self._seq += 1
         base = float(v.start_ns)
         self.window = [] if v.window is None else [v.window[0] - base, v.window[1] - base]
         if what != "window" and "timeline" in self.panes:
@@ -150,16 +166,27 @@ class Explorer(anywidget.AnyWidget):
             self._order = (key, found)
         return v.base, self._order[1]
 
-    def _send_page(self, start: int) -> None:
+    def _send_page(self, start: int, focus: int | None = None) -> None:
         table, positions = self._current()
         total = table.num_rows if positions is None else len(positions)
+        start = max(0, min(start, total))
         rows = page_rows(table, positions, start, PAGE)
         events = self.view.lens == "syscalls"
         page = visible_table(event_page(rows, self.columns) if events else lens_page(rows))
         columns = self.columns if events else table.column_names
-        self.grid_meta = {"columns": columns, "total": total, "start": max(0, min(start, total)),
-                          "sort": self._sort, "lens": self.view.lens, "events": events,
-                          "sortable": [sort_key(table, c) is not None for c in columns]}
+        labels = list(columns)
+        if events and self.time_mode != "absolute" and "evt.time" in columns:
+            before = page_rows(table, positions, start - 1, 1)["evt.rawtime"] if start > 0 else None
+            shown = time_texts(rows["evt.rawtime"], self.time_mode, self.view.start_ns, before)
+            page = page.set_column(page.column_names.index("evt.time"), "evt.time", shown)
+            labels[columns.index("evt.time")] = TIME_LABELS[self.time_mode]
+        with self.hold_sync():  # one message: the browser draws a page with its own metadata
+            self._set_page(page, {"columns": columns, "labels": labels, "total": total, "start": start,
+                                  "sort": self._sort, "lens": self.view.lens, "events": events, "view": self._seq,
+                                  "focus": focus, "sortable": [sort_key(table, c) is not None for c in columns]})
+
+    def _set_page(self, page: pa.Table, meta: dict[str, Any]) -> None:
+        self.grid_meta = meta
         self.grid = to_ipc(page)
 
     # -- browser -> Python -----------------------------------------------------------------------------
@@ -179,10 +206,83 @@ class Explorer(anywidget.AnyWidget):
     def _do_sort(self, msg: dict[str, Any]) -> None:
         column = str(msg.get("column", ""))
         self._sort = "" if self._sort == "-" + column else ("-" + column if self._sort == column else column)
+        self._seq += 1
         self._send_page(0)
 
+    def _do_timecol(self, msg: dict[str, Any]) -> None:
+        mode = str(msg.get("mode", "absolute"))
+        self.time_mode = mode if mode in TIME_LABELS else "absolute"
+        self._send_page(int(msg.get("start", 0)))
+
+    def _do_ctx(self, msg: dict[str, Any]) -> None:
+        """A context-menu filter action: a cell's or detail field's value, or a lens row's filter."""
+        if "row" in msg:
+            _, indices = self._current()
+            row = int(msg["row"])
+            expr = self._lens()[1][row if indices is None else int(indices[row].as_py())]
+        else:
+            field = str(msg.get("field", ""))
+            raw = None
+            if field in FILTER_ALIAS:
+                raw = find_event(self.view.base, int(msg["evt_num"]))["evt.rawtime"][0].as_py()
+            expr = value_filter(field, str(msg.get("value", "")), raw)
+        self.view.set_filter(combine(self.view.filter_text, expr, str(msg.get("op", "apply"))))
+
+    def _do_exclude(self, msg: dict[str, Any]) -> None:
+        """Hide the process of an event: ``and not proc.pid=PID``."""
+        row = find_event(self.view.base, int(msg["evt_num"]))
+        pid = row["proc.pid"][0].as_py() if row.num_rows else None
+        if pid is None:
+            raise UsageError(f"event {int(msg['evt_num'])} has no process to exclude")
+        self.view.set_filter(combine(self.view.filter_text, f"proc.pid={pid}", "not"))
+
+    def _do_goto(self, msg: dict[str, Any]) -> None:
+        """Scroll the table to event ``evt_num`` of the view and select it."""
+        num = int(msg["evt_num"])
+        if find_event(self.view.base, num).num_rows == 0:
+            raise UsageError(f"there is no event {num} in this capture (or it is one sysdig does not print)")
+        if self.view.lens != "syscalls":
+            self._sort = ""
+            self.view.set_lens("syscalls")
+        table, positions = self._current()
+        nums = table["evt.num"] if positions is None else table["evt.num"].take(positions)
+        pos = position_of(nums.combine_chunks() if isinstance(nums, pa.ChunkedArray) else nums, num)
+        if pos is None:
+            raise UsageError(f"event {num} is not in this view: clear the filter box, go back to All events or "
+                             "clear the time selection")
+        self._do_select({"evt_num": num})
+        self._send_page(pos - PAGE // 4, focus=pos)
+
+    def _do_markjump(self, msg: dict[str, Any]) -> None:
+        current = msg.get("from")
+        target = next_mark(list(self.marked), None if current is None else int(current), int(msg.get("step", 1)))
+        if target is None:
+            raise UsageError("no marked events yet: right-click a row and choose mark, or %mark EVT_NUM")
+        self._do_goto({"evt_num": target})
+
+    @t.observe("marked")
+    def _marks_moved(self, _change: Any) -> None:
+        base = self.view.start_ns
+        times = []
+        for num in self.marked:
+            row = find_event(self.view.base, num)
+            if row.num_rows:
+                times.append([float(num), float(row["evt.rawtime"][0].as_py() - base)])
+        self.mark_times = times
+
     def _do_filter(self, msg: dict[str, Any]) -> None:
-        self.view.set_filter(str(msg.get("text", "")))
+        text = str(msg.get("text", ""))
+        _check_event_types(text)
+        self.view.set_filter(text)
+
+    def _do_check(self, msg: dict[str, Any]) -> None:
+        """Live validation while typing: the filter's mistake (with its caret) in ``error``, nothing applied."""
+        text = str(msg.get("text", ""))
+        if text.strip():
+            from sysnb.filter import compile_filter
+
+            compile_filter(text)
+            _check_event_types(text)
 
     def _do_lens(self, msg: dict[str, Any]) -> None:
         self._sort = ""
@@ -286,6 +386,13 @@ class Explorer(anywidget.AnyWidget):
         return (f"<div><b>sysnb explorer</b> — {crumbs} — {html_text(self.view.lens)}: "
                 f"{total:,} rows (first {page.num_rows} shown; live widgets need a running kernel)"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def _check_event_types(text: str) -> None:
+    from sysnb.completer import check_event_types
+
+    if (typo := check_event_types(text)) is not None:
+        raise UsageError(typo)
 
 
 def _tiles(cap: Capture) -> list[dict[str, Any]]:
