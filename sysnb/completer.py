@@ -28,11 +28,10 @@ _EVT_TYPE = re.compile(r"evt\.type\s*(?:!?=|in\s*\(([^)]*,)?)\s*[\w]*$")
 @functools.cache
 def field_names() -> tuple[str, ...]:
     """Every field a filter or ``-p`` format can name: the registry's and the derived ones."""
-    from sysnb.derived import DERIVED
-    from sysnb.fields import ARG_FIELDS, FIELDS
+    from sysnb.fields import FIELDS
 
-    names = {n for n in FIELDS if n not in ARG_FIELDS} | set(DERIVED)
-    names |= {f"{n}." for n in ARG_FIELDS}  # evt.arg.NAME, evt.rawarg.NAME
+    # fields taking an argument complete to their prefix: evt.arg.NAME, evt.rawarg.NAME
+    names = {f"{n}." if f.arg == "required" else n for n, f in FIELDS.items() if not f.hidden}
     return tuple(sorted(names))
 
 

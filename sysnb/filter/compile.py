@@ -411,7 +411,12 @@ def _check_event_types(c: Check, text: str) -> None:
         return
     for v in _values(c):
         if v not in _EVENT_NAMES:
-            raise _error(f"unknown event type '{v}' (`sysnb -L` lists the events)", text, c.pos)
+            import difflib
+
+            close = difflib.get_close_matches(v, sorted(_EVENT_NAMES), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else " (`sysnb -L` lists the events)"
+            at = text.find(v, c.pos)
+            raise _error(f"unknown event type '{v}'{hint}", text, at if at >= 0 else c.pos)
 
 
 def _transform(fn: str, expr: pc.Expression, kind: str, c: Check, text: str,
