@@ -193,10 +193,15 @@ class Capture:
 def returned_rows(t: pa.Table, columns: list[str] | None = None) -> pa.Table:
     """The events sysdig's inspector returns (numbered ones, minus container state consumed at open),
     restricted to ``columns`` before filtering so unneeded columns are never copied."""
+    return (t.select(columns) if columns is not None else t).filter(returned_mask(t))
+
+
+def returned_mask(t: pa.Table) -> pa.ChunkedArray:
+    """Which rows :func:`returned_rows` keeps."""
     numbered = pc.is_valid(t["evt.num"])
     container = pc.is_in(t["sysnb.type_id"], value_set=_container_ids())
     consumed = pc.and_(container, pc.invert(t["sysnb.visible"]))
-    return (t.select(columns) if columns is not None else t).filter(pc.and_(numbered, pc.invert(consumed)))
+    return pc.and_(numbered, pc.invert(consumed))
 
 
 def visible_rows(t: pa.Table) -> pa.Table:

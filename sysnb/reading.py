@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb import options
-from sysnb.capture import Capture, returned_rows
+from sysnb.capture import Capture, returned_mask, returned_rows
 from sysnb.errors import SysnbError
 from sysnb.fields import FieldContext, context_for
 from sysnb.fields.context import first_event_ts
@@ -135,7 +135,7 @@ def stream_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatt
     for batch in scan:
         if run.left == 0:
             break
-        run.batch(returned_rows(pa.Table.from_batches([batch])), flt, base)
+        run.batch(pa.Table.from_batches([batch]), flt, base)
     finish_progress(progress)
     if run.left != 0:
         say_if_empty(args.read, run.records, run.visible_any, scan.info.damage is not None)
@@ -182,15 +182,20 @@ class _Run:
         self.visible_any = False
         self.write = options.writer(args.unbuffered)
 
-    def batch(self, rows: pa.Table, flt: CompiledFilter | None, base: FieldContext) -> None:
+    def batch(self, table: pa.Table, flt: CompiledFilter | None, base: FieldContext) -> None:
+        """One batch: the rows the inspector returns and the capture filter selects are taken once (the
+        masks read only their columns; the other columns are copied for the selected rows only)."""
         args = self.args
-        self.records += rows.num_rows
-        self.visible_any = self.visible_any or bool(pc.any(rows["sysnb.visible"]).as_py())
+        keep = returned_mask(table)
+        returned = table.select(["evt.num", "sysnb.type_id", "evt.rawtime", "sysnb.visible"]).filter(keep)
+        self.records += returned.num_rows
+        self.visible_any = self.visible_any or bool(pc.any(returned["sysnb.visible"]).as_py())
         if not self.first_ts:
-            self.first_ts = first_event_ts(rows)
+            self.first_ts = first_event_ts(returned)
         ctx = replace(base, first_ts=self.first_ts)
-        if flt is not None and not args.displayflt:
-            rows = flt.apply(rows, replace(ctx, capture_filter=True))  # sysdig's capture filter: before -n, -S
+        if flt is not None and not args.displayflt:  # sysdig's capture filter: before -n and -S
+            keep = pc.and_(keep, flt.mask(table, replace(ctx, capture_filter=True)))
+        rows = table.filter(keep)
         if self.left is not None:
             rows = rows.slice(0, self.left)
             self.left -= rows.num_rows
