@@ -29,6 +29,10 @@ def run(source: Capture | pa.Table, name: str, args: Sequence[str] | dict[str, A
         from sysnb.capture import returned_rows
 
         heavy = {"sysnb.params", "evt.args", "sysnb.info"}
+        if filter:  # a filter on evt.arg.* / evt.rawarg.* reads them
+            from sysnb.filter import compile_filter
+
+            heavy = set() if compile_filter(filter).dynamic else heavy
         keep = [n for n in source.table.column_names if c.raw or n not in heavy]
         table = returned_rows(source.table, keep)  # without the raw parameters unless the chisel reads them
     if filter:

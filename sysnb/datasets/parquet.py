@@ -175,3 +175,15 @@ def export(spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], out:
     dest = os.fspath(out)
     os.makedirs(dest, exist_ok=True)
     return write_manifest(dest, [export_capture(p, dest, engine=engine) for p in resolve(spec)])
+
+
+def export_view(cap: Any, out: str | os.PathLike[str], *, engine: str = "native") -> dict[str, Any]:
+    """``Capture.to_parquet``: the capture's file (each member's, for a merged view) into the dataset."""
+    from sysnb.datasets.merged import MergedCapture
+
+    members = cap.members if isinstance(cap, MergedCapture) else [cap.provenance]
+    if cap.table.num_rows != cap.provenance.events:
+        raise UsageError("to_parquet writes whole captures, re-read from their files; this is a filtered view "
+                         f"({cap.table.num_rows} of {cap.provenance.events} rows): export the capture and filter "
+                         "the dataset (sysnb.open_dataset(DIR).filter(...))")
+    return export([p.source for p in members], out, engine=engine)

@@ -1,0 +1,281 @@
+"""``open_dataset(DIR)``: a Parquet dataset written by ``sysnb export`` queried out of core with DuckDB.
+
+The filter language is compiled to SQL (:mod:`sysnb.filter.sql`); only the columns a query names are read
+and the partitions its ``evt.rawtime`` bounds and ``host`` values exclude are skipped. Filters on fields that
+only Arrow computes (``evt.arg.*``, ``fd.net``, ...) are evaluated batch by batch with Arrow instead, still
+without loading the dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from sysnb.capture import Provenance
+from sysnb.chisels import ChiselResult
+from sysnb.datasets import aggregates as A
+from sysnb.datasets.parquet import ADDED, PARTITIONS, provenance_of, read_manifest
+from sysnb.datasets.prune import Bounds, bounds
+from sysnb.datasets.sources import natural_key
+from sysnb.errors import UsageError
+from sysnb.filter import CompiledFilter, compile_filter
+
+#: the rows sysdig prints / the rows its inspector hands to chisels (see sysnb.capture.returned_rows)
+SHOWN = '("evt.num" IS NOT NULL AND "sysnb.visible")'
+_BATCH = 65536
+
+
+def _returned() -> str:
+    from sysnb.scap.events import CONTAINER_IDS
+
+    ids = ", ".join(str(i) for i in sorted(CONTAINER_IDS))
+    return f'("evt.num" IS NOT NULL AND NOT ("sysnb.type_id" IN ({ids}) AND NOT "sysnb.visible"))'
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Dataset:
+    """A sysnb Parquet dataset; see the module docstring. ``threads`` and ``memory_limit`` bound DuckDB."""
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None,
+                 memory_limit: str = "512MB") -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.manifest = read_manifest(self.path)
+        self.threads, self.memory_limit = threads, memory_limit
+        self.schema = self._schema()
+
+    def __repr__(self) -> str:
+        hosts = sorted({e["host"] for e in self.manifest["captures"]})
+        return (f"<Dataset {self.path}: {len(self.manifest['captures'])} captures, {self.events:,} events, "
+                f"hosts {', '.join(hosts)}>")
+
+    @property
+    def events(self) -> int:
+        return sum(int(e["provenance"]["events"]) for e in self.manifest["captures"])
+
+    @property
+    def provenance(self) -> list[Provenance]:
+        """Each capture's provenance, as it was when the capture was exported."""
+        return [provenance_of(e) for e in self.manifest["captures"]]
+
+    def _schema(self) -> pa.Schema:
+        import pyarrow.parquet as pq
+
+        files = self._files()
+        base = pq.read_schema(files[0]) if files else pa.schema([])
+        return pa.schema(list(base) + list(PARTITIONS))
+
+    def _files(self, keep: Bounds | None = None) -> list[str]:
+        """The dataset's Parquet files, only those of the partitions ``keep`` keeps."""
+        import glob
+
+        files = sorted(glob.glob(os.path.join(glob.escape(self.path), "host=*", "date=*", "hour=*", "*.parquet")))
+        return [f for f in files if keep is None or keep.keeps(*_partition(f))]
+
+    # -- SQL --------------------------------------------------------------------------------------------------
+
+    def connect(self, keep: Bounds | None = None) -> Any:
+        """A DuckDB connection where the view ``evt`` is the dataset (columns named by sysdig fields), only the
+        partitions ``keep`` keeps (:mod:`sysnb.datasets.prune`)."""
+        import duckdb
+
+        con = duckdb.connect(config={"memory_limit": self.memory_limit, "preserve_insertion_order": "false",
+                                     **({"threads": str(self.threads)} if self.threads else {})})
+        files = self._files(keep)
+        if files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            types = ", ".join(f"'{f.name}': {_SQL_TYPES[f.name]}" for f in PARTITIONS)
+            con.execute(f"CREATE VIEW evt AS SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+                        f"hive_types = {{{types}}})")
+        else:  # no partition can match (or a dataset of empty captures): the columns, no rows
+            con.register("evt", self.schema.empty_table())
+        return con
+
+    def sql(self, query: str, keep: Bounds | None = None) -> pa.Table:
+        """DuckDB SQL over the view ``evt``: ``ds.sql('SELECT host, count(*) FROM evt GROUP BY 1')``."""
+        con = self.connect(keep)
+        try:
+            return con.sql(query).to_arrow_table()
+        finally:
+            con.close()
+
+    def _where(self, compiled: CompiledFilter | None, rows: str) -> str:
+        return " AND ".join([rows, compiled.sql] if compiled is not None else [rows])
+
+    # -- queries ----------------------------------------------------------------------------------------------
+
+    def count(self, expr: str | None = None) -> int:
+        """How many events sysdig would print for the filter ``expr`` (every shown event without one)."""
+        compiled = _compile(expr)
+        if compiled is not None and not _has_sql(compiled):
+            return sum(b.num_rows for b in self._arrow_batches(compiled, ["evt.num"], SHOWN))
+        query = f"SELECT count(*) AS n FROM evt WHERE {self._where(compiled, SHOWN)}"
+        return int(self.sql(query, _bounds(compiled))["n"][0].as_py())
+
+    def filter(self, expr: str | None = None, columns: Sequence[str] | None = None, *,
+               all_rows: bool = False) -> pa.Table:
+        """The events matching ``expr`` in timeline order (that of :func:`sysnb.open_captures`), only
+        ``columns`` (default: all). Sysdig's shown events, or every row (state-only too) with ``all_rows``."""
+        rows = "TRUE" if all_rows else SHOWN
+        cols = self._columns(columns)
+        compiled = _compile(expr)
+        if compiled is not None and not _has_sql(compiled):
+            return self._arrow_filter(compiled, cols, rows)
+        select = ", ".join(quote(c) for c in cols)
+        query = (f"SELECT {select} FROM evt WHERE {self._where(compiled, rows)} "
+                 f'ORDER BY "sysnb.merge_ts", {self._rank_sql()}, "sysnb.seq"')
+        return self._typed(self.sql(query, _bounds(compiled)))
+
+    def batches(self, expr: str | None = None, columns: Sequence[str] | None = None, *,
+                all_rows: bool = False) -> Iterator[pa.RecordBatch]:
+        """The matching events batch by batch (in no particular order): for results larger than memory."""
+        rows = "TRUE" if all_rows else SHOWN
+        cols = self._columns(columns)
+        compiled = _compile(expr)
+        if compiled is not None and not _has_sql(compiled):
+            for b in self._arrow_batches(compiled, cols, rows):
+                yield from self._typed(pa.Table.from_batches([b])).to_batches()
+            return
+        con = self.connect(_bounds(compiled))
+        try:
+            reader = con.sql(f"SELECT {', '.join(quote(c) for c in cols)} FROM evt WHERE {self._where(compiled, rows)}")
+            for b in reader.to_arrow_reader(_BATCH):
+                yield from self._typed(pa.Table.from_batches([b])).to_batches()
+        finally:
+            con.close()
+
+    def chisel(self, name: str, filter: str | None = None) -> ChiselResult:
+        """An aggregating chisel over the whole dataset (as ``sysnb -c NAME`` on the merged captures)."""
+        if name == "spy_users":
+            return self.spy_users(filter)
+        s = A.spec(name)
+        compiled = _compile(filter)
+        if compiled is not None and not _has_sql(compiled):
+            cols = sorted(s.columns() | compiled.columns() | {"evt.num"})
+            parts = (A.partial(pa.Table.from_batches([b]), s) for b in self._arrow_batches(compiled, cols, _returned()))
+            return A.result(A.combine(parts, s), s)
+        where = self._where(compiled, _returned())
+        if s.mask:
+            where += f" AND {compile_filter(s.mask).sql}"
+        keys = [A.key_sql(k) for k in s.keys]
+        named = ", ".join(f"{k} AS {quote(n)}" for k, n in zip(keys, s.keys, strict=True))
+        inner = f"SELECT {named}, {A.value_sql(s)} AS value FROM evt WHERE {where}"
+        valid = " AND ".join(f"{quote(k)} IS NOT NULL" for k in s.keys)
+        group = ", ".join(quote(k) for k in s.keys)
+        query = (f"SELECT {group}, CAST(sum(value) AS BIGINT) AS value FROM ({inner}) WHERE value > 0 AND {valid} "
+                 f"GROUP BY {group} ORDER BY value DESC, {group} LIMIT {s.top}")
+        return A.result(A.cast_like(self.sql(query, _bounds(compiled)), s), s)
+
+    def topfiles_bytes(self, filter: str | None = None) -> ChiselResult:
+        return self.chisel("topfiles_bytes", filter)
+
+    def topprocs_net(self, filter: str | None = None) -> ChiselResult:
+        return self.chisel("topprocs_net", filter)
+
+    def topconns(self, filter: str | None = None) -> ChiselResult:
+        return self.chisel("topconns", filter)
+
+    def spy_users(self, filter: str | None = None) -> ChiselResult:
+        """spy_users per capture (its shell tree is per host and process table), rows tagged ``capture``."""
+        from sysnb.datasets.spy import spy_users_of
+
+        return spy_users_of(self, filter)
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+
+    def _columns(self, columns: Sequence[str] | None) -> list[str]:
+        if columns is None:
+            return [n for n in self.schema.names if n not in ADDED[1:] and n not in ("date", "hour")]
+        unknown = [c for c in columns if c not in self.schema.names]
+        if unknown:
+            raise UsageError(f"no such dataset column: {', '.join(unknown)} (the columns are the capture table's "
+                             "plus host, capture, date, hour)")
+        return list(columns)
+
+    def _capture_order(self) -> list[str]:
+        entries = sorted(self.manifest["captures"],
+                         key=lambda e: (e["provenance"]["start_ns"] or 0, natural_key(e["provenance"]["source"])))
+        return [e["capture"] for e in entries]
+
+    def _rank_sql(self) -> str:
+        whens = " ".join(f"WHEN '{c.replace(chr(39), chr(39) * 2)}' THEN {i}"
+                         for i, c in enumerate(self._capture_order()))
+        return f'(CASE "capture" {whens} END)' if whens else "0"
+
+    def _rank_array(self, capture: pa.ChunkedArray) -> pa.Array:
+        import pyarrow.compute as pc
+
+        names = capture.cast(pa.string()) if pa.types.is_dictionary(capture.type) else capture
+        return pc.index_in(names, value_set=pa.array(self._capture_order(), pa.string()))
+
+    def _typed(self, table: pa.Table) -> pa.Table:
+        """A DuckDB result with the column types of the capture table (dictionaries, unsigned, binary)."""
+        fields = [self.schema.field(n) if n in self.schema.names else table.schema.field(n)
+                  for n in table.column_names]
+        return table.cast(pa.schema(fields)) if table.schema != pa.schema(fields) else table
+
+    def _arrow_filter(self, compiled: CompiledFilter, cols: list[str], rows: str) -> pa.Table:
+        """``filter`` where Arrow evaluates the filter: the matching rows sorted into timeline order."""
+        wanted = list(dict.fromkeys([*cols, "sysnb.merge_ts", "capture", "sysnb.seq"]))
+        got = pa.Table.from_batches(list(self._arrow_batches(compiled, wanted, rows)),
+                                    schema=pa.schema([self.schema.field(c) for c in wanted]))
+        ranked = got.append_column("__rank", self._rank_array(got["capture"]))
+        ranked = ranked.sort_by([("sysnb.merge_ts", "ascending"), ("__rank", "ascending"),
+                                 ("sysnb.seq", "ascending")])
+        return ranked.select(cols)
+
+    def _arrow_batches(self, compiled: CompiledFilter, columns: Sequence[str], rows: str) -> Iterator[pa.RecordBatch]:
+        """Rows passing ``rows`` (SQL) and the partition bounds, read with every column the filter's computed
+        fields may use, filtered with Arrow batch by batch, then projected to ``columns``."""
+        con = self.connect(_bounds(compiled))
+        try:
+            reader = con.sql(f"SELECT * FROM evt WHERE {rows}").to_arrow_reader(_BATCH)
+            for b in reader:
+                kept = compiled.apply(self._typed(pa.Table.from_batches([b])))
+                yield from kept.select(list(columns)).to_batches()
+        finally:
+            con.close()
+
+
+_SQL_TYPES = {"host": "VARCHAR", "date": "VARCHAR", "hour": "INTEGER"}
+
+
+def _bounds(compiled: CompiledFilter | None) -> Bounds:
+    return bounds(compiled.node if compiled is not None else None)
+
+
+def _partition(path: str) -> tuple[str, str, int]:
+    """(host, date, hour) of a file from its directories (host=H/date=D/hour=N/file)."""
+    hour_dir, date_dir, host_dir = (os.path.basename(p) for p in
+                                    (os.path.dirname(path), os.path.dirname(os.path.dirname(path)),
+                                     os.path.dirname(os.path.dirname(os.path.dirname(path)))))
+    try:
+        hour = int(hour_dir.split("=", 1)[1])
+    except ValueError:
+        hour = 0
+    return host_dir.split("=", 1)[1], date_dir.split("=", 1)[1], hour
+
+
+def _compile(expr: str | None) -> CompiledFilter | None:
+    return compile_filter(expr) if expr and expr.strip() else None
+
+
+def _has_sql(compiled: CompiledFilter) -> bool:
+    """Whether the filter has a SQL rendering (fields computed at evaluation time have none)."""
+    if compiled.dynamic:
+        return False
+    try:
+        _ = compiled.sql
+    except UsageError:
+        return False
+    return True
+
+
+def open_dataset(path: str | os.PathLike[str], **options: Any) -> Dataset:
+    """Open a dataset written by ``sysnb export ... --parquet DIR`` (or ``Capture.to_parquet``)."""
+    return Dataset(path, **options)

@@ -1,0 +1,47 @@
+"""spy_users over a dataset: run per capture (a shell tree belongs to one host's process table), reading only
+the columns the chisel uses and the raw parameters of the rows it prints (execve, chdir)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from sysnb.chisels import ChiselResult, run
+from sysnb.datasets.merged import per_capture_result
+
+if TYPE_CHECKING:
+    from sysnb.datasets.query import Dataset
+
+_COLUMNS = ("evt.num", "evt.rawtime", "evt.type", "evt.dir", "evt.failed", "thread.tid", "proc.pid", "proc.ppid",
+            "proc.name", "proc.exe", "proc.args", "user.name")
+
+
+def spy_users_of(ds: Dataset, filter: str | None) -> ChiselResult:
+    from sysnb.datasets.query import _compile, _returned, quote
+
+    compiled = _compile(filter)
+    results = []
+    for entry in sorted(ds.manifest["captures"], key=lambda e: ds._capture_order().index(e["capture"])):
+        name = entry["capture"]
+        where = f"""{_returned()} AND "capture" = '{name.replace("'", "''")}'"""
+        cols = ", ".join(quote(c) for c in _COLUMNS)
+        params = """CASE WHEN "evt.type" IN ('execve', 'chdir') THEN "sysnb.params" END AS "sysnb.params" """
+        table = ds._typed(ds.sql(f'SELECT {cols}, {params} FROM evt WHERE {where} ORDER BY "sysnb.seq"'))
+        if compiled is not None:
+            table = compiled.apply(table)
+        source = entry["provenance"]["source"]
+        start_state = source if os.path.isfile(source) and os.path.getsize(source) == entry["provenance"]["size"] \
+            else None
+        results.append((name, _spy(table, start_state)))
+    return per_capture_result(results) if results else ChiselResult(pa.table({"command": pa.array([], pa.string())}),
+                                                                     lambda: iter(()))
+
+
+def _spy(table: pa.Table, source: str | None) -> ChiselResult:
+    from sysnb.chisels.security import spy_users
+
+    if source is None:  # the capture file is gone: no start state (processes that made no syscall are unknown)
+        return run(table, "spy_users")
+    return spy_users(table, source=source)
