@@ -6,7 +6,8 @@ interleaved by time without reordering any capture's own events: the merge key o
 maximum of its capture's timestamps (non-decreasing within a capture), ties go to the earlier capture.
 Two dictionary-encoded columns say where each row came from: ``host`` (the recorded hostname, see
 :func:`sysnb.datasets.sources.host_label`) and ``capture`` (the file's name). ``evt.num`` stays the number
-sysdig gives the event in its own file.
+sysdig gives the event in its own file. Filters and ``-p`` formats evaluate each row in the field context
+of its own capture (:mod:`sysnb.datasets.contexts`): ``evt.hostname=web1`` selects one host's events.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import pyarrow.compute as pc
 from sysnb.capture import Capture, Provenance, open_capture
 from sysnb.datasets.sources import host_label, natural_key, resolve
 from sysnb.errors import UsageError
+from sysnb.fields import FieldContext, context_for
+from sysnb.filter import CompiledFilter
 from sysnb.scan import ProgressFn
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -33,19 +36,64 @@ ORIGIN_COLUMNS = ("host", "capture")
 
 
 class MergedCapture(Capture):
-    """A time-ordered view over several captures; ``members`` holds each file's provenance in order."""
+    """A time-ordered view over several captures; ``members`` holds each file's provenance in order and
+    ``contexts`` each one's field context, by capture name."""
 
-    def __init__(self, table: pa.Table, provenance: Provenance, members: list[Provenance]) -> None:
+    def __init__(self, table: pa.Table, provenance: Provenance, members: list[Provenance],
+                 contexts: dict[str, FieldContext]) -> None:
         super().__init__(table, provenance)
         self.members = members
+        self.contexts = contexts
 
     def __repr__(self) -> str:
         hosts = sorted({host_label(p.hostname) for p in self.members})
         return f"<MergedCapture of {len(self.members)} captures from {len(hosts)} hosts: {super().__repr__()[1:-1]}>"
 
     def filter(self, expr: str) -> MergedCapture:
-        view = super().filter(expr)
-        return MergedCapture(view.table, self.provenance, self.members)
+        """The events matching a sysdig filter, each evaluated in its own capture's field context."""
+        from sysnb.case.hooks import view_filtered
+        from sysnb.filter import compile_filter
+
+        compiled = compile_filter(expr)
+        view = MergedCapture(self.table.filter(self.mask(compiled)), self.provenance, self.members, self.contexts)
+        view_filtered(self, view, expr)
+        return view
+
+    def mask(self, compiled: CompiledFilter) -> Any:
+        """The filter as a boolean numpy array over the rows (each capture's rows in its own context)."""
+        from sysnb.datasets.contexts import excluded
+
+        ctxs = list(self.contexts.values())
+        uses_host = "evt.hostname" in compiled.columns()
+        if not compiled.dynamic and not uses_host and len({compiled.sql_for(c) for c in ctxs}) == 1:
+            return compiled.mask(self.table, ctxs[0]).to_numpy(zero_copy_only=False)  # one context fits all
+        out = np.zeros(self.table.num_rows, bool)
+        for name, rows in self._rows_by_capture().items():
+            ctx = self.contexts[name]
+            if len(rows) and not excluded(compiled, ctx):
+                out[rows] = compiled.mask(self.table.take(pa.array(rows)), ctx).to_numpy(zero_copy_only=False)
+        return out
+
+    def _rows_by_capture(self) -> dict[str, Any]:
+        column = self.table["capture"].combine_chunks()
+        codes = column.indices.to_numpy(zero_copy_only=False)
+        names = column.dictionary.to_pylist()
+        return {name: np.flatnonzero(codes == i) for i, name in enumerate(names)}
+
+    def lines(self, fmt: str, **options: Any) -> list[str]:
+        """The shown events as ``-p FMT`` prints them, each formatted in its own capture's context (its
+        evt.reltime, evt.hostname, users): the lines in timeline order."""
+        from sysnb.capture import visible_rows
+        from sysnb.format.output import Formatter
+
+        shown = MergedCapture(visible_rows(self.table), self.provenance, self.members, self.contexts)
+        out: list[str | None] = [None] * shown.table.num_rows
+        for name, rows in shown._rows_by_capture().items():
+            part = shown.table.take(pa.array(rows))
+            formatter = Formatter(fmt, context=self.contexts[name], **options)
+            for i, line in zip(rows.tolist(), formatter.lines(part), strict=False):
+                out[i] = line
+        return [line for line in out if line is not None]
 
     def capture(self, name: str) -> Capture:
         """One member as a Capture of its own rows (``name``: its ``capture`` value, i.e. the file name)."""
@@ -62,7 +110,10 @@ class MergedCapture(Capture):
 
         from sysnb.chisels import get
 
-        if "source" not in inspect.signature(get(name).fn).parameters:
+        params = inspect.signature(get(name).fn).parameters
+        if filter and "filtered" not in params:  # the filter in each capture's own context, as filter() does
+            return self.filter(filter).chisel(name, *args, **kwargs)
+        if "source" not in params:
             return super().chisel(name, *args, filter=filter, **kwargs)
         parts = [(capture_label(p.source), self.capture(capture_label(p.source))) for p in self.members]
         results = [(label, Capture.chisel(cap, name, *args, filter=filter, **kwargs)) for label, cap in parts]
@@ -118,7 +169,8 @@ def merge(caps: list[Capture]) -> MergedCapture:
     order = np.lexsort((row, which, np.concatenate(keys) if keys else np.zeros(0, np.uint64)))
     table = pa.concat_tables(tables).unify_dictionaries().combine_chunks().take(pa.array(order))
     members = [c.provenance for c in caps]
-    return MergedCapture(table, merged_provenance(members), members)
+    contexts = {capture_label(c.provenance.source): context_for(c) for c in caps}
+    return MergedCapture(table, merged_provenance(members), members, contexts)
 
 
 def with_origin(table: pa.Table, host: str, capture: str) -> pa.Table:

@@ -22,9 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb.capture import Provenance, _provenance, sha256_file
+from sysnb.datasets.contexts import metadata_json
 from sysnb.datasets.merged import capture_label, merge_key, with_origin
 from sysnb.datasets.sources import host_label, resolve
 from sysnb.errors import SysnbError, UsageError
+from sysnb.fields.context import metadata
 from sysnb.scan import Scan, ScanInfo
 
 MANIFEST = "manifest.json"
@@ -37,10 +39,18 @@ _HOUR_NS = 3600 * 1_000_000_000
 
 @dataclass
 class _Span:
-    """The capture's span as fill_span computes it, accumulated batch by batch."""
+    """The capture's span as fill_span computes it, and its first event time (libsinsp's m_firstevent_ts,
+    evt.reltime's origin), accumulated batch by batch."""
 
     shown: tuple[int, int] | None = None
     any: tuple[int, int] | None = None
+    first_ts: int | None = None
+
+    def first(self, t: pa.Table) -> None:
+        if self.first_ts is None:
+            from sysnb.fields.context import first_event_ts
+
+            self.first_ts = first_event_ts(t) or None
 
     def add(self, ts: Any, visible: Any) -> None:
         real = ts > 0
@@ -96,6 +106,7 @@ def _rows(scan: Scan, label: str, span: _Span) -> Iterator[pa.RecordBatch]:
         n = t.num_rows
         ts = pc.fill_null(t["evt.rawtime"], 0).to_numpy()
         span.add(ts, pc.fill_null(t["sysnb.visible"], False).to_numpy(zero_copy_only=False))
+        span.first(t)
         key = merge_key(t["evt.rawtime"], carry)
         carry = int(key[-1]) if n else carry
         t = with_origin(t, "", label).drop_columns(["host"])
@@ -124,8 +135,9 @@ def _entry(path: str, sha: str, info: ScanInfo, span: _Span, engine: str) -> dic
     if (note := read_note(path)) is not None:
         prov.extra["recorder"] = note
     drops = prov.extra.get("recorder", {}).get("drops")
+    context = {"first_ts": span.first_ts or 0, "meta": metadata_json(metadata(path, sha))}
     return {"capture": capture_label(path), "host": host_label(info.hostname), "engine": engine,
-            "drops": drops, "provenance": asdict(prov)}
+            "drops": drops, "provenance": asdict(prov), "context": context}
 
 
 def provenance_of(entry: dict[str, Any]) -> Provenance:

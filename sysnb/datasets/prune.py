@@ -1,5 +1,6 @@
-"""Partition pruning: the ``evt.rawtime`` bounds and ``host`` values a filter requires decide which partition
-directories (``host=H/date=D/hour=N``) a query reads at all.
+"""Partition pruning: the ``evt.rawtime`` bounds and ``evt.hostname`` values a filter requires decide which
+partition directories (``host=H/date=D/hour=N``) a query reads at all; the captures a filter cannot match
+(:mod:`sysnb.datasets.contexts`) decide which files in them.
 
 Only terms every matching row must satisfy are used: the filter itself or the operands of a top-level
 ``and``. A row's partition is the UTC hour of its own ``evt.rawtime`` (0 for rows without a timestamp), so
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from sysnb.datasets.sources import host_label
 from sysnb.filter.parser import BoolOp, Check, Node
 
 _HOUR_NS = 3600 * 1_000_000_000
@@ -20,13 +22,17 @@ _EPOCH = dt.date(1970, 1, 1)
 
 @dataclass
 class Bounds:
-    """The partitions a filter can match: hours since the epoch in [lo, hi], hosts in ``hosts`` (None: any)."""
+    """The partitions a filter can match: hours since the epoch in [lo, hi], hosts in ``hosts`` (labels;
+    None: any), captures in ``captures`` (None: any)."""
 
     lo: int = 0
     hi: int | None = None
     hosts: set[str] | None = field(default=None)
+    captures: set[str] | None = field(default=None)
 
-    def keeps(self, host: str, date: str, hour: int) -> bool:
+    def keeps(self, host: str, date: str, hour: int, capture: str | None = None) -> bool:
+        if self.captures is not None and capture is not None and capture not in self.captures:
+            return False
         try:
             index = (dt.date.fromisoformat(date) - _EPOCH).days * 24 + hour
         except ValueError:
@@ -50,8 +56,8 @@ def bounds(node: Node | None) -> Bounds:
             continue
         if c.field == "evt.rawtime" and isinstance(c.value, str):
             _time(b, c)
-        elif c.field == "host" and c.op in ("=", "in"):
-            values = set(c.value) if isinstance(c.value, tuple) else {str(c.value)}
+        elif c.field == "evt.hostname" and c.op in ("=", "in") and isinstance(c.value, str | tuple):
+            values = {host_label(str(v)) for v in (c.value if isinstance(c.value, tuple) else (c.value,))}
             b.hosts = values if b.hosts is None else b.hosts & values
     return b
 

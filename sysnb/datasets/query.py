@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sysnb.capture import Provenance
 from sysnb.chisels import ChiselResult
 from sysnb.datasets import aggregates as A
+from sysnb.datasets.contexts import FALSE, fold_hostname, metadata_from
 from sysnb.datasets.parquet import ADDED, PARTITIONS, provenance_of, read_manifest
 from sysnb.datasets.prune import Bounds, bounds
 from sysnb.datasets.sources import natural_key
 from sysnb.errors import UsageError
+from sysnb.fields import EMPTY, FieldContext
 from sysnb.filter import CompiledFilter, compile_filter
+from sysnb.filter.compile import compile_node
 
 #: the rows sysdig prints / the rows its inspector hands to chisels (see sysnb.capture.returned_rows)
 SHOWN = '("evt.num" IS NOT NULL AND "sysnb.visible")'
@@ -48,6 +53,7 @@ class Dataset:
         self.manifest = read_manifest(self.path)
         self.threads, self.memory_limit = threads, memory_limit
         self.schema = self._schema()
+        self._contexts: dict[str, dict[str, FieldContext]] = {}
 
     def __repr__(self) -> str:
         hosts = sorted({e["host"] for e in self.manifest["captures"]})
@@ -104,18 +110,67 @@ class Dataset:
         finally:
             con.close()
 
-    def _where(self, compiled: CompiledFilter | None, rows: str) -> str:
-        return " AND ".join([rows, compiled.sql] if compiled is not None else [rows])
+    # -- planning ---------------------------------------------------------------------------------------------
+
+    def contexts(self, containers: bool = False) -> dict[str, FieldContext]:
+        """Each capture's field context (first event time, first-section metadata; with ``containers``
+        its containers too, read from its container events in the dataset)."""
+        key = "with" if containers else "without"
+        if key not in self._contexts:
+            found = self._containers() if containers else {}
+            self._contexts[key] = {
+                e["capture"]: FieldContext(first_ts=int(e.get("context", {}).get("first_ts", 0)),
+                                           meta=metadata_from(e.get("context", {}).get("meta", {})),
+                                           containers=found.get(e["capture"], {}))
+                for e in self.manifest["captures"]}
+        return self._contexts[key]
+
+    def _containers(self) -> dict[str, Any]:
+        from sysnb.fields.context import containers_of
+        from sysnb.scap.events import CONTAINER_IDS
+
+        ids = ", ".join(str(i) for i in sorted(CONTAINER_IDS))
+        rows = self._typed(self.sql('SELECT "capture", "sysnb.type_id", "sysnb.params" FROM evt '
+                                    f'WHERE "sysnb.type_id" IN ({ids}) ORDER BY "capture", "sysnb.seq"'))
+        names = rows["capture"].cast(pa.string())
+        return {name: containers_of(rows.filter(pc.equal(names, name))) for name in set(names.to_pylist())}
+
+    def plan(self, expr: str | None, *, own_context: bool = True) -> Plan:
+        """How to evaluate ``expr``: a SQL condition (per capture where contexts differ), or Arrow per capture;
+        and the partitions and captures to read. ``own_context=False``: every capture in the empty context
+        (what chisels' filters use on one capture)."""
+        compiled = _compile(expr)
+        keep = bounds(compiled.node if compiled is not None else None)
+        if compiled is None:
+            return Plan("TRUE", None, keep)
+        names = [e["capture"] for e in self.manifest["captures"]]
+        ctxs = self.contexts() if own_context else dict.fromkeys(names, EMPTY)
+        per = {}
+        for name, ctx in ctxs.items():
+            folded = fold_hostname(compiled.node, ctx, compiled.text)
+            if folded != FALSE:
+                per[name] = compile_node(folded, compiled.text)
+        keep.captures = set(per)
+        if any(cf.dynamic for cf in per.values()):
+            full = self.contexts(containers=True) if own_context else ctxs
+            return Plan("", {n: (cf, full[n]) for n, cf in per.items()}, keep)
+        groups: dict[str, list[str]] = {}
+        for name, cf in per.items():
+            groups.setdefault(cf.sql_for(ctxs[name]), []).append(name)
+        if len(groups) == 1 and len(per) == len(names):
+            return Plan(next(iter(groups)), None, keep)
+        ors = [f'("capture" IN ({", ".join(_lit(n) for n in group)}) AND {sql})' for sql, group in groups.items()]
+        return Plan("(" + " OR ".join(ors) + ")" if ors else "FALSE", None, keep)
 
     # -- queries ----------------------------------------------------------------------------------------------
 
     def count(self, expr: str | None = None) -> int:
         """How many events sysdig would print for the filter ``expr`` (every shown event without one)."""
-        compiled = _compile(expr)
-        if compiled is not None and not _has_sql(compiled):
-            return sum(b.num_rows for b in self._arrow_batches(compiled, ["evt.num"], SHOWN))
-        query = f"SELECT count(*) AS n FROM evt WHERE {self._where(compiled, SHOWN)}"
-        return int(self.sql(query, _bounds(compiled))["n"][0].as_py())
+        plan = self.plan(expr)
+        if plan.arrow is not None:
+            return sum(b.num_rows for b in self._arrow_batches(plan, ["evt.num"], SHOWN))
+        return int(self.sql(f"SELECT count(*) AS n FROM evt WHERE {SHOWN} AND {plan.where}", plan.keep)["n"][0]
+                   .as_py())
 
     def filter(self, expr: str | None = None, columns: Sequence[str] | None = None, *,
                all_rows: bool = False) -> pa.Table:
@@ -123,27 +178,26 @@ class Dataset:
         ``columns`` (default: all). Sysdig's shown events, or every row (state-only too) with ``all_rows``."""
         rows = "TRUE" if all_rows else SHOWN
         cols = self._columns(columns)
-        compiled = _compile(expr)
-        if compiled is not None and not _has_sql(compiled):
-            return self._arrow_filter(compiled, cols, rows)
+        plan = self.plan(expr)
+        if plan.arrow is not None:
+            return self._arrow_filter(plan, cols, rows)
         select = ", ".join(quote(c) for c in cols)
-        query = (f"SELECT {select} FROM evt WHERE {self._where(compiled, rows)} "
+        query = (f"SELECT {select} FROM evt WHERE {rows} AND {plan.where} "
                  f'ORDER BY "sysnb.merge_ts", {self._rank_sql()}, "sysnb.seq"')
-        return self._typed(self.sql(query, _bounds(compiled)))
+        return self._typed(self.sql(query, plan.keep))
 
     def batches(self, expr: str | None = None, columns: Sequence[str] | None = None, *,
                 all_rows: bool = False) -> Iterator[pa.RecordBatch]:
         """The matching events batch by batch (in no particular order): for results larger than memory."""
         rows = "TRUE" if all_rows else SHOWN
         cols = self._columns(columns)
-        compiled = _compile(expr)
-        if compiled is not None and not _has_sql(compiled):
-            for b in self._arrow_batches(compiled, cols, rows):
-                yield from self._typed(pa.Table.from_batches([b])).to_batches()
+        plan = self.plan(expr)
+        if plan.arrow is not None:
+            yield from self._arrow_batches(plan, cols, rows)
             return
-        con = self.connect(_bounds(compiled))
+        con = self.connect(plan.keep)
         try:
-            reader = con.sql(f"SELECT {', '.join(quote(c) for c in cols)} FROM evt WHERE {self._where(compiled, rows)}")
+            reader = con.sql(f"SELECT {', '.join(quote(c) for c in cols)} FROM evt WHERE {rows} AND {plan.where}")
             for b in reader.to_arrow_reader(_BATCH):
                 yield from self._typed(pa.Table.from_batches([b])).to_batches()
         finally:
@@ -154,12 +208,12 @@ class Dataset:
         if name == "spy_users":
             return self.spy_users(filter)
         s = A.spec(name)
-        compiled = _compile(filter)
-        if compiled is not None and not _has_sql(compiled):
-            cols = sorted(s.columns() | compiled.columns() | {"evt.num"})
-            parts = (A.partial(pa.Table.from_batches([b]), s) for b in self._arrow_batches(compiled, cols, _returned()))
+        plan = self.plan(filter)
+        if plan.arrow is not None:
+            cols = sorted(s.columns() | {"evt.num"})
+            parts = (A.partial(pa.Table.from_batches([b]), s) for b in self._arrow_batches(plan, cols, _returned()))
             return A.result(A.combine(parts, s), s)
-        where = self._where(compiled, _returned())
+        where = f"{_returned()} AND {plan.where}"
         if s.mask:
             where += f" AND {compile_filter(s.mask).sql}"
         keys = [A.key_sql(k) for k in s.keys]
@@ -169,7 +223,7 @@ class Dataset:
         group = ", ".join(quote(k) for k in s.keys)
         query = (f"SELECT {group}, CAST(sum(value) AS BIGINT) AS value FROM ({inner}) WHERE value > 0 AND {valid} "
                  f"GROUP BY {group} ORDER BY value DESC, {group} LIMIT {s.top}")
-        return A.result(A.cast_like(self.sql(query, _bounds(compiled)), s), s)
+        return A.result(A.cast_like(self.sql(query, plan.keep), s), s)
 
     def topfiles_bytes(self, filter: str | None = None) -> ChiselResult:
         return self.chisel("topfiles_bytes", filter)
@@ -219,61 +273,68 @@ class Dataset:
                   for n in table.column_names]
         return table.cast(pa.schema(fields)) if table.schema != pa.schema(fields) else table
 
-    def _arrow_filter(self, compiled: CompiledFilter, cols: list[str], rows: str) -> pa.Table:
+    def _arrow_filter(self, plan: Plan, cols: list[str], rows: str) -> pa.Table:
         """``filter`` where Arrow evaluates the filter: the matching rows sorted into timeline order."""
         wanted = list(dict.fromkeys([*cols, "sysnb.merge_ts", "capture", "sysnb.seq"]))
-        got = pa.Table.from_batches(list(self._arrow_batches(compiled, wanted, rows)),
+        got = pa.Table.from_batches(list(self._arrow_batches(plan, wanted, rows)),
                                     schema=pa.schema([self.schema.field(c) for c in wanted]))
         ranked = got.append_column("__rank", self._rank_array(got["capture"]))
         ranked = ranked.sort_by([("sysnb.merge_ts", "ascending"), ("__rank", "ascending"),
                                  ("sysnb.seq", "ascending")])
         return ranked.select(cols)
 
-    def _arrow_batches(self, compiled: CompiledFilter, columns: Sequence[str], rows: str) -> Iterator[pa.RecordBatch]:
-        """Rows passing ``rows`` (SQL) and the partition bounds, read with every column the filter's computed
-        fields may use, filtered with Arrow batch by batch, then projected to ``columns``."""
-        con = self.connect(_bounds(compiled))
+    def _arrow_batches(self, plan: Plan, columns: Sequence[str], rows: str) -> Iterator[pa.RecordBatch]:
+        """Rows passing ``rows`` (SQL) in the kept partitions, read with every column (computed fields may use
+        any), filtered with Arrow batch by batch, each capture's rows in its own context, then projected."""
+        assert plan.arrow is not None
+        con = self.connect(plan.keep)
         try:
             reader = con.sql(f"SELECT * FROM evt WHERE {rows}").to_arrow_reader(_BATCH)
             for b in reader:
-                kept = compiled.apply(self._typed(pa.Table.from_batches([b])))
-                yield from kept.select(list(columns)).to_batches()
+                batch = self._typed(pa.Table.from_batches([b]))
+                names = batch["capture"].cast(pa.string())
+                for name in pc.unique(names).to_pylist():
+                    if name in plan.arrow:
+                        compiled, ctx = plan.arrow[name]
+                        part = batch.filter(pc.equal(names, name))
+                        yield from compiled.apply(part, ctx).select(list(columns)).to_batches()
         finally:
             con.close()
+
+
+@dataclass
+class Plan:
+    """A filter over a dataset: ``where`` (SQL), or ``arrow`` (per capture: the filter and its context) when a
+    field only Arrow computes is used; ``keep``: the partitions and captures that can match."""
+
+    where: str
+    arrow: dict[str, tuple[CompiledFilter, FieldContext]] | None
+    keep: Bounds
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 _SQL_TYPES = {"host": "VARCHAR", "date": "VARCHAR", "hour": "INTEGER"}
 
 
-def _bounds(compiled: CompiledFilter | None) -> Bounds:
-    return bounds(compiled.node if compiled is not None else None)
-
-
-def _partition(path: str) -> tuple[str, str, int]:
-    """(host, date, hour) of a file from its directories (host=H/date=D/hour=N/file)."""
-    hour_dir, date_dir, host_dir = (os.path.basename(p) for p in
-                                    (os.path.dirname(path), os.path.dirname(os.path.dirname(path)),
-                                     os.path.dirname(os.path.dirname(os.path.dirname(path)))))
+def _partition(path: str) -> tuple[str, str, int, str]:
+    """(host, date, hour, capture) of a file: host=H/date=D/hour=N/CAPTURE-SHA16-I.parquet."""
+    hour_dir = os.path.dirname(path)
+    date_dir = os.path.dirname(hour_dir)
+    host_dir = os.path.dirname(date_dir)
     try:
-        hour = int(hour_dir.split("=", 1)[1])
-    except ValueError:
+        hour = int(os.path.basename(hour_dir).split("=", 1)[1])
+    except (IndexError, ValueError):
         hour = 0
-    return host_dir.split("=", 1)[1], date_dir.split("=", 1)[1], hour
+    capture = os.path.basename(path).rsplit("-", 2)[0]
+    return (os.path.basename(host_dir).split("=", 1)[-1], os.path.basename(date_dir).split("=", 1)[-1], hour,
+            capture)
 
 
 def _compile(expr: str | None) -> CompiledFilter | None:
     return compile_filter(expr) if expr and expr.strip() else None
-
-
-def _has_sql(compiled: CompiledFilter) -> bool:
-    """Whether the filter has a SQL rendering (fields computed at evaluation time have none)."""
-    if compiled.dynamic:
-        return False
-    try:
-        _ = compiled.sql
-    except UsageError:
-        return False
-    return True
 
 
 def open_dataset(path: str | os.PathLike[str], **options: Any) -> Dataset:

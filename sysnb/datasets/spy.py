@@ -19,18 +19,24 @@ _COLUMNS = ("evt.num", "evt.rawtime", "evt.type", "evt.dir", "evt.failed", "thre
 
 
 def spy_users_of(ds: Dataset, filter: str | None) -> ChiselResult:
-    from sysnb.datasets.query import _compile, _returned, quote
+    from sysnb.datasets.query import _returned, quote
 
-    compiled = _compile(filter)
+    plan = ds.plan(filter)
     results = []
     for entry in sorted(ds.manifest["captures"], key=lambda e: ds._capture_order().index(e["capture"])):
         name = entry["capture"]
+        if plan.keep.captures is not None and name not in plan.keep.captures:
+            continue
         where = f"""{_returned()} AND "capture" = '{name.replace("'", "''")}'"""
+        where += f" AND {plan.where}" if plan.arrow is None else ""
         cols = ", ".join(quote(c) for c in _COLUMNS)
         params = """CASE WHEN "evt.type" IN ('execve', 'chdir') THEN "sysnb.params" END AS "sysnb.params" """
-        table = ds._typed(ds.sql(f'SELECT {cols}, {params} FROM evt WHERE {where} ORDER BY "sysnb.seq"'))
-        if compiled is not None:
-            table = compiled.apply(table)
+        if plan.arrow is not None:  # the filter may read any column: read them all, keep the chisel's
+            cols, params = "*", '"sysnb.params" AS "__params"'
+        table = ds._typed(ds.sql(f'SELECT {cols}, {params} FROM evt WHERE {where} ORDER BY "sysnb.seq"', plan.keep))
+        if plan.arrow is not None:
+            compiled, ctx = plan.arrow[name]
+            table = compiled.apply(table.drop_columns(["__params"]), ctx)
         source = entry["provenance"]["source"]
         start_state = source if os.path.isfile(source) and os.path.getsize(source) == entry["provenance"]["size"] \
             else None
