@@ -146,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["rules"]:
             return rules_command(argv[1:])
+        if argv[:1] == ["export"]:
+            from sysnb.datasets.cli import export_command
+
+            return export_command(argv[1:])
         args = build_parser().parse_args(argv)
         return run(args)
     except (UsageError, SysnbError) as e:

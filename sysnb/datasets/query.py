@@ -141,9 +141,9 @@ class Dataset:
         (what chisels' filters use on one capture)."""
         compiled = _compile(expr)
         keep = bounds(compiled.node if compiled is not None else None)
-        if compiled is None:
-            return Plan("TRUE", None, keep)
         names = [e["capture"] for e in self.manifest["captures"]]
+        if compiled is None:
+            return Plan("TRUE", None, keep, dict.fromkeys(names))
         ctxs = self.contexts() if own_context else dict.fromkeys(names, EMPTY)
         per = {}
         for name, ctx in ctxs.items():
@@ -153,14 +153,17 @@ class Dataset:
         keep.captures = set(per)
         if any(cf.dynamic for cf in per.values()):
             full = self.contexts(containers=True) if own_context else ctxs
-            return Plan("", {n: (cf, full[n]) for n, cf in per.items()}, keep)
+            arrow = {n: (cf, full[n]) for n, cf in per.items()}
+            every: dict[str, tuple[CompiledFilter, FieldContext] | None] = dict(arrow)
+            return Plan("", arrow, keep, every)
         groups: dict[str, list[str]] = {}
         for name, cf in per.items():
             groups.setdefault(cf.sql_for(ctxs[name]), []).append(name)
+        each: dict[str, tuple[CompiledFilter, FieldContext] | None] = {n: (cf, ctxs[n]) for n, cf in per.items()}
         if len(groups) == 1 and len(per) == len(names):
-            return Plan(next(iter(groups)), None, keep)
+            return Plan(next(iter(groups)), None, keep, each)
         ors = [f'("capture" IN ({", ".join(_lit(n) for n in group)}) AND {sql})' for sql, group in groups.items()]
-        return Plan("(" + " OR ".join(ors) + ")" if ors else "FALSE", None, keep)
+        return Plan("(" + " OR ".join(ors) + ")" if ors else "FALSE", None, keep, each)
 
     # -- queries ----------------------------------------------------------------------------------------------
 
@@ -291,13 +294,7 @@ class Dataset:
         try:
             reader = con.sql(f"SELECT * FROM evt WHERE {rows}").to_arrow_reader(_BATCH)
             for b in reader:
-                batch = self._typed(pa.Table.from_batches([b]))
-                names = batch["capture"].cast(pa.string())
-                for name in pc.unique(names).to_pylist():
-                    if name in plan.arrow:
-                        compiled, ctx = plan.arrow[name]
-                        part = batch.filter(pc.equal(names, name))
-                        yield from compiled.apply(part, ctx).select(list(columns)).to_batches()
+                yield from plan.apply(self._typed(pa.Table.from_batches([b]))).select(list(columns)).to_batches()
         finally:
             con.close()
 
@@ -305,11 +302,25 @@ class Dataset:
 @dataclass
 class Plan:
     """A filter over a dataset: ``where`` (SQL), or ``arrow`` (per capture: the filter and its context) when a
-    field only Arrow computes is used; ``keep``: the partitions and captures that can match."""
+    field only Arrow computes is used; ``keep``: the partitions and captures that can match; ``each``: every
+    capture that can match, with its filter and context for Arrow (None: no filter)."""
 
     where: str
     arrow: dict[str, tuple[CompiledFilter, FieldContext]] | None
     keep: Bounds
+    each: dict[str, tuple[CompiledFilter, FieldContext] | None]
+
+    def apply(self, batch: pa.Table) -> pa.Table:
+        """The rows of ``batch`` that pass, evaluated with Arrow, each capture's rows in its own context."""
+        names = batch["capture"].cast(pa.string())
+        parts = []
+        for name in pc.unique(names).to_pylist():
+            if name not in self.each:
+                continue
+            part = batch.filter(pc.equal(names, name))
+            check = self.each[name]
+            parts.append(part if check is None else check[0].apply(part, check[1]))
+        return pa.concat_tables(parts) if parts else batch.slice(0, 0)
 
 
 def _lit(text: str) -> str:

@@ -4,7 +4,7 @@ the columns the chisel uses and the raw parameters of the rows it prints (execve
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -37,12 +37,16 @@ def spy_users_of(ds: Dataset, filter: str | None) -> ChiselResult:
         if plan.arrow is not None:
             compiled, ctx = plan.arrow[name]
             table = compiled.apply(table.drop_columns(["__params"]), ctx)
-        source = entry["provenance"]["source"]
-        start_state = source if os.path.isfile(source) and os.path.getsize(source) == entry["provenance"]["size"] \
-            else None
-        results.append((name, _spy(table, start_state)))
+        results.append((name, run_spy(table, entry)))
     return per_capture_result(results) if results else ChiselResult(pa.table({"command": pa.array([], pa.string())}),
                                                                      lambda: iter(()))
+
+
+def run_spy(table: pa.Table, entry: dict[str, Any]) -> ChiselResult:
+    """spy_users on one capture's returned rows, with the start state of its file when that is still there."""
+    source = entry["provenance"]["source"]
+    present = os.path.isfile(source) and os.path.getsize(source) == entry["provenance"]["size"]
+    return _spy(table, source if present else None)
 
 
 def _spy(table: pa.Table, source: str | None) -> ChiselResult:
