@@ -225,7 +225,7 @@ def export(spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], out:
            address: str | None = None, engine: str = "native") -> dict[str, Any]:
     """``sysnb export --ray``: each capture converted by its own Ray task (``out`` must be a directory every
     worker can write, e.g. a shared mount); the manifest written by the driver. Returns the manifest."""
-    from sysnb.datasets.parquet import write_manifest
+    from sysnb.datasets.parquet import unique_names, write_manifest
     from sysnb.datasets.sources import resolve
 
     ray = _ray()
@@ -233,5 +233,5 @@ def export(spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], out:
     dest = os.path.abspath(os.fspath(out))
     os.makedirs(dest, exist_ok=True)
     task = ray.remote(_export_one)
-    entries = ray.get([task.remote(p, dest, engine) for p in resolve(spec)])
+    entries = ray.get([task.remote(p, dest, engine) for p in unique_names(resolve(spec))])
     return write_manifest(dest, entries)

@@ -220,6 +220,21 @@ def test_export_twice_replaces_files_and_entries(dataset_dir: Path, tmp_path: Pa
     assert len(json.loads((out / "manifest.json").read_text())["captures"]) == 2
 
 
+def test_another_file_of_the_same_name_replaces_the_capture(tmp_path: Path) -> None:
+    out = tmp_path / "named"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(FALCO[0], tmp_path / "a" / "trace.scap.gz")
+    shutil.copy(FALCO[1], tmp_path / "b" / "trace.scap.gz")
+    export([tmp_path / "a" / "trace.scap.gz"], out)
+    export([tmp_path / "b" / "trace.scap.gz"], out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["provenance"]["sha256"] for e in manifest["captures"]] == [open_capture(FALCO[1]).provenance.sha256]
+    assert open_dataset(out).count() == visible_rows(open_capture(FALCO[1]).table).num_rows
+    with pytest.raises(UsageError, match="share the name"):
+        export([tmp_path / "a" / "trace.scap.gz", tmp_path / "b" / "trace.scap.gz"], out)
+
+
 def test_to_parquet_exports_captures_not_views(tmp_path: Path) -> None:
     cap = open_capture(FALCO[0])
     cap.to_parquet(tmp_path / "one")

@@ -6,7 +6,8 @@ place in the merged timeline: ``sysnb.merge_ts`` (the running maximum of the cap
 :mod:`sysnb.datasets.merged`) and ``sysnb.seq`` (the row's index in its capture). Rows are partitioned by
 their own ``evt.rawtime`` (UTC), so a filter's time bounds prune partitions exactly; rows without a
 timestamp (0) go to ``date=1970-01-01/hour=0``. ``manifest.json`` holds each capture's provenance (sha256,
-span, events, drops, damage, containers), keyed by sha256; exporting a capture again replaces its files.
+span, events, drops, damage, containers) and field context, by capture (file) name; exporting a capture
+again, or another file of the same name, replaces its rows.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 from sysnb.capture import Provenance, _provenance, sha256_file
 from sysnb.datasets.contexts import metadata_json
 from sysnb.datasets.merged import capture_label, merge_key, with_origin
-from sysnb.datasets.sources import host_label, resolve
+from sysnb.datasets.sources import host_label, natural_key, resolve
 from sysnb.errors import SysnbError, UsageError
 from sysnb.fields.context import metadata
 from sysnb.scan import Scan, ScanInfo
@@ -89,12 +90,34 @@ def export_capture(path: str, out: str, *, engine: str = "native") -> dict[str, 
     sha = sha256_file(spath)
     label = capture_label(spath)
     span = _Span()
+    remove_capture(out, label)  # a capture exported again replaces its rows (and an earlier file's)
     ds.write_dataset(
         _rows(scan, label, span), out, schema=dataset_schema(scan.schema), format="parquet",
         partitioning=ds.HivePartitioning(PARTITIONS, segment_encoding="none"),
         basename_template=f"{label}-{sha[:16]}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
         max_rows_per_group=1 << 17, min_rows_per_group=1 << 15)
     return _entry(spath, sha, scan.info, span, engine)
+
+
+def remove_capture(out: str, label: str) -> None:
+    """Delete the files of capture ``label`` from the dataset at ``out`` (LABEL-SHA16-N.parquet)."""
+    import glob
+    import re
+
+    mine = re.compile(re.escape(label) + r"-[0-9a-f]{16}-\d+\.parquet")
+    for f in glob.glob(os.path.join(glob.escape(out), "host=*", "date=*", "hour=*", "*.parquet")):
+        if mine.fullmatch(os.path.basename(f)):
+            os.remove(f)
+
+
+def unique_names(paths: Sequence[str]) -> list[str]:
+    """``paths``, refused when two share a file name (the name tells a dataset's captures apart)."""
+    labels = [capture_label(p) for p in paths]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise UsageError(f"two captures share the name {', '.join(dup)}: rows are told apart by file name; rename "
+                         "or copy one of them")
+    return list(paths)
 
 
 def _rows(scan: Scan, label: str, span: _Span) -> Iterator[pa.RecordBatch]:
@@ -161,18 +184,14 @@ def read_manifest(out: str) -> dict[str, Any]:
 
 
 def write_manifest(out: str, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Add ``entries`` to the manifest at ``out`` (an entry with the same sha256 is replaced)."""
+    """Add ``entries`` to the manifest at ``out`` (an entry of the same capture name is replaced)."""
     try:
-        captures = {e["provenance"]["sha256"]: e for e in read_manifest(out)["captures"]}
+        captures = {e["capture"]: e for e in read_manifest(out)["captures"]}
     except UsageError:
         captures = {}
     for e in entries:
-        same_name = [s for s, c in captures.items() if c["capture"] == e["capture"] and s != e["provenance"]["sha256"]]
-        if same_name:
-            raise UsageError(f"{out} already holds another capture named {e['capture']} (sha256 {same_name[0]}): "
-                             "rows are told apart by file name; rename the file or export to another directory")
-        captures[e["provenance"]["sha256"]] = e
-    ordered = sorted(captures.values(), key=lambda e: (e["provenance"]["start_ns"] or 0, e["capture"]))
+        captures[e["capture"]] = e
+    ordered = sorted(captures.values(), key=lambda e: (e["provenance"]["start_ns"] or 0, natural_key(e["capture"])))
     manifest = {"format": FORMAT, "captures": ordered}
     tmp = os.path.join(out, MANIFEST + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -186,7 +205,7 @@ def export(spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], out:
     """Write captures (paths, a directory, a glob) into the dataset at ``out``; returns the manifest."""
     dest = os.fspath(out)
     os.makedirs(dest, exist_ok=True)
-    return write_manifest(dest, [export_capture(p, dest, engine=engine) for p in resolve(spec)])
+    return write_manifest(dest, [export_capture(p, dest, engine=engine) for p in unique_names(resolve(spec))])
 
 
 def export_view(cap: Any, out: str | os.PathLike[str], *, engine: str = "native") -> dict[str, Any]:
