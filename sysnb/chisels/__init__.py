@@ -23,6 +23,10 @@ def run(source: Capture | pa.Table, name: str, args: Sequence[str] | dict[str, A
     """Run chisel ``name`` on a capture (or an events table) with positional argument strings (as on the
     command line) or keyword values, after an optional sysdig filter."""
     c = get(name)
+    per_capture = getattr(source, "per_capture", None)
+    if per_capture is not None and "source" in inspect.signature(c.fn).parameters:
+        result: ChiselResult = per_capture(name, args, filter)  # a merged view (sysnb.datasets): per capture
+        return result
     if isinstance(source, pa.Table):
         table = source
     else:

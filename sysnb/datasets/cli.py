@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import json
+import os
 import sys
+from collections.abc import Iterator
 
 from sysnb.errors import UsageError
 from sysnb.scan import ENGINES
@@ -60,3 +64,76 @@ def export_command(argv: list[str]) -> int:
               f"sha256 {p['sha256'][:16]}…{damage}")
     print(f"{len(manifest['captures'])} captures in {label(args.parquet)}")
     return 0
+
+
+# -- sysnb -r A -r B / -r DIR / -r 'GLOB' -------------------------------------------------------------------
+
+_READ = ("-r", "--read", "--readfile")
+#: options of a single read that a merged read does not offer (yet), by their argparse names
+_SINGLE_ONLY = {"write": "-w", "summary": "-S", "numevents": "-n", "seconds": "-M", "displayflt": "-d",
+                "suppress_comm": "-U", "json": "-j", "rules": "--rules"}
+
+
+def split_reads(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the values of every -r/--read, the other arguments)."""
+    paths: list[str] = []
+    rest: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word in _READ:
+            paths.append(next(words, ""))
+        elif word.startswith(("--read=", "--readfile=")):
+            paths.append(word.split("=", 1)[1])
+        elif word.startswith("-r") and not word.startswith("--") and len(word) > 2:
+            paths.append(word[2:])
+        else:
+            rest.append(word)
+    return paths, rest
+
+
+def reads_many(argv: list[str]) -> bool:
+    """Whether the command line reads several captures (-r twice, a directory, a glob)."""
+    paths, _ = split_reads(argv)
+    if len(paths) > 1:
+        return True
+    return bool(paths) and (os.path.isdir(paths[0]) or (glob.has_magic(paths[0]) and not os.path.exists(paths[0])))
+
+
+def read_many(argv: list[str]) -> int:
+    """``sysnb -r A -r B [-p FMT] [-c CHISEL] [FILTER]``: the captures as one timeline (open_captures)."""
+    from sysnb import cli, options
+    from sysnb.datasets.merged import open_captures
+
+    paths, rest = split_reads(argv)
+    args = cli.build_parser().parse_args([*rest, "-r", paths[0]])
+    refused = [flag for name, flag in _SINGLE_ONLY.items() if getattr(args, name, None)]
+    if refused:
+        raise UsageError(f"{', '.join(refused)} with several captures is not supported yet: read one capture, or "
+                         "use sysnb.open_captures / sysnb.open_dataset from Python")
+    merged = open_captures(paths)
+    if args.chisel:
+        with _opening(cli, merged):
+            return cli.run_chisel(args)
+    from sysnb.format.output import Formatter
+
+    fmt = options.output_format(args)
+    context = options.context_options(args)
+    bufmode = cli._bufmode(args)
+    view = merged.filter(" ".join(args.filter)) if args.filter else merged
+    escape = cli.terminal_escape(args, Formatter(fmt, bufmode=bufmode))
+    write = options.writer(args.unbuffered)
+    if not args.quiet:
+        for line in view.lines(fmt, bufmode=bufmode, **context):
+            write(escape(line))
+    return 1 if merged.provenance.error else 0
+
+
+@contextlib.contextmanager
+def _opening(cli: object, merged: object) -> Iterator[None]:
+    """The command's chisel path (argument splitting, escaping) with -r's capture being the merged view."""
+    saved = cli._open  # type: ignore[attr-defined]
+    cli._open = lambda args: merged  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        cli._open = saved  # type: ignore[attr-defined]

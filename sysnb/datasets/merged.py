@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -80,9 +80,12 @@ class MergedCapture(Capture):
         names = column.dictionary.to_pylist()
         return {name: np.flatnonzero(codes == i) for i, name in enumerate(names)}
 
-    def lines(self, fmt: str, **options: Any) -> list[str]:
+    def lines(self, fmt: str, bufmode: str = "normal", **context: Any) -> list[str]:
         """The shown events as ``-p FMT`` prints them, each formatted in its own capture's context (its
-        evt.reltime, evt.hostname, users): the lines in timeline order."""
+        evt.reltime, evt.hostname, users; ``context``: FieldContext options such as time_type): the lines
+        in timeline order."""
+        from dataclasses import replace
+
         from sysnb.capture import visible_rows
         from sysnb.format.output import Formatter
 
@@ -90,7 +93,7 @@ class MergedCapture(Capture):
         out: list[str | None] = [None] * shown.table.num_rows
         for name, rows in shown._rows_by_capture().items():
             part = shown.table.take(pa.array(rows))
-            formatter = Formatter(fmt, context=self.contexts[name], **options)
+            formatter = Formatter(fmt, bufmode=bufmode, context=replace(self.contexts[name], **context))
             for i, line in zip(rows.tolist(), formatter.lines(part), strict=False):
                 out[i] = line
         return [line for line in out if line is not None]
@@ -113,11 +116,14 @@ class MergedCapture(Capture):
         params = inspect.signature(get(name).fn).parameters
         if filter and "filtered" not in params:  # the filter in each capture's own context, as filter() does
             return self.filter(filter).chisel(name, *args, **kwargs)
-        if "source" not in params:
-            return super().chisel(name, *args, filter=filter, **kwargs)
-        parts = [(capture_label(p.source), self.capture(capture_label(p.source))) for p in self.members]
-        results = [(label, Capture.chisel(cap, name, *args, filter=filter, **kwargs)) for label, cap in parts]
-        return per_capture_result(results)
+        return super().chisel(name, *args, filter=filter, **kwargs)
+
+    def per_capture(self, name: str, args: Sequence[str] | dict[str, Any], filter: str | None) -> Any:
+        """Chisel ``name`` on each member (sysnb.chisels.run calls this for chisels reading start state)."""
+        from sysnb.chisels import run
+
+        labels = [capture_label(p.source) for p in self.members]
+        return per_capture_result([(label, run(self.capture(label), name, args, filter)) for label in labels])
 
     def save(self, path: str | os.PathLike[str], *, compress: bool | None = None, state: bool = True) -> int:
         raise UsageError("a merged view spans several files and has no single source to take state from; save "
