@@ -335,3 +335,19 @@ def test_shared_captures_from_many_hosts(tmp_path: Path) -> None:
     for name in ("topfiles_bytes", "topprocs_net", "topconns"):
         assert ds.chisel(name).table.equals(merged.chisel(name).table), name
     assert ds.spy_users().table.equals(merged.chisel("spy_users").table)
+
+
+def test_command_line_reads_several_captures(capsys: pytest.CaptureFixture[str]) -> None:
+    from sysnb.cli import main
+
+    fmt = "*%evt.num %evt.hostname %proc.name %evt.type %fd.name"
+    merged = open_captures(FALCO)
+    assert main(["-r", str(FALCO[0]), *[a for p in FALCO[1:] for a in ("-r", str(p))], "-p", fmt,
+                 "evt.type=open"]) == 0
+    assert capsys.readouterr().out.splitlines() == merged.filter("evt.type=open").lines(fmt)  # type: ignore[attr-defined]
+    assert main(["-r", str(FIXTURES / "falco"), "-c", "topfiles_bytes"]) == 0  # a directory
+    assert capsys.readouterr().out.splitlines() == str(merged.chisel("topfiles_bytes")).splitlines()
+    assert main(["-r", str(FIXTURES / "falco" / "*.gz"), "-c", "spy_users"]) == 0  # a glob; per capture
+    assert capsys.readouterr().out.splitlines() == str(merged.chisel("spy_users")).splitlines()
+    assert main(["-r", str(FALCO[0]), "-r", str(FALCO[1]), "-S"]) == 2
+    assert "not supported yet" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from sysnb.errors import UsageError
 from sysnb.scan import ENGINES
@@ -129,11 +130,18 @@ def read_many(argv: list[str]) -> int:
 
 
 @contextlib.contextmanager
-def _opening(cli: object, merged: object) -> Iterator[None]:
-    """The command's chisel path (argument splitting, escaping) with -r's capture being the merged view."""
-    saved = cli._open  # type: ignore[attr-defined]
-    cli._open = lambda args: merged  # type: ignore[attr-defined]
+def _opening(cli: Any, merged: Any) -> Iterator[None]:
+    """The command's chisel path (argument splitting, printing) with -r's capture being the merged view, and
+    the whole-table path for chisels that would stream one file batch by batch."""
+    from sysnb.chisels import run
+
+    def streamed(args: argparse.Namespace, c: Any, chisel_args: list[str], flt: str | None, columns: Any) -> int:
+        cli._print_chisel(args, run(merged, c.name, chisel_args, flt))
+        return 1 if merged.provenance.error else 0
+
+    saved = cli._open, cli._streamed_chisel
+    cli._open, cli._streamed_chisel = (lambda args, **_: merged), streamed
     try:
         yield
     finally:
-        cli._open = saved  # type: ignore[attr-defined]
+        cli._open, cli._streamed_chisel = saved
