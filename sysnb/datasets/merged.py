@@ -31,8 +31,6 @@ from sysnb.filter import CompiledFilter
 from sysnb.scan import ProgressFn
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
-#: the columns a merged view adds to the capture table
-ORIGIN_COLUMNS = ("host", "capture")
 
 
 class MergedCapture(Capture):
