@@ -89,7 +89,10 @@ def read(dataset_dir: str | os.PathLike[str], expr: str | None = None, *, column
     partitioning = ray.data.datasource.Partitioning("hive", base_dir=path, field_types={"hour": int})
     keep = ray.data.datasource.PathPartitionFilter.of(functools.partial(_keeps, plan.keep), style="hive",
                                                       base_dir=path)
-    data = ray.data.read_parquet(path, partitioning=partitioning, partition_filter=keep, file_extensions=["parquet"])
+    stored = [c for c in plan.reads(cols if cols is not None else ds.schema.names, ds.schema)
+              if c not in ("host", "date", "hour")]  # those come from the directories
+    data = ray.data.read_parquet(path, partitioning=partitioning, partition_filter=keep, file_extensions=["parquet"],
+                                 columns=stored)
     return data.map_batches(_select, batch_format="pyarrow", batch_size=None,
                             fn_kwargs={"path": path, "expr": expr, "rows": rows, "columns": cols,
                                        "own_context": own_context})

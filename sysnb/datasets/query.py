@@ -28,6 +28,8 @@ from sysnb.fields import EMPTY, FieldContext
 from sysnb.filter import CompiledFilter, compile_filter
 from sysnb.filter.compile import compile_node
 
+#: what selecting rows reads besides a filter's columns: the origin, returned_rows and visible_rows
+_ROW_COLUMNS = frozenset({"capture", "evt.num", "sysnb.visible", "sysnb.type_id"})
 #: the rows sysdig prints / the rows its inspector hands to chisels (see sysnb.capture.returned_rows)
 SHOWN = '("evt.num" IS NOT NULL AND "sysnb.visible")'
 _BATCH = 65536
@@ -287,12 +289,13 @@ class Dataset:
         return ranked.select(cols)
 
     def _arrow_batches(self, plan: Plan, columns: Sequence[str], rows: str) -> Iterator[pa.RecordBatch]:
-        """Rows passing ``rows`` (SQL) in the kept partitions, read with every column (computed fields may use
-        any), filtered with Arrow batch by batch, each capture's rows in its own context, then projected."""
+        """Rows passing ``rows`` (SQL) in the kept partitions, read with the columns the filters use, filtered
+        with Arrow batch by batch, each capture's rows in its own context, then projected."""
         assert plan.arrow is not None
         con = self.connect(plan.keep)
         try:
-            reader = con.sql(f"SELECT * FROM evt WHERE {rows}").to_arrow_reader(_BATCH)
+            select = ", ".join(quote(c) for c in plan.reads(columns, self.schema))
+            reader = con.sql(f"SELECT {select} FROM evt WHERE {rows}").to_arrow_reader(_BATCH)
             for b in reader:
                 yield from plan.apply(self._typed(pa.Table.from_batches([b]))).select(list(columns)).to_batches()
         finally:
@@ -309,6 +312,13 @@ class Plan:
     arrow: dict[str, tuple[CompiledFilter, FieldContext]] | None
     keep: Bounds
     each: dict[str, tuple[CompiledFilter, FieldContext] | None]
+
+    def reads(self, columns: Sequence[str], schema: pa.Schema) -> list[str]:
+        """The stored columns to read for ``columns`` and the filters (and what row selection uses)."""
+        needed = set(columns) | _ROW_COLUMNS
+        for check in self.each.values():
+            needed |= check[0].columns() if check is not None else set()
+        return [n for n in schema.names if n in needed]
 
     def apply(self, batch: pa.Table) -> pa.Table:
         """The rows of ``batch`` that pass, evaluated with Arrow, each capture's rows in its own context."""
