@@ -83,20 +83,45 @@ def dataset_schema(scan_schema: pa.Schema) -> pa.Schema:
 
 def export_capture(path: str, out: str, *, engine: str = "native") -> dict[str, Any]:
     """Write one capture into the dataset at ``out``; returns its manifest entry (not yet in the manifest)."""
-    import pyarrow.dataset as ds
-
     spath = os.path.abspath(path)
     scan = Scan(spath, engine=engine)
     sha = sha256_file(spath)
     label = capture_label(spath)
     span = _Span()
     remove_capture(out, label)  # a capture exported again replaces its rows (and an earlier file's)
-    ds.write_dataset(
-        _rows(scan, label, span), out, schema=dataset_schema(scan.schema), format="parquet",
-        partitioning=ds.HivePartitioning(PARTITIONS, segment_encoding="none"),
-        basename_template=f"{label}-{sha[:16]}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
-        max_rows_per_group=1 << 17, min_rows_per_group=1 << 15)
+    _write(_rows(scan, label, span), out, dataset_schema(scan.schema), f"{label}-{sha[:16]}-0.parquet")
     return _entry(spath, sha, scan.info, span, engine)
+
+
+def _write(batches: Iterator[pa.RecordBatch], out: str, schema: pa.Schema, name: str) -> None:
+    """Each batch into the file ``name`` of its partition directory, synchronously: one open writer per
+    partition the capture reaches, nothing queued (pyarrow's dataset writer queues millions of rows when the
+    scan outruns the disk)."""
+    import pyarrow.parquet as pq
+
+    stored = pa.schema([f for f in schema if f.name not in PARTITIONS.names])
+    writers: dict[tuple[str, str, int], Any] = {}
+    try:
+        for batch in batches:
+            t = pa.Table.from_batches([batch])
+            for key, part in _by_partition(t):
+                if key not in writers:
+                    where = os.path.join(out, f"host={key[0]}", f"date={key[1]}", f"hour={key[2]}")
+                    os.makedirs(where, exist_ok=True)
+                    writers[key] = pq.ParquetWriter(os.path.join(where, name), stored)
+                writers[key].write_table(part.select(stored.names))
+    finally:
+        for w in writers.values():
+            w.close()
+
+
+def _by_partition(t: pa.Table) -> Iterator[tuple[tuple[str, str, int], pa.Table]]:
+    """The rows of ``t`` per (host, date, hour) (a batch spans one or two hours, rarely more)."""
+    host = t["host"][0].as_py() if t.num_rows else ""
+    keys = pc.binary_join_element_wise(t["date"], pc.cast(t["hour"], pa.string()), "/")
+    for k in pc.unique(keys).to_pylist():
+        date, hour = k.split("/")
+        yield (host, date, int(hour)), t.filter(pc.equal(keys, k))
 
 
 def remove_capture(out: str, label: str) -> None:
