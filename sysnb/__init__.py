@@ -35,6 +35,7 @@ _EXPORTS = {
     "CaptureFormatError": "sysnb.errors", "SysnbError": "sysnb.errors", "UsageError": "sysnb.errors",
     "CompiledFilter": "sysnb.filter", "compile_filter": "sysnb.filter",
     "capture": "sysnb.record",
+    "open_captures": "sysnb.datasets", "open_dataset": "sysnb.datasets",
     "alerts_table": "sysnb.rules", "load_rules": "sysnb.rules",
 }
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from sysnb.capture import Capture, Provenance, open_capture
     from sysnb.case.api import case, finding, mark, marks, unmark
     from sysnb.data import ground_truth, sample_path
+    from sysnb.datasets import open_captures, open_dataset
     from sysnb.errors import CaptureFormatError, SysnbError, UsageError
     from sysnb.filter import CompiledFilter, compile_filter
     from sysnb.record import capture
@@ -104,6 +106,8 @@ __all__ = [
     "mark",
     "marks",
     "open_capture",
+    "open_captures",
+    "open_dataset",
     "sample_path",
     "unmark",
 ]

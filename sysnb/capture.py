@@ -140,6 +140,13 @@ class Capture:
         evidence_written(self, out, written)
         return written
 
+    def to_parquet(self, out: str | os.PathLike[str], *, engine: str = "native") -> dict[str, Any]:
+        """Add this capture to the Parquet dataset at ``out`` (``sysnb.open_dataset(out)`` queries it), read
+        again from its file batch by batch; returns the dataset's manifest. See :mod:`sysnb.datasets`."""
+        from sysnb.datasets.parquet import export_view
+
+        return export_view(self, out, engine=engine)
+
     def fields(self, *names: str, limit: int | None = None) -> Any:
         """The events as a pandas DataFrame of sysdig field values rendered as ``-p`` prints them (any field
         ``sysnb -l`` lists, e.g. ``evt.time``, ``evt.args``, ``fd.name``, ``evt.arg.fd``)."""

@@ -146,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["rules"]:
             return rules_command(argv[1:])
+        from sysnb.datasets import cli as many
+
+        if argv[:1] == ["export"]:
+            return many.export_command(argv[1:])
+        if many.reads_many(argv):  # -r A -r B, -r DIR, -r 'GLOB': one merged timeline
+            return many.read_many(argv)
         args = build_parser().parse_args(argv)
         return run(args)
     except (UsageError, SysnbError) as e:

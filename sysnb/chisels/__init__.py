@@ -23,12 +23,20 @@ def run(source: Capture | pa.Table, name: str, args: Sequence[str] | dict[str, A
     """Run chisel ``name`` on a capture (or an events table) with positional argument strings (as on the
     command line) or keyword values, after an optional sysdig filter."""
     c = get(name)
+    per_capture = getattr(source, "per_capture", None)
+    if per_capture is not None and "source" in inspect.signature(c.fn).parameters:
+        result: ChiselResult = per_capture(name, args, filter)  # a merged view (sysnb.datasets): per capture
+        return result
     if isinstance(source, pa.Table):
         table = source
     else:
         from sysnb.capture import returned_rows
 
         heavy = {"sysnb.params", "evt.args", "sysnb.info"}
+        if filter:  # a filter on evt.arg.* / evt.rawarg.* reads them
+            from sysnb.filter import compile_filter
+
+            heavy = set() if compile_filter(filter).dynamic else heavy
         keep = [n for n in source.table.column_names if c.raw or n not in heavy]
         table = returned_rows(source.table, keep)  # without the raw parameters unless the chisel reads them
     if filter:
