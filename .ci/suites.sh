@@ -23,15 +23,17 @@ CI_BUDGET=${CI_BUDGET:-4500}
 mkdir -p "$LOGS"
 PYTEST=("$BIN/python" -m pytest -q -rs -p no:cacheprovider)
 
-ALL=(ruff mypy pytest live browser notebooks cargo-fmt cargo-clippy cargo-test fuzz)
+ALL=(ruff mypy pytest live browser ray notebooks cargo-fmt cargo-clippy cargo-test fuzz)
 SECOND_LANE=(pytest notebooks cargo-fmt cargo-clippy cargo-test)  # with LANES=2 these run beside the others
-declare -A LIMIT=([ruff]=120 [mypy]=600 [pytest]=2400 [live]=1800 [browser]=900 [notebooks]=900
+declare -A LIMIT=([ruff]=120 [mypy]=600 [pytest]=2400 [live]=1800 [browser]=900 [notebooks]=900 [ray]=1200
                   [cargo-fmt]=120 [cargo-clippy]=1200 [cargo-test]=1200 [fuzz]=1200)
 
 suite_ruff() { "$BIN/ruff" check sysnb tests tools notebooks/conftest.py benchmarks; }
 suite_mypy() { "$BIN/mypy"; }
 # the unit and golden tests; live recording and the browser have suites of their own
-suite_pytest() { "${PYTEST[@]}" --ignore=tests/live --ignore=tests/browser tests; }
+suite_pytest() { "${PYTEST[@]}" --ignore=tests/live --ignore=tests/browser -m "not ray" tests; }
+# the Ray Data tier on a local 2-CPU cluster the tests start (minutes: a suite of its own, beside the unit tests)
+suite_ray() { "${PYTEST[@]}" -m ray tests; }
 suite_live() { "${PYTEST[@]}" tests/live; }
 suite_browser() { "${PYTEST[@]}" tests/browser; }
 suite_notebooks() { "${PYTEST[@]}" --nbval notebooks/; }
