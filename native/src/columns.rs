@@ -68,6 +68,15 @@ pub enum Col {
     CloneTs,
     Apid,
     Aname,
+    Vtid,
+    Vpid,
+    Tty,
+    Sid,
+    Vpgid,
+    Env,
+    Pcmdline,
+    Sname,
+    Cgroups,
     Fdnum,
     FdType,
     Typechar,
@@ -85,6 +94,9 @@ pub enum Col {
     Params,
     Info,
 }
+
+/// The thread columns are Pid..=LAST_THREAD_COL (a thread snapshot gives them).
+const LAST_THREAD_COL: Col = Col::Cgroups;
 
 /// (column, name, type) in schema order.
 pub fn columns() -> Vec<(Col, &'static str, DataType)> {
@@ -121,6 +133,15 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
         (CloneTs, "sysnb.clone_ts", DataType::UInt64),
         (Apid, "sysnb.apid", list(DataType::Int64)),
         (Aname, "sysnb.aname", list(DataType::Utf8)),
+        (Vtid, "thread.vtid", DataType::Int64),
+        (Vpid, "proc.vpid", DataType::Int64),
+        (Tty, "proc.tty", DataType::Int64),
+        (Sid, "proc.sid", DataType::Int64),
+        (Vpgid, "proc.vpgid", DataType::Int64),
+        (Env, "proc.env", dict()),
+        (Pcmdline, "proc.pcmdline", dict()),
+        (Sname, "proc.sname", dict()),
+        (Cgroups, "thread.cgroups", dict()),
         (Fdnum, "fd.num", DataType::Int64),
         (FdType, "fd.type", dict()),
         (Typechar, "fd.typechar", dict()),
@@ -172,7 +193,7 @@ impl Want {
 
     /// Some process/thread column (a thread snapshot is needed).
     pub fn thread(&self) -> bool {
-        self.any(Col::Pid, Col::Aname)
+        self.any(Col::Pid, LAST_THREAD_COL)
     }
 
     /// Some column whose value depends on the replayed state (threads, fds, enter/exit pairing).
@@ -219,6 +240,20 @@ pub struct TSnap {
     pub clone_ts: u64,
     pub apid: Vec<i64>,
     pub aname: Vec<Vec<u8>>,
+    /// thread.vtid, proc.vpid (None: unknown)
+    pub vtid: Option<i64>,
+    pub vpid: Option<i64>,
+    pub tty: i64,
+    pub sid: i64,
+    pub vpgid: i64,
+    /// the process's environment, space-separated
+    pub env: Vec<u8>,
+    /// the parent's command line (None: no parent thread)
+    pub pcmdline: Option<Vec<u8>>,
+    /// the session leader's name
+    pub sname: Vec<u8>,
+    /// "subsys=path" entries, space-separated (None: no cgroups)
+    pub cgroups: Option<Vec<u8>>,
 }
 
 /// An fd's columns at one point of the replay.
@@ -573,7 +608,7 @@ impl BatchBuilder {
             if !want.has(c) {
                 continue;
             }
-            if (Col::Pid as u8..=Col::Aname as u8).contains(&(c as u8)) {
+            if (Col::Pid as u8..=LAST_THREAD_COL as u8).contains(&(c as u8)) {
                 state.insert(c as u8, thread.column(c)?);
             } else if (Col::FdType as u8..=Col::L4proto as u8).contains(&(c as u8)) {
                 state.insert(c as u8, fdc.column(c)?);
@@ -755,6 +790,15 @@ impl<'a> ThreadCols<'a> {
             Col::Container => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].container)))?,
             Col::CloneTs => Arc::new(gather::<_, UInt64Type>(idx, n, |i| Some(s[i].clone_ts))),
             Col::Apid => self.apid()?,
+            Col::Vtid => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].vtid)),
+            Col::Vpid => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].vpid)),
+            Col::Tty => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].tty))),
+            Col::Sid => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].sid))),
+            Col::Vpgid => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].vpgid))),
+            Col::Env => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].env)))?,
+            Col::Pcmdline => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pcmdline)))?,
+            Col::Sname => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].sname)))?,
+            Col::Cgroups => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].cgroups)))?,
             _ => self.aname()?,
         })
     }

@@ -32,7 +32,11 @@ THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.nam
                  ("user.uid", pa.uint32()), ("user.name", _STR), ("user.loginuid", pa.int64()),
                  ("group.gid", pa.uint32()), ("group.name", _STR), ("container.id", _STR),
                  ("sysnb.clone_ts", pa.uint64()), ("sysnb.apid", pa.list_(pa.int64())),
-                 ("sysnb.aname", pa.list_(pa.string())))
+                 ("sysnb.aname", pa.list_(pa.string())),
+                 # per-thread state of libsinsp's sinsp_threadinfo (docs/fields-state-needed.md)
+                 ("thread.vtid", pa.int64()), ("proc.vpid", pa.int64()), ("proc.tty", pa.int64()),
+                 ("proc.sid", pa.int64()), ("proc.vpgid", pa.int64()), ("proc.env", _STR), ("proc.pcmdline", _STR),
+                 ("proc.sname", _STR), ("thread.cgroups", _STR))
 #: proc.apid[N]/proc.aname[N] are kept this many levels deep (0 = the process itself)
 MAX_ANCESTORS = 16
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
@@ -115,10 +119,31 @@ class BatchRecorder:
                t.loginuid - (1 << 32) if t.loginuid >= 1 << 31 else t.loginuid,  # sysdig prints it signed
                t.gid, self.groups.get(t.gid),
                t.container,  # placeholder threads are on the "host" for sysdig too
-               t.clone_ts, *self._ancestors(main))
+               t.clone_ts, *self._ancestors(main), *self._namespace_and_session(t, main, parent))
         t.snap, t.snap_gen = len(self.tsnaps), self.gen
         self.tsnaps.append(row)
         return t.snap
+
+    def _namespace_and_session(self, t: Thread, main: Thread, parent: Thread | None) -> tuple[Any, ...]:
+        """thread.vtid, proc.vpid (-1: unknown), tty, sid, vpgid, the process's environment, the parent's
+        command line (populate_cmdline), the session leader's name and the cgroups."""
+        return (None if t.vtid == -1 else t.vtid, None if t.vpid == -1 else t.vpid, t.tty, t.sid, t.vpgid,
+                " ".join(main.env), parent.cmdline() if parent is not None else None, self._sname(t, main),
+                M.cgroups_text(t.cgroups) or None)  # sysdig: <NA> without cgroups
+
+    def _sname(self, t: Thread, main: Thread) -> str:
+        """proc.sname: the name of the thread whose tid is the session id, else of the eldest ancestor with the
+        same session id (libsinsp's traverse_parent_state from the thread, starting at its main thread)."""
+        leader = self.threads.get(t.sid)
+        if leader is not None:
+            return leader.comm
+        found, seen, cur = main, {t.tid}, t
+        while (parent := self.threads.get(cur.ptid)) is not None and parent.tid not in seen:
+            if parent.sid != t.sid:
+                break
+            seen.add(parent.tid)
+            found = cur = parent
+        return found.comm
 
     def _ancestors(self, main: Thread) -> tuple[list[int], list[str]]:
         """proc.apid[N]/proc.aname[N] from the process (N=0) up its parents as the thread table knows them
@@ -136,9 +161,9 @@ class BatchRecorder:
         return pids, names
 
     def container_snap(self, cid: str) -> int:
-        """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0."""
+        """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0, vtid and vpid -2."""
         self.tsnaps.append((-1, 0, f"container:{cid}", "", "", "", "", None, 0, self.users.get(0), 0, 0,
-                            self.groups.get(0), cid, 0, [], []))
+                            self.groups.get(0), cid, 0, [], [], -2, -2, 0, -1, -1, "", None, f"container:{cid}", None))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:

@@ -410,8 +410,10 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
         if t is not None and t.clone_ts and ts - t.clone_ts > CLONE_STALE_TIME_NS:
             e.threads.pop(tid, None)  # an old thread whose exit was lost: this clone creates it anew
             t = None
-        if t is not None:
-            return  # the parent's exit already created this thread
+        if t is not None:  # the parent's exit already created this thread
+            if in_container:  # its ids as seen in its pid namespace are only known from its own exit
+                t.vtid, t.vpid = _ns_ids(info, params, t.vtid, t.vpid)
+            return
         childtid, caller, inverted = tid, _i64(params[4] if threaded else params[5]), True
     else:
         if in_container:
@@ -434,6 +436,7 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
         parent.comm, parent.exe, parent.args, parent.fake = comm, exe, args, False
     else:
         c.exepath, c.loginuid, c.container = parent.exepath, parent.loginuid, parent.container
+        c.tty, c.sid, c.vpgid, c.cgroups = parent.tty, parent.sid, parent.vpgid, parent.cgroups
         if not threaded:
             c.env = parent.env
     c.exe, c.comm, c.args, c.inverted = exe, comm, args, inverted
@@ -444,10 +447,22 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
         c.gid = _I.unpack(gid_b)[0]
     cg = _param(info, params, "cgroups")
     if cg:
-        c.container = M.container_id(_nul_list(cg))
+        c.cgroups = _nul_list(cg)
+        c.container = M.container_id(c.cgroups)
     _resources(c, info, params)
+    if in_container and inverted:
+        c.vtid, c.vpid = _ns_ids(info, params, -1, -1)
+    else:
+        c.vtid, c.vpid = c.tid, c.pid
     c.clone_ts = ts
     e.threads[childtid] = c
+
+
+def _ns_ids(info: E.EventInfo, params: tuple[bytes, ...], vtid: int, vpid: int) -> tuple[int, int]:
+    """The vtid and vpid parameters of a clone exit (the thread's ids in its pid namespace)."""
+    vt, vp = _param(info, params, "vtid"), _param(info, params, "vpid")
+    return (_i64(vt) if vt is not None and len(vt) == 8 else vtid,
+            _i64(vp) if vp is not None and len(vp) == 8 else vpid)
 
 
 def _resources(t: Thread, info: E.EventInfo, params: tuple[bytes, ...]) -> None:
@@ -478,7 +493,13 @@ def parse_execve(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
         t.loginuid = _I.unpack(loginuid)[0]
     cg = _param(info, params, "cgroups")
     if cg:
-        t.container = M.container_id(_nul_list(cg))
+        t.cgroups = _nul_list(cg)
+        t.container = M.container_id(t.cgroups)
+    tty, vpgid = _param(info, params, "tty"), _param(info, params, "vpgid")
+    if tty is not None and len(tty) == 4:
+        t.tty = _I.unpack(tty)[0]
+    if vpgid is not None and len(vpgid) == 8:
+        t.vpgid = _i64(vpgid)
     enter = e.enter_params(t)
     if enter:
         t.exepath = _cstr(enter[0]) if info.id == 293 and t.last_type == 292 else t.exepath
@@ -510,10 +531,18 @@ def parse_setuid(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
     return fd, fdnum
 
 
+def parse_setsid(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
+                 fdnum: int | None) -> tuple[Fd | None, int | None]:
+    """libsinsp parse_setsid_exit: a successful setsid() makes its result the thread's session id."""
+    if info.id & 1 and params and _i64(params[0]) >= 0:
+        t.sid = _i64(params[0])
+    return fd, fdnum
+
+
 #: parsers after which thread-level snapshots (names, cwd, users, parents) may be stale
 CLONES = frozenset({"clone", "fork", "vfork", "clone3"})
 THREAD_MUTATORS = frozenset({"clone", "fork", "vfork", "clone3", "execve", "execveat", "chdir", "fchdir", "getcwd",
-                             "setuid", "setgid", "setresuid", "setresgid", "procexit"})
+                             "setuid", "setgid", "setresuid", "setresgid", "procexit", "setsid"})
 
 PARSERS: dict[str, Parser] = {
     "open": parse_open, "openat": parse_open, "openat2": parse_open, "creat": parse_open,
@@ -529,4 +558,5 @@ PARSERS: dict[str, Parser] = {
     "fchdir": parse_chdir, "getcwd": parse_chdir,
     "execve": parse_execve, "execveat": parse_execve, "procexit": parse_procexit,
     "setuid": parse_setuid, "setgid": parse_setuid, "setresuid": parse_setuid, "setresgid": parse_setuid,
+    "setsid": parse_setsid,
 }

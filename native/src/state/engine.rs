@@ -490,7 +490,10 @@ impl Engine {
             let mb = main.as_ref().map(|m| m.borrow());
             let m: &Thread = mb.as_deref().unwrap_or(&t);
             let parent = if t.ptid >= 0 { self.threads.get(&t.ptid).cloned() } else { None };
-            let pname = parent.map(|p| p.borrow().comm.clone());
+            let (pname, pcmdline) = match parent.as_ref().and_then(|p| p.try_borrow().ok()) {
+                Some(p) => (Some(p.comm.clone()), Some(cmdline(&p))),
+                None => (parent.as_ref().map(|p| p.borrow().comm.clone()), None),
+            };
             let known = t.uid != u32::MAX;
             let (apid, aname) = self.ancestors(m);
             let cwd = t.proc.borrow().cwd.clone();
@@ -512,6 +515,15 @@ impl Engine {
                 clone_ts: t.clone_ts,
                 apid,
                 aname,
+                vtid: (t.vtid != -1).then_some(t.vtid),
+                vpid: (t.vpid != -1).then_some(t.vpid),
+                tty: t.tty,
+                sid: t.sid,
+                vpgid: t.vpgid,
+                env: m.env.joined(b' '),
+                pcmdline,
+                sname: self.session_leader_name(&t, m),
+                cgroups: Some(cgroups_text(&t.cgroups)).filter(|c| !c.is_empty()), // sysdig: <NA> without cgroups
             }
         };
         let idx = out.push_tsnap(snap);
@@ -519,6 +531,31 @@ impl Engine {
         t.snap = idx;
         t.snap_gen = self.gen;
         idx
+    }
+
+    /// proc.sname: the name of the thread whose tid is the session id, else of the eldest ancestor with the same
+    /// session id (libsinsp's traverse_parent_state from the thread, starting at its main thread).
+    fn session_leader_name(&self, t: &Thread, main: &Thread) -> Vec<u8> {
+        if let Some(leader) = self.threads.get(&t.sid) {
+            // the thread itself is borrowed by the caller
+            return match leader.try_borrow() {
+                Ok(l) => l.comm.clone(),
+                Err(_) => t.comm.clone(),
+            };
+        }
+        let mut found = main.comm.clone();
+        let mut seen = vec![t.tid];
+        let mut ptid = t.ptid;
+        while let Some(parent) = self.threads.get(&ptid) {
+            let Ok(p) = parent.try_borrow() else { break };
+            if seen.contains(&p.tid) || p.sid != t.sid {
+                break;
+            }
+            seen.push(p.tid);
+            found = p.comm.clone();
+            ptid = p.ptid;
+        }
+        found
     }
 
     /// proc.apid[N]/proc.aname[N] from the process (N=0) up its parents as the thread table knows them now.
@@ -544,14 +581,14 @@ impl Engine {
         (pids, names)
     }
 
-    /// The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0.
+    /// The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0, vtid and vpid -2.
     fn container_snap(&self, out: &mut BatchBuilder, cid: &[u8]) -> i32 {
         let mut name = b"container:".to_vec();
         name.extend_from_slice(cid);
         out.push_tsnap(TSnap {
             pid: -1,
             ppid: 0,
-            name: Some(name),
+            name: Some(name.clone()),
             exe: Some(Vec::new()),
             exepath: Vec::new(),
             args: Some(Vec::new()),
@@ -566,6 +603,15 @@ impl Engine {
             clone_ts: 0,
             apid: Vec::new(),
             aname: Vec::new(),
+            vtid: Some(-2),
+            vpid: Some(-2),
+            tty: 0,
+            sid: -1,
+            vpgid: -1,
+            env: Vec::new(),
+            pcmdline: None,
+            sname: name.clone(),
+            cgroups: None,
         })
     }
 
@@ -623,6 +669,37 @@ fn python_str(v: &serde_json::Value) -> String {
         serde_json::Value::Bool(b) => if *b { "True" } else { "False" }.into(),
         other => other.to_string(),
     }
+}
+
+/// thread.cgroups: the `subsys=path` entries joined with a space, with v1 controller names (libsinsp's
+/// set_cgroups; it stops at an entry without '=').
+fn cgroups_text(cgroups: &crate::blocks::NulList) -> Vec<u8> {
+    let mut out = Vec::new();
+    for cg in cgroups.items() {
+        let Some(eq) = cg.iter().position(|&b| b == b'=') else { break };
+        let subsys: &[u8] = match &cg[..eq] {
+            b"perf" => b"perf_event",
+            b"mem" => b"memory",
+            b"io" => b"blkio",
+            other => other,
+        };
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(subsys);
+        out.extend_from_slice(&cg[eq..]);
+    }
+    out
+}
+
+/// populate_cmdline: the thread's name, then " " and each argument.
+fn cmdline(t: &Thread) -> Vec<u8> {
+    let mut out = t.comm.clone();
+    for a in t.args.items() {
+        out.push(b' ');
+        out.extend_from_slice(a);
+    }
+    out
 }
 
 pub fn display_name(info: &EventInfo) -> &'static str {

@@ -453,6 +453,13 @@ pub struct Thread {
     pub vmsize_kb: i64,
     pub vmrss_kb: i64,
     pub vpid: i64,
+    /// the controlling terminal (0: none)
+    pub tty: i64,
+    /// session and process group ids (-1 as libsinsp initialises them)
+    pub sid: i64,
+    pub vpgid: i64,
+    /// "subsys=path" entries
+    pub cgroups: NulList,
     pub snap: i32,
     pub snap_gen: u64,
     pub inverted: bool,
@@ -489,6 +496,10 @@ impl Thread {
             vmsize_kb: 0,
             vmrss_kb: 0,
             vpid: -1,
+            tty: 0,
+            sid: -1,
+            vpgid: -1,
+            cgroups: NulList::default(),
             snap: -1,
             snap_gen: 0,
             inverted: false,
@@ -509,6 +520,10 @@ impl Thread {
         t.container = container_id(&e.cgroups);
         t.vtid = e.vtid;
         t.vpid = e.vpid;
+        t.tty = i64::from(e.tty);
+        t.sid = e.sid;
+        t.vpgid = e.vpgid;
+        t.cgroups = e.cgroups.clone();
         t.fdlimit = e.fdlimit;
         t.vmsize_kb = e.vmsize_kb as i64;
         t.vmrss_kb = e.vmrss_kb as i64;

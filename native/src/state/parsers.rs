@@ -73,6 +73,14 @@ pub fn parse(e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
             fd
         }
         Parser::Setuid | Parser::Setgid | Parser::Setresuid | Parser::Setresgid => parse_setuid(ev, t, fd),
+        Parser::Setsid => {
+            // libsinsp parse_setsid_exit: a successful setsid() makes its result the session id
+            let res = i64z(ev.param(0));
+            if ev.exit() && !ev.params.is_empty() && res >= 0 {
+                t.borrow_mut().sid = res;
+            }
+            fd
+        }
     }
 }
 
@@ -505,6 +513,12 @@ fn parse_chdir(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     fd
 }
 
+/// The vtid and vpid parameters of a clone exit (the thread's ids in its pid namespace).
+fn ns_ids(ev: &Ev, vtid: i64, vpid: i64) -> (i64, i64) {
+    let get = |name: &str| ev.named(name).filter(|v| v.len() == 8).and_then(i64_of);
+    (get("vtid").unwrap_or(vtid), get("vpid").unwrap_or(vpid))
+}
+
 fn resources(c: &mut Thread, ev: &Ev) {
     for name in ["fdlimit", "vm_size", "vm_rss"] {
         let Some(raw) = ev.named(name) else { continue };
@@ -550,8 +564,15 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
             e.threads.remove(&tid); // an old thread whose exit was lost: this clone creates it anew
             t = None;
         }
-        if t.is_some() {
-            return; // the parent's exit already created this thread
+        if let Some(t) = t {
+            // the parent's exit already created this thread; its ids in its pid namespace come from its own exit
+            if in_container {
+                let mut th = t.borrow_mut();
+                let (vt, vp) = ns_ids(ev, th.vtid, th.vpid);
+                th.vtid = vt;
+                th.vpid = vp;
+            }
+            return;
         }
         childtid = tid;
         caller = i64z(ev.param(if threaded { 4 } else { 5 }));
@@ -592,6 +613,10 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
         c.exepath = p.exepath.clone();
         c.loginuid = p.loginuid;
         c.container = p.container.clone();
+        c.tty = p.tty;
+        c.sid = p.sid;
+        c.vpgid = p.vpgid;
+        c.cgroups = p.cgroups.clone();
         if !threaded {
             c.env = p.env.clone();
         }
@@ -607,9 +632,11 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
         c.gid = v;
     }
     if let Some(cg) = ev.named("cgroups").filter(|v| !v.is_empty()) {
-        c.container = container_id(&nul_list(cg));
+        c.cgroups = nul_list(cg);
+        c.container = container_id(&c.cgroups);
     }
     resources(&mut c, ev);
+    (c.vtid, c.vpid) = if in_container && inverted { ns_ids(ev, -1, -1) } else { (c.tid, c.pid) };
     c.clone_ts = ev.raw.ts;
     e.threads.insert(childtid, Rc::new(RefCell::new(c)));
 }
@@ -638,7 +665,14 @@ fn parse_execve(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
         th.loginuid = v;
     }
     if let Some(cg) = ev.named("cgroups").filter(|v| !v.is_empty()) {
-        th.container = container_id(&nul_list(cg));
+        th.cgroups = nul_list(cg);
+        th.container = container_id(&th.cgroups);
+    }
+    if let Some(v) = ev.named("tty").and_then(u32_of) {
+        th.tty = i64::from(v);
+    }
+    if let Some(v) = ev.named("vpgid").filter(|v| v.len() == 8).and_then(i64_of) {
+        th.vpgid = v;
     }
     if th.enter_nparams().is_some_and(|k| k > 0)
         && ev.raw.etype == EXECVE_19_X
