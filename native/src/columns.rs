@@ -86,6 +86,8 @@ pub enum Col {
     Cip,
     Cport,
     L4proto,
+    FdConnected,
+    NameChanged,
     TypeId,
     SyscallId,
     Visible,
@@ -151,6 +153,8 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
         (Cip, "fd.cip", dict()),
         (Cport, "fd.cport", DataType::UInt16),
         (L4proto, "fd.l4proto", dict()),
+        (FdConnected, "fd.connected", DataType::Boolean),
+        (NameChanged, "fd.name_changed", DataType::Boolean),
         (TypeId, "sysnb.type_id", DataType::UInt16),
         (SyscallId, "sysnb.syscall_id", DataType::UInt16),
         (Visible, "sysnb.visible", DataType::Boolean),
@@ -200,12 +204,14 @@ impl Want {
     pub fn state(&self) -> bool {
         self.thread()
             || self.fd()
-            || [Col::Category, Col::Latency, Col::Args, Col::Buflen, Col::Fdnum, Col::Info].iter().any(|&c| self.has(c))
+            || [Col::Category, Col::Latency, Col::Args, Col::Buflen, Col::Fdnum, Col::Info, Col::NameChanged]
+                .iter()
+                .any(|&c| self.has(c))
     }
 
     /// Some fd column other than fd.num (an fd snapshot is needed).
     pub fn fd(&self) -> bool {
-        self.any(Col::FdType, Col::L4proto)
+        self.any(Col::FdType, Col::FdConnected)
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -267,6 +273,8 @@ pub struct FSnap {
     pub cip: Option<Ip>,
     pub cport: Option<u16>,
     pub l4proto: Option<&'static str>,
+    /// libsinsp's FLAGS_SOCKET_CONNECTED (None: no fd in the table)
+    pub connected: Option<bool>,
 }
 
 /// Valid UTF-8 text of capture bytes (invalid sequences become U+FFFD, as the reference stores them).
@@ -400,6 +408,8 @@ pub struct BatchBuilder {
     latency: Nullable<i64>,
     buflen: Nullable<i64>,
     fdnum: Nullable<i64>,
+    /// fd.name_changed per event: (value, valid)
+    name_changed: (Vec<bool>, Vec<bool>),
     tsnap: Vec<i32>,
     fsnap: Vec<i32>,
     evt_type: Vec<i32>,
@@ -435,6 +445,10 @@ impl BatchBuilder {
             latency: Nullable::new(w(Col::Latency, capacity)),
             buflen: Nullable::new(w(Col::Buflen, capacity)),
             fdnum: Nullable::new(w(Col::Fdnum, capacity)),
+            name_changed: (
+                Vec::with_capacity(w(Col::NameChanged, capacity)),
+                Vec::with_capacity(w(Col::NameChanged, capacity)),
+            ),
             tsnap: Vec::with_capacity(if want.thread() { capacity } else { 0 }),
             fsnap: Vec::with_capacity(if want.fd() { capacity } else { 0 }),
             evt_type: Vec::with_capacity(w(Col::Type, capacity)),
@@ -564,9 +578,14 @@ impl BatchBuilder {
         }
     }
 
-    pub fn fd(&mut self, fdnum: Option<i64>, fsnap: i32) {
+    /// The event's fd number, its fd snapshot and whether the event changed the fd's name.
+    pub fn fd(&mut self, fdnum: Option<i64>, fsnap: i32, name_changed: Option<bool>) {
         if self.want.has(Col::Fdnum) {
             self.fdnum.push(fdnum);
+        }
+        if self.want.has(Col::NameChanged) {
+            self.name_changed.0.push(name_changed.unwrap_or(false));
+            self.name_changed.1.push(name_changed.is_some());
         }
         if self.want.fd() {
             self.fsnap.push(fsnap);
@@ -610,7 +629,7 @@ impl BatchBuilder {
             }
             if (Col::Pid as u8..=LAST_THREAD_COL as u8).contains(&(c as u8)) {
                 state.insert(c as u8, thread.column(c)?);
-            } else if (Col::FdType as u8..=Col::L4proto as u8).contains(&(c as u8)) {
+            } else if (Col::FdType as u8..=Col::FdConnected as u8).contains(&(c as u8)) {
                 state.insert(c as u8, fdc.column(c)?);
             }
         }
@@ -644,6 +663,10 @@ impl BatchBuilder {
                 Col::Buflen => Arc::new(take(&mut self.buflen).finish::<Int64Type>()),
                 Col::Tid => Arc::new(Int64Array::from(take(&mut self.tid))),
                 Col::Fdnum => Arc::new(take(&mut self.fdnum).finish::<Int64Type>()),
+                Col::NameChanged => {
+                    let (values, valid) = take(&mut self.name_changed);
+                    Arc::new(bool_array(&values, &valid))
+                }
                 Col::TypeId => Arc::new(UInt16Array::from(self.type_id.clone())),
                 Col::SyscallId => Arc::new(take(&mut self.syscall_id).finish::<UInt16Type>()),
                 Col::Visible => Arc::new(BooleanArray::from(take(&mut self.visible))),
@@ -752,6 +775,12 @@ fn gather<T: Copy + Default + arrow_buffer::ArrowNativeType, P: ArrowPrimitiveTy
     let any_null = (0..idx.len()).any(|i| !valid(i));
     let nulls = any_null.then(|| NullBuffer::new(BooleanBuffer::collect_bool(idx.len(), valid)));
     PrimitiveArray::<P>::new(ScalarBuffer::from(values), nulls)
+}
+
+/// A boolean column from values and their validity.
+fn bool_array(values: &[bool], valid: &[bool]) -> BooleanArray {
+    let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid.to_vec()));
+    BooleanArray::new(BooleanBuffer::from(values.to_vec()), nulls)
 }
 
 fn borrowed(v: &Option<Vec<u8>>) -> Option<&[u8]> {
@@ -900,6 +929,12 @@ impl<'a> FdCols<'a> {
             }
             Col::Sport => Arc::new(gather::<_, UInt16Type>(idx, n, |i| s[i].sport)),
             Col::Cport => Arc::new(gather::<_, UInt16Type>(idx, n, |i| s[i].cport)),
+            Col::FdConnected => {
+                let valid: Vec<bool> = idx.iter().map(|&i| i >= 0 && s[i as usize].connected.is_some()).collect();
+                let values: Vec<bool> =
+                    idx.iter().map(|&i| i >= 0 && s[i as usize].connected.unwrap_or(false)).collect();
+                Arc::new(bool_array(&values, &valid))
+            }
             _ => gather_dict(idx, base, snapshot_dict(n, |i| st(s[i].l4proto)))?,
         })
     }

@@ -40,14 +40,15 @@ THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.nam
 #: proc.apid[N]/proc.aname[N] are kept this many levels deep (0 = the process itself)
 MAX_ANCESTORS = 16
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
-             ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR))
+             ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR),
+             ("fd.connected", pa.bool_()))
 
 SCHEMA = pa.schema([
     ("evt.num", pa.int64()), ("evt.rawtime", pa.uint64()), ("evt.cpu", pa.uint16()), ("evt.dir", _STR),
     ("evt.type", _STR), ("evt.category", _STR), ("evt.rawres", pa.int64()), ("evt.res", _STR),
     ("evt.failed", pa.bool_()), ("evt.latency", pa.int64()), ("evt.args", pa.string()),
     ("evt.buffer", pa.binary()), ("evt.buflen", pa.int64()), ("thread.tid", pa.int64()),
-    *THREAD_FIELDS, ("fd.num", pa.int64()), *FD_FIELDS,
+    *THREAD_FIELDS, ("fd.num", pa.int64()), *FD_FIELDS, ("fd.name_changed", pa.bool_()),
     ("sysnb.type_id", pa.uint16()), ("sysnb.syscall_id", pa.uint16()), ("sysnb.visible", pa.bool_()),
     ("sysnb.offset", pa.uint64()), ("sysnb.evt_flags", pa.uint32()), ("sysnb.params", pa.list_(pa.binary())),
     ("sysnb.info", pa.string()),
@@ -96,6 +97,7 @@ class BatchRecorder:
         self.info: list[str | None] = []  # evt.info when a protocol decoder replaces evt.args
         self.category: list[str | None] = []
         self.buflen: list[int | None] = []
+        self.name_changed: list[bool | None] = []  # fd.name_changed: the event changed its fd's name
 
     # -- snapshots --------------------------------------------------------------------------------------------
 
@@ -168,7 +170,7 @@ class BatchRecorder:
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:
         """An fd-related event whose fd is not in the table: only a guessed type char and a name."""
-        self.fsnaps.append((None, typechar, name, None, None, None, None, None))
+        self.fsnaps.append((None, typechar, name, None, None, None, None, None, None))
         return len(self.fsnaps) - 1
 
     def fd_snap(self, fd: Fd, name: str | None = None) -> int:
@@ -186,7 +188,7 @@ class BatchRecorder:
         if fd.role != M.ROLE_NONE and fd.type not in (M.FD_IPV4_SOCK, M.FD_IPV6_SOCK):
             addr = (*addr[:3], 0)  # sysdig 0.29.3: fd.cport falls through to fd.cproto and reads as 0
         row = (M.TYPENAMES.get(fd.type, "unknown"), fd.typechar, M.sanitize(fd.name) if name is None else name,
-               *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None)
+               *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None, fd.connected)
         self.fsnaps.append(row)
         if name is not None:
             return len(self.fsnaps) - 1
@@ -233,6 +235,7 @@ class BatchRecorder:
             "sysnb.params": pa.array([list(p) for p in params], pa.list_(pa.binary())),
         }
         cols["evt.buflen"] = pa.array(self.buflen, pa.int64())
+        cols["fd.name_changed"] = pa.array(self.name_changed, pa.bool_())
         cols.update(_take(self.tsnaps, THREAD_FIELDS, self.tsnap))
         cols.update(_take(self.fsnaps, FD_FIELDS, self.fsnap))
         return pa.RecordBatch.from_arrays([_cast(cols[f.name], f.type) for f in SCHEMA], schema=SCHEMA)

@@ -32,6 +32,7 @@ class Fd:
     """One open file descriptor. Socket endpoints: s=source, d=destination as libsinsp stores them."""
 
     __slots__ = (
+        "connected",
         "dip",
         "dport",
         "dst_ep",
@@ -67,6 +68,7 @@ class Fd:
         self.snap = -1  # index of this fd's row in the current batch's fd snapshots
         self.snap_owner: object = None
         self.syslog = False  # writes are decoded as syslog messages (libsinsp's syslog decoder)
+        self.connected = False  # libsinsp's FLAGS_SOCKET_CONNECTED: set by connect and accept exits
 
     @property
     def typechar(self) -> str:

@@ -203,6 +203,7 @@ def parse_connect(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, 
         return fd, fdnum
     _apply_tuple(fd, params[1])
     fd.syslog = is_syslog_name(fd.name)
+    fd.connected, fd.snap = True, -1
     return fd, fdnum
 
 
@@ -234,6 +235,7 @@ def parse_accept(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
     f = Fd(M.FD_UNKNOWN)
     f.l4proto = 2
     f.role = M.ROLE_SERVER
+    f.connected = True
     _apply_tuple(f, params[1])
     if f.type == M.FD_UNKNOWN:
         f.type = M.FD_UNIX_SOCK if params[1][:1] == b"\x01" else M.FD_IPV4_SOCK
@@ -294,6 +296,8 @@ def _update_from_io(e: Engine, t: Thread, fd: Fd, tup: bytes, incoming: bool) ->
         return
     if fd.type in (M.FD_IPV4_SERVSOCK, M.FD_IPV6_SERVSOCK):
         fd.dip, fd.dport = None, None
+    elif not fd.connected:  # sysdig 0.29.3: a send/receive whose tuple updates a (non-server) socket connects it
+        fd.connected, fd.snap = True, -1
     before = (fd.type, fd.sip, fd.sport, fd.dip, fd.dport)
     role = fd.role
     _apply_tuple(fd, tup)

@@ -56,6 +56,8 @@ pub struct Engine {
     attrs: &'static [TypeAttrs],
     /// the variable-width columns' bytes per row in the last batch (capacities of the next)
     pub sizes: Sizes,
+    /// the current event's fd when its parsing began
+    reset_fd: ResetFd,
 }
 
 impl Default for Engine {
@@ -105,6 +107,7 @@ impl Engine {
             args_buf: Vec::with_capacity(1024),
             attrs: attrs(),
             sizes: Sizes::default(),
+            reset_fd: ResetFd::default(),
         }
     }
 
@@ -244,6 +247,11 @@ impl Engine {
             return self.record_stateless(out, &ev);
         }
         let (mut thread, mut evfd) = self.reset(&ev);
+        // libsinsp's m_oldname: the name of the event's fd when its parsing began (for fd.name_changed)
+        self.reset_fd = ResetFd { fd: evfd.fd, name: None };
+        if let (Some(t), Some(n), true) = (&thread, evfd.fd, out.want.has(Col::NameChanged)) {
+            self.reset_fd.name = t.borrow().proc.borrow().fds.get(&n).map(|f| f.name.clone());
+        }
         let container = if a.container { self.container(&ev) } else { None };
         if a.parser != Parser::None && thread.is_some() {
             let t = thread.clone().expect("checked");
@@ -286,7 +294,7 @@ impl Engine {
         let data = if a.data_idx >= 0 { ev.param(a.data_idx as usize) } else { None };
         let num = a.numbered.then_some(self.evtnum);
         out.event(num, visible, b"", res, None, None, data, None, -1);
-        out.fd(None, -1);
+        out.fd(None, -1, None);
     }
 
     /// libsinsp's parser reset: find the thread, pair enter/exit, find the fd the event uses.
@@ -406,21 +414,23 @@ impl Engine {
         out.event(num, visible, &args, res, buflen, latency, data, info_line.as_deref(), tsnap);
         self.args_buf = args;
         let Some(t) = t else {
-            out.fd(None, -1);
+            out.fd(None, -1, None);
             return;
         };
         if !a.fd_family {
-            out.fd(None, -1);
+            out.fd(None, -1, None);
             return;
         }
         let last_fd = t.last_fd;
-        if !out.want.fd() {
-            out.fd(Some(last_fd), -1);
-            return;
-        }
         let mut fdn = evfd.fd;
         if fdn.is_none() && last_fd != -1 && t.proc.borrow().fds.contains_key(&last_fd) {
             fdn = Some(last_fd);
+        }
+        let changed =
+            if out.want.has(Col::NameChanged) { name_changed(t, fdn, evfd, &self.reset_fd, a.parser) } else { None };
+        if !out.want.fd() {
+            out.fd(Some(last_fd), -1, changed);
+            return;
         }
         let snap = match fdn {
             None => {
@@ -442,7 +452,7 @@ impl Engine {
                 }
             }
         };
-        out.fd(Some(last_fd), snap);
+        out.fd(Some(last_fd), snap, changed);
     }
 
     /// fd.name of an exit whose fd is unknown: taken from the syscall that made it (libsinsp).
@@ -619,7 +629,7 @@ impl Engine {
         out.evt_type(2_000_000 + i64::from(etype), || format!("unknown({etype})"));
         out.category(None);
         out.event(None, false, b"", None, None, None, None, None, -1);
-        out.fd(None, -1);
+        out.fd(None, -1, None);
     }
 
     // -- containers --------------------------------------------------------------------------------------
@@ -723,6 +733,29 @@ fn typechar_str(c: u8) -> &'static str {
     }
 }
 
+/// The fd an event had when its parsing began, and that fd's name then (only when fd.name_changed is wanted).
+#[derive(Default)]
+pub struct ResetFd {
+    fd: Option<i64>,
+    name: Option<Vec<u8>>,
+}
+
+/// fd.name_changed as libsinsp computes it after parsing (m_name != m_oldname): the fd the event had when its
+/// parsing began against its name then; an fd the event created against "" (a dup's copy keeps its source's
+/// old name); None without an fd.
+fn name_changed(t: &Thread, fdn: Option<i64>, parsed: EvFd, reset: &ResetFd, parser: Parser) -> Option<bool> {
+    let n = fdn?;
+    let proc = t.proc.borrow();
+    let f = proc.fds.get(&n)?;
+    if reset.fd == Some(n) {
+        return Some(reset.name.as_deref() != Some(f.name.as_slice()));
+    }
+    if parsed.fd == Some(n) && !matches!(parser, Parser::Dup | Parser::Fcntl) {
+        return Some(!f.name.is_empty());
+    }
+    Some(false)
+}
+
 /// evt.category as sysdig names it: I/O events are named after the kind of fd they use.
 fn category(cat: &'static str, fd_type: Option<u8>, has_fd: bool) -> &'static str {
     if matches!(cat, "IO_READ" | "IO_WRITE" | "IO_OTHER") {
@@ -813,5 +846,6 @@ fn fd_snapshot(f: &Fd, name: Option<Vec<u8>>) -> FSnap {
         cip,
         cport,
         l4proto: if sock { l4_name(f.effective_l4proto()) } else { None },
+        connected: Some(f.connected),
     }
 }

@@ -117,6 +117,8 @@ pub struct Fd {
     pub src_ep: u64,
     pub dst_ep: u64,
     pub syslog: bool,
+    /// libsinsp's FLAGS_SOCKET_CONNECTED: set by connect and accept exits
+    pub connected: bool,
     /// this fd's row in the fd snapshots of batch `snap_batch` (-1: none yet / changed since)
     pub snap: i32,
     pub snap_batch: u64,
@@ -139,6 +141,7 @@ impl Fd {
             src_ep: 0,
             dst_ep: 0,
             syslog: false,
+            connected: false,
             snap: -1,
             snap_batch: 0,
         }

@@ -287,6 +287,8 @@ fn parse_connect(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     with_fd(t, n, |f| {
         apply_tuple(f, a);
         f.syslog = is_syslog_name(&f.name);
+        f.connected = true;
+        f.snap = -1;
     });
     fd
 }
@@ -327,6 +329,7 @@ fn parse_accept(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     let mut f = Fd::new(ft::UNKNOWN);
     f.l4proto = 2;
     f.role = ROLE_SERVER;
+    f.connected = true;
     apply_tuple(&mut f, tup);
     if f.ftype == ft::UNKNOWN {
         f.ftype = if tup.first() == Some(&1) { ft::UNIX_SOCK } else { ft::IPV4_SOCK };
@@ -416,7 +419,8 @@ fn update_from_io(e: &mut Engine, t: &ThreadRef, n: i64, tup: &[u8], incoming: b
     let Some(mut f) = proc.fds.remove(&n) else {
         return;
     };
-    if matches!(f.ftype, ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK) {
+    let was_server = matches!(f.ftype, ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK);
+    if was_server {
         f.dip = None;
         f.dport = None;
     }
@@ -434,6 +438,11 @@ fn update_from_io(e: &mut Engine, t: &ThreadRef, n: i64, tup: &[u8], incoming: b
             std::mem::swap(&mut f.sport, &mut f.dport);
         }
         f.name = tuple_name(f.sip, f.sport, f.dip, f.dport);
+    }
+    if !was_server && !f.connected {
+        // sysdig 0.29.3: a send/receive whose tuple updates a (non-server) socket marks it connected
+        f.connected = true;
+        f.snap = -1;
     }
     proc.fds.insert(n, f);
 }
