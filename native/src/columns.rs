@@ -77,6 +77,12 @@ pub enum Col {
     Pcmdline,
     Sname,
     Cgroups,
+    Pexe,
+    Pexepath,
+    CapInheritable,
+    CapPermitted,
+    CapEffective,
+    ExeFlags,
     Fdnum,
     FdType,
     Typechar,
@@ -98,7 +104,7 @@ pub enum Col {
 }
 
 /// The thread columns are Pid..=LAST_THREAD_COL (a thread snapshot gives them).
-const LAST_THREAD_COL: Col = Col::Cgroups;
+const LAST_THREAD_COL: Col = Col::ExeFlags;
 
 /// (column, name, type) in schema order.
 pub fn columns() -> Vec<(Col, &'static str, DataType)> {
@@ -144,6 +150,12 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
         (Pcmdline, "proc.pcmdline", dict()),
         (Sname, "proc.sname", dict()),
         (Cgroups, "thread.cgroups", dict()),
+        (Pexe, "proc.pexe", dict()),
+        (Pexepath, "proc.pexepath", dict()),
+        (CapInheritable, "sysnb.cap_inheritable", DataType::Int64),
+        (CapPermitted, "sysnb.cap_permitted", DataType::Int64),
+        (CapEffective, "sysnb.cap_effective", DataType::Int64),
+        (ExeFlags, "sysnb.exe_flags", DataType::Int64),
         (Fdnum, "fd.num", DataType::Int64),
         (FdType, "fd.type", dict()),
         (Typechar, "fd.typechar", dict()),
@@ -167,17 +179,17 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
 
 /// The columns a scan produces.
 #[derive(Clone, Copy, Debug)]
-pub struct Want(u64);
+pub struct Want(u128);
 
 impl Want {
     pub fn all() -> Want {
-        Want((1u64 << columns().len()) - 1)
+        Want((1u128 << columns().len()) - 1)
     }
 
     /// The named columns; an unknown name is an error naming it.
     pub fn named(names: &[String]) -> Result<Want, String> {
         let cols = columns();
-        let mut bits = 0u64;
+        let mut bits = 0u128;
         for n in names {
             match cols.iter().find(|(_, name, _)| name == n) {
                 Some((c, _, _)) => bits |= 1 << *c as u8,
@@ -260,6 +272,12 @@ pub struct TSnap {
     pub sname: Vec<u8>,
     /// "subsys=path" entries, space-separated (None: no cgroups)
     pub cgroups: Option<Vec<u8>>,
+    /// the parent's exe and exepath (None: no parent thread)
+    pub pexe: Option<Vec<u8>>,
+    pub pexepath: Option<Vec<u8>>,
+    /// inheritable, permitted, effective capability sets (None: unknown)
+    pub caps: Option<[u64; 3]>,
+    pub exe_flags: Option<u32>,
 }
 
 /// An fd's columns at one point of the replay.
@@ -828,6 +846,12 @@ impl<'a> ThreadCols<'a> {
             Col::Pcmdline => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pcmdline)))?,
             Col::Sname => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].sname)))?,
             Col::Cgroups => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].cgroups)))?,
+            Col::Pexe => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pexe)))?,
+            Col::Pexepath => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pexepath)))?,
+            Col::CapInheritable => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[0] as i64))),
+            Col::CapPermitted => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[1] as i64))),
+            Col::CapEffective => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[2] as i64))),
+            Col::ExeFlags => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].exe_flags.map(i64::from))),
             _ => self.aname()?,
         })
     }

@@ -181,6 +181,12 @@ def _ancestor(field: str) -> Any:
     return table_fn
 
 
+def _exe_writable() -> pc.Expression:
+    """PPM_EXE_WRITABLE of the execve exit's flags; false (libsinsp's default) where the capture has none."""
+    flag = call("not_equal", call("bit_wise_and", pc.field("sysnb.exe_flags"), pc.scalar(1)), pc.scalar(0))
+    return call("if_else", has_thread(), call("coalesce", flag, pc.scalar(False)), null(pa.bool_()))
+
+
 def _ismain() -> pc.Expression:
     """tid == pid; a container event's thread is libsinsp's synthetic one (tid = pid = -1)."""
     container = call("and_kleene", type_in(CONTAINER_IDS), call("equal", pc.field("proc.pid"), pc.scalar(-1)))
@@ -258,8 +264,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "proc.is_container_healthcheck": dict(columns=_THREAD, table=_probe),
     "proc.is_container_liveness_probe": dict(columns=_THREAD, table=_probe),
     "proc.is_container_readiness_probe": dict(columns=_THREAD, table=_probe),
-    "proc.is_exe_writable": _state("the exe_writable flag of execve exits (libsinsp checks the executable's "
-                                   "permissions against the user)"),
+    "proc.is_exe_writable": dict(columns=("sysnb.exe_flags", "proc.pid"), expr=_expr(_exe_writable)),
 }
 
 HIDDEN: dict[str, tuple[str, str, dict[str, Any]]] = {

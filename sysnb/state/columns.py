@@ -36,7 +36,10 @@ THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.nam
                  # per-thread state of libsinsp's sinsp_threadinfo (docs/fields-state-needed.md)
                  ("thread.vtid", pa.int64()), ("proc.vpid", pa.int64()), ("proc.tty", pa.int64()),
                  ("proc.sid", pa.int64()), ("proc.vpgid", pa.int64()), ("proc.env", _STR), ("proc.pcmdline", _STR),
-                 ("proc.sname", _STR), ("thread.cgroups", _STR))
+                 ("proc.sname", _STR), ("thread.cgroups", _STR), ("proc.pexe", _STR), ("proc.pexepath", _STR),
+                 # newer drivers' execve exits (null when the capture does not carry them)
+                 ("sysnb.cap_inheritable", pa.int64()), ("sysnb.cap_permitted", pa.int64()),
+                 ("sysnb.cap_effective", pa.int64()), ("sysnb.exe_flags", pa.int64()))
 #: proc.apid[N]/proc.aname[N] are kept this many levels deep (0 = the process itself)
 MAX_ANCESTORS = 16
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
@@ -128,10 +131,13 @@ class BatchRecorder:
 
     def _namespace_and_session(self, t: Thread, main: Thread, parent: Thread | None) -> tuple[Any, ...]:
         """thread.vtid, proc.vpid (-1: unknown), tty, sid, vpgid, the process's environment, the parent's
-        command line (populate_cmdline), the session leader's name and the cgroups."""
+        command line (populate_cmdline), the session leader's name, the cgroups, the parent's exe and exepath,
+        the capability sets and the PPM_EXE_* flags."""
         return (None if t.vtid == -1 else t.vtid, None if t.vpid == -1 else t.vpid, t.tty, t.sid, t.vpgid,
                 " ".join(main.env), parent.cmdline() if parent is not None else None, self._sname(t, main),
-                M.cgroups_text(t.cgroups) or None)  # sysdig: <NA> without cgroups
+                M.cgroups_text(t.cgroups) or None,  # sysdig: <NA> without cgroups
+                parent.exe if parent is not None else None, parent.exepath if parent is not None else None,
+                *(_signed(c) for c in (t.caps or (None, None, None))), t.exe_flags)
 
     def _sname(self, t: Thread, main: Thread) -> str:
         """proc.sname: the name of the thread whose tid is the session id, else of the eldest ancestor with the
@@ -165,7 +171,8 @@ class BatchRecorder:
     def container_snap(self, cid: str) -> int:
         """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0, vtid and vpid -2."""
         self.tsnaps.append((-1, 0, f"container:{cid}", "", "", "", "", None, 0, self.users.get(0), 0, 0,
-                            self.groups.get(0), cid, 0, [], [], -2, -2, 0, -1, -1, "", None, f"container:{cid}", None))
+                            self.groups.get(0), cid, 0, [], [], -2, -2, 0, -1, -1, "", None, f"container:{cid}", None,
+                            None, None, None, None, None, None))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:
@@ -239,6 +246,11 @@ class BatchRecorder:
         cols.update(_take(self.tsnaps, THREAD_FIELDS, self.tsnap))
         cols.update(_take(self.fsnaps, FD_FIELDS, self.fsnap))
         return pa.RecordBatch.from_arrays([_cast(cols[f.name], f.type) for f in SCHEMA], schema=SCHEMA)
+
+
+def _signed(v: int | None) -> int | None:
+    """A 64-bit mask stored in an int64 column."""
+    return None if v is None else v - (1 << 64) if v >= 1 << 63 else v
 
 
 def _dict(indices: np.ndarray, values: list[str], null_mask: np.ndarray | None = None) -> pa.Array:

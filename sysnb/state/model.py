@@ -195,12 +195,14 @@ def container_id(cgroups: list[str]) -> str:
 class Thread:
     __slots__ = (
         "args",
+        "caps",
         "cgroups",
         "clone_ts",
         "comm",
         "container",
         "env",
         "exe",
+        "exe_flags",
         "exepath",
         "fake",
         "fdlimit",
@@ -257,6 +259,8 @@ class Thread:
         self.tty = 0  # the controlling terminal (0: none)
         self.sid = self.vpgid = -1  # session and process group ids as libsinsp initialises them
         self.cgroups: list[str] = []  # "subsys=path" entries
+        self.caps: tuple[int, int, int] | None = None  # inheritable, permitted, effective (newer drivers' execve)
+        self.exe_flags: int | None = None  # PPM_EXE_* flags of the newer drivers' execve exit
         self.snap = -1  # row of this thread in the current batch's thread snapshots, valid for snap_gen
         self.snap_gen = 0
         self.inverted = False  # created by its own clone exit, before the parent's

@@ -441,6 +441,7 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
     else:
         c.exepath, c.loginuid, c.container = parent.exepath, parent.loginuid, parent.container
         c.tty, c.sid, c.vpgid, c.cgroups = parent.tty, parent.sid, parent.vpgid, parent.cgroups
+        c.caps, c.exe_flags = parent.caps, parent.exe_flags
         if not threaded:
             c.env = parent.env
     c.exe, c.comm, c.args, c.inverted = exe, comm, args, inverted
@@ -504,11 +505,26 @@ def parse_execve(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
         t.tty = _I.unpack(tty)[0]
     if vpgid is not None and len(vpgid) == 8:
         t.vpgid = _i64(vpgid)
+    _exec_extras(t, info, params)
     enter = e.enter_params(t)
     if enter:
         t.exepath = _cstr(enter[0]) if info.id == 293 and t.last_type == 292 else t.exepath
     t.fake = False
     return fd, fdnum
+
+
+def _exec_extras(t: Thread, info: E.EventInfo, params: tuple[bytes, ...]) -> None:
+    """Capability sets and PPM_EXE_* flags of newer drivers' execve exits (absent from 2022 captures)."""
+    caps = [_param(info, params, f"cap_{k}") for k in ("inheritable", "permitted", "effective")]
+    if all(c is not None and len(c) == 8 for c in caps):
+        t.caps = (_u64(caps[0]), _u64(caps[1]), _u64(caps[2]))
+    flags = _param(info, params, "flags")
+    if flags is not None and len(flags) == 4:
+        t.exe_flags = _I.unpack(flags)[0]
+
+
+def _u64(b: bytes | None) -> int:
+    return int.from_bytes(b or b"", "little")
 
 
 def parse_procexit(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,

@@ -500,9 +500,9 @@ impl Engine {
             let mb = main.as_ref().map(|m| m.borrow());
             let m: &Thread = mb.as_deref().unwrap_or(&t);
             let parent = if t.ptid >= 0 { self.threads.get(&t.ptid).cloned() } else { None };
-            let (pname, pcmdline) = match parent.as_ref().and_then(|p| p.try_borrow().ok()) {
-                Some(p) => (Some(p.comm.clone()), Some(cmdline(&p))),
-                None => (parent.as_ref().map(|p| p.borrow().comm.clone()), None),
+            let (pname, pcmdline, pexe, pexepath) = match parent.as_ref().and_then(|p| p.try_borrow().ok()) {
+                Some(p) => (Some(p.comm.clone()), Some(cmdline(&p)), Some(p.exe.clone()), Some(p.exepath.clone())),
+                None => (parent.as_ref().map(|p| p.borrow().comm.clone()), None, None, None),
             };
             let known = t.uid != u32::MAX;
             let (apid, aname) = self.ancestors(m);
@@ -534,6 +534,10 @@ impl Engine {
                 pcmdline,
                 sname: self.session_leader_name(&t, m),
                 cgroups: Some(cgroups_text(&t.cgroups)).filter(|c| !c.is_empty()), // sysdig: <NA> without cgroups
+                pexe,
+                pexepath,
+                caps: t.caps,
+                exe_flags: t.exe_flags,
             }
         };
         let idx = out.push_tsnap(snap);
@@ -622,6 +626,10 @@ impl Engine {
             pcmdline: None,
             sname: name.clone(),
             cgroups: None,
+            pexe: None,
+            pexepath: None,
+            caps: None,
+            exe_flags: None,
         })
     }
 

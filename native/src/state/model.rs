@@ -463,6 +463,10 @@ pub struct Thread {
     pub vpgid: i64,
     /// "subsys=path" entries
     pub cgroups: NulList,
+    /// inheritable, permitted, effective capability sets (newer drivers' execve exits)
+    pub caps: Option<[u64; 3]>,
+    /// PPM_EXE_* flags of newer drivers' execve exits
+    pub exe_flags: Option<u32>,
     pub snap: i32,
     pub snap_gen: u64,
     pub inverted: bool,
@@ -503,6 +507,8 @@ impl Thread {
             sid: -1,
             vpgid: -1,
             cgroups: NulList::default(),
+            caps: None,
+            exe_flags: None,
             snap: -1,
             snap_gen: 0,
             inverted: false,

@@ -626,6 +626,8 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
         c.sid = p.sid;
         c.vpgid = p.vpgid;
         c.cgroups = p.cgroups.clone();
+        c.caps = p.caps;
+        c.exe_flags = p.exe_flags;
         if !threaded {
             c.env = p.env.clone();
         }
@@ -682,6 +684,14 @@ fn parse_execve(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     }
     if let Some(v) = ev.named("vpgid").filter(|v| v.len() == 8).and_then(i64_of) {
         th.vpgid = v;
+    }
+    // capability sets and PPM_EXE_* flags of newer drivers (absent from 2022 captures)
+    let cap = |k: &str| ev.named(k).filter(|v| v.len() == 8).and_then(i64_of).map(|v| v as u64);
+    if let (Some(i), Some(p), Some(e)) = (cap("cap_inheritable"), cap("cap_permitted"), cap("cap_effective")) {
+        th.caps = Some([i, p, e]);
+    }
+    if let Some(v) = ev.named("flags").and_then(u32_of) {
+        th.exe_flags = Some(v);
     }
     if th.enter_nparams().is_some_and(|k| k > 0)
         && ev.raw.etype == EXECVE_19_X
