@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import FIXTURES, capture_params
+from conftest import FIXTURES, SHARED, capture_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -221,3 +221,14 @@ def test_newer_driver_thread_state_in_both_engines(tmp_path: Path) -> None:
     assert cap.filter("proc.is_exe_upper_layer = true and proc.is_exe_from_memfd = true").events.num_rows == 4
     assert cap.filter("proc.is_exe_writable = false").events.num_rows == 5
     assert cap.filter("thread.cap_effective exists").events.num_rows == 4  # unknown before the execve exit
+
+
+def test_fd_nameraw_is_the_path_as_the_open_received_it() -> None:
+    """fd.nameraw (Falco's extension): openat's relative name as passed, where fd.name is resolved."""
+    import sysnb
+
+    path = SHARED / "sf-collector" / "filesat.scap"
+    if not path.exists():
+        pytest.skip(f"{path} not found (the shared captures)")
+    rows = sysnb.open_capture(path).filter("evt.num=587").events.to_pydict()
+    assert (rows["fd.name"], rows["fd.nameraw"]) == (["/tmp/tested_file.txt"], ["tested_file.txt"])

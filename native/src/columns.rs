@@ -93,6 +93,7 @@ pub enum Col {
     Cport,
     L4proto,
     FdConnected,
+    FdNameraw,
     NameChanged,
     TypeId,
     SyscallId,
@@ -166,6 +167,7 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
         (Cport, "fd.cport", DataType::UInt16),
         (L4proto, "fd.l4proto", dict()),
         (FdConnected, "fd.connected", DataType::Boolean),
+        (FdNameraw, "fd.nameraw", dict()),
         (NameChanged, "fd.name_changed", DataType::Boolean),
         (TypeId, "sysnb.type_id", DataType::UInt16),
         (SyscallId, "sysnb.syscall_id", DataType::UInt16),
@@ -223,7 +225,7 @@ impl Want {
 
     /// Some fd column other than fd.num (an fd snapshot is needed).
     pub fn fd(&self) -> bool {
-        self.any(Col::FdType, Col::FdConnected)
+        self.any(Col::FdType, Col::FdNameraw)
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -293,6 +295,8 @@ pub struct FSnap {
     pub l4proto: Option<&'static str>,
     /// libsinsp's FLAGS_SOCKET_CONNECTED (None: no fd in the table)
     pub connected: Option<bool>,
+    /// the path as the open received it (None: no fd in the table)
+    pub nameraw: Option<Vec<u8>>,
 }
 
 /// Valid UTF-8 text of capture bytes (invalid sequences become U+FFFD, as the reference stores them).
@@ -647,7 +651,7 @@ impl BatchBuilder {
             }
             if (Col::Pid as u8..=LAST_THREAD_COL as u8).contains(&(c as u8)) {
                 state.insert(c as u8, thread.column(c)?);
-            } else if (Col::FdType as u8..=Col::FdConnected as u8).contains(&(c as u8)) {
+            } else if (Col::FdType as u8..=Col::FdNameraw as u8).contains(&(c as u8)) {
                 state.insert(c as u8, fdc.column(c)?);
             }
         }
@@ -959,6 +963,7 @@ impl<'a> FdCols<'a> {
                     idx.iter().map(|&i| i >= 0 && s[i as usize].connected.unwrap_or(false)).collect();
                 Arc::new(bool_array(&values, &valid))
             }
+            Col::FdNameraw => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].nameraw)))?,
             _ => gather_dict(idx, base, snapshot_dict(n, |i| st(s[i].l4proto)))?,
         })
     }

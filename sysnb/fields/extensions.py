@@ -107,8 +107,8 @@ EXTENSIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
                                dict(columns=("sysnb.cap_inheritable",), table=_caps("sysnb.cap_inheritable"))),
     "thread.cap_effective": ("CHARBUF", "The effective capabilities set.",
                              dict(columns=("sysnb.cap_effective",), table=_caps("sysnb.cap_effective"))),
-    "fd.nameraw": _state("CHARBUF", "FD full name raw: like fd.name, but the file path as the syscall passed it, "
-                         "not made absolute or sanitized.", "the fd's unresolved name"),
+    "fd.nameraw": ("CHARBUF", "FD full name raw: like fd.name, but the file path as the syscall passed it, "
+                   "not made absolute or sanitized.", stored("fd.nameraw")),
     "fd.types": _state("CHARBUF", "The types of the fds the event uses (all fds of a poll), e.g. (ipv4,file); "
                        "fd.types[N] for one fd.", "the thread's fd table at the event", arg="optional"),
     "container.start_ts": _state("ABSTIME", "The container's start time, in nanoseconds since the epoch.",

@@ -44,7 +44,7 @@ THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.nam
 MAX_ANCESTORS = 16
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
              ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR),
-             ("fd.connected", pa.bool_()))
+             ("fd.connected", pa.bool_()), ("fd.nameraw", _STR))
 
 SCHEMA = pa.schema([
     ("evt.num", pa.int64()), ("evt.rawtime", pa.uint64()), ("evt.cpu", pa.uint16()), ("evt.dir", _STR),
@@ -177,7 +177,7 @@ class BatchRecorder:
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:
         """An fd-related event whose fd is not in the table: only a guessed type char and a name."""
-        self.fsnaps.append((None, typechar, name, None, None, None, None, None, None))
+        self.fsnaps.append((None, typechar, name, None, None, None, None, None, None, None))
         return len(self.fsnaps) - 1
 
     def fd_snap(self, fd: Fd, name: str | None = None) -> int:
@@ -195,7 +195,7 @@ class BatchRecorder:
         if fd.role != M.ROLE_NONE and fd.type not in (M.FD_IPV4_SOCK, M.FD_IPV6_SOCK):
             addr = (*addr[:3], 0)  # sysdig 0.29.3: fd.cport falls through to fd.cproto and reads as 0
         row = (M.TYPENAMES.get(fd.type, "unknown"), fd.typechar, M.sanitize(fd.name) if name is None else name,
-               *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None, fd.connected)
+               *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None, fd.connected, fd.nameraw)
         self.fsnaps.append(row)
         if name is not None:
             return len(self.fsnaps) - 1

@@ -39,6 +39,7 @@ class Fd:
         "ino",
         "l4proto",
         "name",
+        "nameraw",
         "openflags",
         "role",
         "server",
@@ -69,6 +70,7 @@ class Fd:
         self.snap_owner: object = None
         self.syslog = False  # writes are decoded as syslog messages (libsinsp's syslog decoder)
         self.connected = False  # libsinsp's FLAGS_SOCKET_CONNECTED: set by connect and accept exits
+        self.nameraw = ""  # the path as open/openat/creat received it (libsinsp's m_name_raw)
 
     @property
     def typechar(self) -> str:

@@ -8,6 +8,7 @@ recorder takes a fresh snapshot of it.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ _Q = struct.Struct("<q")
 _I = struct.Struct("<I")
 
 CLONE_THREAD = 0x2000
+_SLASHES = re.compile("/+")
 PPM_O_DIRECTORY = 0x400
 
 
@@ -115,6 +117,7 @@ def parse_open(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...
     f = Fd(M.FD_DIRECTORY if flags & PPM_O_DIRECTORY else M.FD_FILE_V2, full)
     f.openflags = flags
     f.syslog = is_syslog_name(full)
+    f.nameraw = _SLASHES.sub("/", _cstr(name_b))  # libsinsp's remove_duplicate_path_separators
     return _add_fd(e, t, n, f)
 
 

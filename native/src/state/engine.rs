@@ -855,5 +855,6 @@ fn fd_snapshot(f: &Fd, name: Option<Vec<u8>>) -> FSnap {
         cport,
         l4proto: if sock { l4_name(f.effective_l4proto()) } else { None },
         connected: Some(f.connected),
+        nameraw: Some(f.nameraw.clone()),
     }
 }

@@ -119,6 +119,8 @@ pub struct Fd {
     pub syslog: bool,
     /// libsinsp's FLAGS_SOCKET_CONNECTED: set by connect and accept exits
     pub connected: bool,
+    /// the path as open/openat/creat received it (libsinsp's m_name_raw)
+    pub nameraw: Vec<u8>,
     /// this fd's row in the fd snapshots of batch `snap_batch` (-1: none yet / changed since)
     pub snap: i32,
     pub snap_batch: u64,
@@ -142,6 +144,7 @@ impl Fd {
             dst_ep: 0,
             syslog: false,
             connected: false,
+            nameraw: Vec::new(),
             snap: -1,
             snap_batch: 0,
         }

@@ -150,6 +150,9 @@ fn parse_open(_e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     let mut f = Fd::with_name(ftype, full);
     f.openflags = flags;
     f.syslog = is_syslog_name(&f.name);
+    // libsinsp's remove_duplicate_path_separators
+    f.nameraw = cstr(&name_b).to_vec();
+    f.nameraw.dedup_by(|a, b| *a == b'/' && *b == b'/');
     add_fd(t, n, f)
 }
 
