@@ -83,6 +83,8 @@ pub enum Col {
     CapPermitted,
     CapEffective,
     ExeFlags,
+    Aexe,
+    Aexepath,
     Fdnum,
     FdType,
     Typechar,
@@ -105,7 +107,7 @@ pub enum Col {
 }
 
 /// The thread columns are Pid..=LAST_THREAD_COL (a thread snapshot gives them).
-const LAST_THREAD_COL: Col = Col::ExeFlags;
+const LAST_THREAD_COL: Col = Col::Aexepath;
 
 /// (column, name, type) in schema order.
 pub fn columns() -> Vec<(Col, &'static str, DataType)> {
@@ -157,6 +159,8 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
         (CapPermitted, "sysnb.cap_permitted", DataType::Int64),
         (CapEffective, "sysnb.cap_effective", DataType::Int64),
         (ExeFlags, "sysnb.exe_flags", DataType::Int64),
+        (Aexe, "sysnb.aexe", list(DataType::Utf8)),
+        (Aexepath, "sysnb.aexepath", list(DataType::Utf8)),
         (Fdnum, "fd.num", DataType::Int64),
         (FdType, "fd.type", dict()),
         (Typechar, "fd.typechar", dict()),
@@ -280,6 +284,9 @@ pub struct TSnap {
     /// inheritable, permitted, effective capability sets (None: unknown)
     pub caps: Option<[u64; 3]>,
     pub exe_flags: Option<u32>,
+    /// exe and exepath of the process (level 0) and its ancestors
+    pub aexe: Vec<Vec<u8>>,
+    pub aexepath: Vec<Vec<u8>>,
 }
 
 /// An fd's columns at one point of the replay.
@@ -856,7 +863,9 @@ impl<'a> ThreadCols<'a> {
             Col::CapPermitted => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[1] as i64))),
             Col::CapEffective => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[2] as i64))),
             Col::ExeFlags => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].exe_flags.map(i64::from))),
-            _ => self.aname()?,
+            Col::Aexe => self.text_lists(|s| &s.aexe)?,
+            Col::Aexepath => self.text_lists(|s| &s.aexepath)?,
+            _ => self.text_lists(|s| &s.aname)?,
         })
     }
 
@@ -884,15 +893,16 @@ impl<'a> ThreadCols<'a> {
         self.base.clone()
     }
 
-    /// proc.aname lists: each snapshot's names packed once (text and offsets), then copied per event.
-    fn aname(&self) -> Result<ArrayRef, ArrowError> {
+    /// Text lists (proc.aname, aexe, aexepath): each snapshot's list packed once (text and offsets), then
+    /// copied per event.
+    fn text_lists(&self, list: impl Fn(&TSnap) -> &Vec<Vec<u8>>) -> Result<ArrayRef, ArrowError> {
         let packed: Vec<(String, Vec<i32>)> = self
             .s
             .iter()
             .map(|s| {
                 let mut text_all = String::new();
-                let mut ends = Vec::with_capacity(s.aname.len());
-                for a in &s.aname {
+                let mut ends = Vec::with_capacity(list(s).len());
+                for a in list(s) {
                     text_all.push_str(&text(a));
                     ends.push(text_all.len() as i32);
                 }

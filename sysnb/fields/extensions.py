@@ -59,6 +59,18 @@ def _exe_flag(bit: int) -> Any:
     return expr
 
 
+def _ancestor_exe(field: str) -> Any:
+    """proc.aexe[N] / proc.aexepath[N] from the chains the engine records (N=0: the process itself); null
+    without an index (the any-ancestor form of filters is not implemented for them)."""
+    def table_fn(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
+        from sysnb.filter.dynamic import ancestor_at
+
+        if ref.index is None or ref.index < 0:
+            return pa.nulls(table.num_rows, pa.string())
+        return ancestor_at(table, field, ref.index)
+    return table_fn
+
+
 def _vpgid_leader(ref: FieldRef, ctx: FieldContext) -> pc.Expression:
     return call("equal", pc.field("proc.vpgid"), pc.field("proc.vpid"))
 
@@ -74,12 +86,12 @@ EXTENSIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
                   stored("proc.pexe")),
     "proc.pexepath": ("CHARBUF", "The proc.exepath (full executable path) of the parent process.",
                       stored("proc.pexepath")),
-    "proc.aexe": _state("CHARBUF", "The proc.exe of a process ancestor: proc.aexe[1] the parent's, [2] the "
-                        "grandparent's, [0] the process's own; without an index (filters) any ancestor.",
-                        "the ancestors' exe (like the name chain sysnb.aname)", arg="optional"),
-    "proc.aexepath": _state("CHARBUF", "The proc.exepath of a process ancestor: proc.aexepath[1] the parent's, "
-                            "[0] the process's own; without an index (filters) any ancestor.",
-                            "the ancestors' exepath (like the name chain sysnb.aname)", arg="optional"),
+    "proc.aexe": ("CHARBUF", "The proc.exe of a process ancestor: proc.aexe[1] the parent's, [2] the "
+                  "grandparent's, [0] the process's own; without an index (filters) any ancestor.",
+                  dict(columns=("sysnb.aexe",), table=_ancestor_exe("proc.aexe"), arg="optional")),
+    "proc.aexepath": ("CHARBUF", "The proc.exepath of a process ancestor: proc.aexepath[1] the parent's, "
+                      "[0] the process's own; without an index (filters) any ancestor.",
+                      dict(columns=("sysnb.aexepath",), table=_ancestor_exe("proc.aexepath"), arg="optional")),
     "proc.is_exe_upper_layer": ("BOOL", "'true' if this process' executable file is in the upper layer of "
                                 "an overlayfs.", dict(columns=("sysnb.exe_flags",), expr=_exe_flag(2))),
     "proc.is_exe_from_memfd": ("BOOL", "'true' if the executable file of the current process is an anonymous "

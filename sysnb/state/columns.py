@@ -39,7 +39,8 @@ THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.nam
                  ("proc.sname", _STR), ("thread.cgroups", _STR), ("proc.pexe", _STR), ("proc.pexepath", _STR),
                  # newer drivers' execve exits (null when the capture does not carry them)
                  ("sysnb.cap_inheritable", pa.int64()), ("sysnb.cap_permitted", pa.int64()),
-                 ("sysnb.cap_effective", pa.int64()), ("sysnb.exe_flags", pa.int64()))
+                 ("sysnb.cap_effective", pa.int64()), ("sysnb.exe_flags", pa.int64()),
+                 ("sysnb.aexe", pa.list_(pa.string())), ("sysnb.aexepath", pa.list_(pa.string())))
 #: proc.apid[N]/proc.aname[N] are kept this many levels deep (0 = the process itself)
 MAX_ANCESTORS = 16
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
@@ -115,6 +116,7 @@ class BatchRecorder:
         main = self.threads.get(t.pid, t) if t.pid != t.tid else t  # proc.ppid: the process's parent
         parent = self.threads.get(t.ptid) if t.ptid >= 0 else None  # proc.pname: the thread's own parent
         known = t.uid != 0xFFFFFFFF
+        chains = self._ancestors(main)
         fake = t.fake
         row = (t.pid, main.ptid,  # -1 when unknown, as sysdig prints it
                None if fake else t.comm, None if fake else t.exe, t.exepath,
@@ -124,7 +126,7 @@ class BatchRecorder:
                t.loginuid - (1 << 32) if t.loginuid >= 1 << 31 else t.loginuid,  # sysdig prints it signed
                t.gid, self.groups.get(t.gid),
                t.container,  # placeholder threads are on the "host" for sysdig too
-               t.clone_ts, *self._ancestors(main), *self._namespace_and_session(t, main, parent))
+               t.clone_ts, *chains[:2], *self._namespace_and_session(t, main, parent), *chains[2:])
         t.snap, t.snap_gen = len(self.tsnaps), self.gen
         self.tsnaps.append(row)
         return t.snap
@@ -153,10 +155,12 @@ class BatchRecorder:
             found = cur = parent
         return found.comm
 
-    def _ancestors(self, main: Thread) -> tuple[list[int], list[str]]:
-        """proc.apid[N]/proc.aname[N] from the process (N=0) up its parents as the thread table knows them
-        now (libsinsp's get_parent_thread: a lookup of ptid, stopping at an unknown thread or a loop)."""
+    def _ancestors(self, main: Thread) -> tuple[list[int], list[str], list[str], list[str]]:
+        """proc.apid[N]/aname[N]/aexe[N]/aexepath[N] from the process (N=0) up its parents as the thread table
+        knows them now (libsinsp's get_parent_thread: a lookup of ptid, stopping at an unknown thread or a
+        loop)."""
         pids, names, seen = [main.pid], [main.comm], {main.tid}
+        exes, exepaths = [main.exe], [main.exepath]
         t = main
         while len(pids) < MAX_ANCESTORS:
             parent = self.threads.get(t.ptid)
@@ -165,14 +169,16 @@ class BatchRecorder:
             seen.add(parent.tid)
             pids.append(parent.pid)
             names.append(parent.comm)
+            exes.append(parent.exe)
+            exepaths.append(parent.exepath)
             t = parent
-        return pids, names
+        return pids, names, exes, exepaths
 
     def container_snap(self, cid: str) -> int:
         """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0, vtid and vpid -2."""
         self.tsnaps.append((-1, 0, f"container:{cid}", "", "", "", "", None, 0, self.users.get(0), 0, 0,
                             self.groups.get(0), cid, 0, [], [], -2, -2, 0, -1, -1, "", None, f"container:{cid}", None,
-                            None, None, None, None, None, None))
+                            None, None, None, None, None, None, [], []))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:

@@ -505,7 +505,7 @@ impl Engine {
                 None => (parent.as_ref().map(|p| p.borrow().comm.clone()), None, None, None),
             };
             let known = t.uid != u32::MAX;
-            let (apid, aname) = self.ancestors(m);
+            let Ancestors { pids: apid, names: aname, exes: aexe, exepaths: aexepath } = self.ancestors(m);
             let cwd = t.proc.borrow().cwd.clone();
             TSnap {
                 pid: t.pid,
@@ -538,6 +538,8 @@ impl Engine {
                 pexepath,
                 caps: t.caps,
                 exe_flags: t.exe_flags,
+                aexe,
+                aexepath,
             }
         };
         let idx = out.push_tsnap(snap);
@@ -573,9 +575,11 @@ impl Engine {
     }
 
     /// proc.apid[N]/proc.aname[N] from the process (N=0) up its parents as the thread table knows them now.
-    fn ancestors(&self, main: &Thread) -> (Vec<i64>, Vec<Vec<u8>>) {
+    fn ancestors(&self, main: &Thread) -> Ancestors {
         let mut pids = vec![main.pid];
         let mut names = vec![main.comm.clone()];
+        let mut exes = vec![main.exe.clone()];
+        let mut exepaths = vec![main.exepath.clone()];
         let mut seen = vec![main.tid];
         let mut ptid = main.ptid;
         while pids.len() < MAX_ANCESTORS {
@@ -590,9 +594,11 @@ impl Engine {
             seen.push(p.tid);
             pids.push(p.pid);
             names.push(p.comm.clone());
+            exes.push(p.exe.clone());
+            exepaths.push(p.exepath.clone());
             ptid = p.ptid;
         }
-        (pids, names)
+        Ancestors { pids, names, exes, exepaths }
     }
 
     /// The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0, vtid and vpid -2.
@@ -630,6 +636,8 @@ impl Engine {
             pexepath: None,
             caps: None,
             exe_flags: None,
+            aexe: Vec::new(),
+            aexepath: Vec::new(),
         })
     }
 
@@ -739,6 +747,14 @@ fn typechar_str(c: u8) -> &'static str {
         b'i' => "i",
         _ => "o",
     }
+}
+
+/// The process and its ancestors, level by level (proc.apid/aname/aexe/aexepath[N]).
+struct Ancestors {
+    pids: Vec<i64>,
+    names: Vec<Vec<u8>>,
+    exes: Vec<Vec<u8>>,
+    exepaths: Vec<Vec<u8>>,
 }
 
 /// The fd an event had when its parsing began, and that fd's name then (only when fd.name_changed is wanted).
