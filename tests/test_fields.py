@@ -59,9 +59,9 @@ def test_every_sysdig_field_is_in_the_registry() -> None:
 
 
 def test_field_detail_names_what_is_missing() -> None:
-    code, out = run_cli(["-l", "proc.vpid", "fd.lip"])
+    code, out = run_cli(["-l", "proc.fdlimit", "fd.lip"])
     assert code == 0
-    assert "vpid parameter of clone exits" in out and "computed from the table" in out
+    assert "fdlimit parameter of execve/clone exits" in out and "computed from the table" in out
 
 
 def test_a_format_token_takes_the_longest_field_name() -> None:

@@ -82,11 +82,14 @@ INTENDED: dict[str, set[str] | None] = {
     "libs__curl_google_comments": None,  # sysdig cannot open it: every filter
     # fd 8's real address vs the union garbage sysdig reads for it (README, "Intended differences")
     "sysdig-inspect__502Error": _FD8,
-    # sysdig keeps the loginuid's 32 bits as a signed value and prints -1 for 4294967295 (README)
+    # sysdig keeps the loginuid's 32 bits as a signed value and prints -1 for 4294967295 (README); it reads the
+    # 2023 process-list tail without its tty (proc.tty 0 where the capture says 34817)
     "libs__sample": {"user.loginuid=-1", "user.loginuid>=0", "user.loginuid>=1000", "user.loginname exists",
-                     "user.loginname=root"},
-    # sysdig compares group.gid as 64-bit garbage on events without a group (README)
-    "*": {"group.gid=0", "group.gid>0", "group.gid!=0"},
+                     "user.loginname=root", "proc.tty>0", "proc.tty=0"},
+    # sysdig compares group.gid as 64-bit garbage on events without a group (README); libsinsp 0.29.3 runs the
+    # capture filter before it computes fd.name_changed (m_name != m_oldname, after parsing), so sysdig's filter
+    # never sees it true while -p prints true; Falco evaluates rules after parsing, as sysnb does
+    "*": {"group.gid=0", "group.gid>0", "group.gid!=0", "fd.name_changed=true"},
 }
 #: grammar or comparisons sysdig 0.29.3 rejects that sysnb accepts (newer Falco grammar, numbers sysdig reads as
 #: doubles or cannot compare); any other filter sysdig rejects, sysnb must reject too

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import FIXTURES, capture_params
+from conftest import FIXTURES, SHARED, capture_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -149,3 +149,86 @@ def test_gzip_damage_keeps_what_was_decompressed(tmp_path: Path) -> None:
     assert 0 < rows < 345
     assert s.info.damage is not None and s.info.damage.offset is not None
     assert "compressed" in str(s.info.damage)
+
+
+# -- per-thread state of newer drivers' events, on a capture written here (no shared capture has them) ---------
+
+_WIDTH = {"PID": 8, "INT64": 8, "UINT64": 8, "ABSTIME": 8, "ERRNO": 8, "UINT32": 4, "UID": 4, "GID": 4,
+          "FLAGS32": 4}
+
+
+def _params(type_id: int, values: dict[str, object]) -> list[bytes]:
+    """The raw parameters of an event: text and byte values as given, numbers little-endian by type."""
+    from sysnb.scap import events as E
+
+    out = []
+    for name, typ in ((p[0], p[1]) for p in E.EVENTS[type_id].params):
+        v = values.get(name)
+        if isinstance(v, bytes):
+            out.append(v)
+        elif isinstance(v, str):
+            out.append(v.encode() + b"\0")
+        elif typ in _WIDTH:
+            out.append(int(v or 0).to_bytes(_WIDTH[typ], "little", signed=True))
+        else:
+            out.append(b"\0")
+    return out
+
+
+def _newer_driver_capture(path: Path) -> Path:
+    """bash (100, session 50) execs x with capabilities and PPM_EXE_* flags, clones 101, which calls setsid."""
+    from sysnb.scap.blocks import ThreadEntry
+    from sysnb.scap.reader import Section
+    from sysnb.scap.writer import ScapWriter
+
+    bash = ThreadEntry(100, 100, 1, sid=50, vpgid=100, comm="bash", exe="/bin/bash", args=["-i"], vtid=100,
+                       vpid=100, cgroups=["cpu,cpuacct=/user.slice", "io=/user.slice"])
+    sys_admin_and_chown = (1 << 21) | 1
+    execve = dict(res=0, exe="x", args=b"--flag\0", tid=100, pid=100, ptid=1, comm="x", tty=34816, vpgid=100,
+                  flags=2 | 4, cap_inheritable=0, cap_permitted=sys_admin_and_chown, cap_effective=sys_admin_and_chown,
+                  env=b"A=1\0B=2\0", cgroups=b"cpu=/user.slice\0io=/user.slice\0")
+    clone = dict(res=101, exe="x", args=b"--flag\0", tid=100, pid=100, ptid=1, comm="x", vtid=100, vpid=100)
+    rows = [(292, 100, dict(filename="/bin/x")), (293, 100, execve), (223, 100, clone), (274, 101, {}),
+            (275, 101, dict(res=101))]
+    events = pa.table({"evt.cpu": pa.array([0] * len(rows), pa.uint16()),
+                       "sysnb.evt_flags": pa.array([0] * len(rows), pa.uint32()),
+                       "evt.rawtime": pa.array([1000 + 100 * i for i in range(len(rows))], pa.uint64()),
+                       "thread.tid": pa.array([r[1] for r in rows], pa.int64()),
+                       "sysnb.type_id": pa.array([r[0] for r in rows], pa.uint16()),
+                       "sysnb.params": pa.array([_params(t, v) for t, _, v in rows], pa.list_(pa.binary()))})
+    with ScapWriter(str(path)) as w:
+        w.write_section(Section(0, (1, 2), threads=[bash]))
+        w.write_events(events)
+    return path
+
+
+def test_newer_driver_thread_state_in_both_engines(tmp_path: Path) -> None:
+    """Capabilities, executable flags, tty/vpgid/env/cgroups of execve, vtid/vpid of a clone, setsid's session:
+    both engines agree, and the registry prints them as Falco's libsinsp does."""
+    import sysnb
+
+    path = _newer_driver_capture(tmp_path / "newer.scap")
+    assert differences(path) == []
+    cap = sysnb.open_capture(path)
+    t = cap.table.to_pydict()
+    assert t["proc.tty"][1] == 34816 and t["proc.vpgid"][1] == 100 and t["proc.sid"][1] == 50
+    assert t["proc.env"][1] == "A=1 B=2" and t["proc.pcmdline"][1] is None  # bash's parent is not in the table
+    assert t["thread.cgroups"][1] == "cpu=/user.slice blkio=/user.slice"  # libsinsp's v1 name for io
+    assert (t["thread.vtid"][4], t["proc.vpid"][4], t["proc.sid"][4]) == (101, 101, 101)  # setsid: its own session
+    assert t["proc.pcmdline"][4] == "x --flag" and t["proc.pexe"][4] == "x" and t["proc.sname"][4] == "x"
+    assert cap.filter("thread.cap_effective contains CAP_SYS_ADMIN").events.num_rows == 4
+    assert cap.filter("thread.cap_permitted = 'CAP_CHOWN CAP_SYS_ADMIN'").events.num_rows == 4
+    assert cap.filter("proc.is_exe_upper_layer = true and proc.is_exe_from_memfd = true").events.num_rows == 4
+    assert cap.filter("proc.is_exe_writable = false").events.num_rows == 5
+    assert cap.filter("thread.cap_effective exists").events.num_rows == 4  # unknown before the execve exit
+
+
+def test_fd_nameraw_is_the_path_as_the_open_received_it() -> None:
+    """fd.nameraw (Falco's extension): openat's relative name as passed, where fd.name is resolved."""
+    import sysnb
+
+    path = SHARED / "sf-collector" / "filesat.scap"
+    if not path.exists():
+        pytest.skip(f"{path} not found (the shared captures)")
+    rows = sysnb.open_capture(path).filter("evt.num=587").events.to_pydict()
+    assert (rows["fd.name"], rows["fd.nameraw"]) == (["/tmp/tested_file.txt"], ["tested_file.txt"])

@@ -18,14 +18,10 @@ from sysnb.cli import main
 
 OPTIONS = GOLDEN / "options"
 _FD8 = "haproxy's fd 8: sysdig's union garbage in the bound UDP socket's name (tests/test_golden.py)"
-_VTID = "thread.vtid needs state (docs/fields-state-needed.md): <NA> where sysdig has the vtid"
 KNOWN = {
     **{("sysdig-inspect__502Error", case): (3, _FD8) for case in ("t_a", "t_r", "t_d", "t_D", "b", "b_j", "v")},
     ("sysdig-inspect__502Error", "R"): (73, _FD8),
-    ("sysdig-inspect__502Error", "pc"): (932, _VTID),
-    ("falco__connect_localhost", "pc"): (4, _VTID),
-    ("falco__psp_privileged", "pc"): (1, _VTID),
-    ("sf-collector__alpine", "pc"): (105, _VTID),
+    ("sysdig-inspect__502Error", "pc"): (3, _FD8),
 }
 
 

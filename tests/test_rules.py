@@ -516,15 +516,15 @@ def test_a_field_falco_has_but_sysnb_lacks_leaves_the_rule_not_compiled(cat: sys
     """Not Falco's error: the rule is kept, with the field and the macro it is used in, and never runs."""
     rs = rules(SINGLE + textwrap.dedent("""
         - macro: parent_is_shell
-          condition: proc.pcmdline startswith bash
+          condition: proc.vpgid.name startswith bash
         - rule: cat from a shell
           desc: d
           condition: evt.type=open and parent_is_shell
-          output: "%proc.cmdline from %proc.pcmdline"
+          output: "%proc.cmdline from %proc.vpgid.name"
           priority: NOTICE
         """))
     bad = rs.rule("cat from a shell")
-    assert not bad.compiled and [(p.field, p.where) for p in bad.problems] == [("proc.pcmdline",
+    assert not bad.compiled and [(p.field, p.where) for p in bad.problems] == [("proc.vpgid.name",
                                                                               "macro 'parent_is_shell'")]
     assert rs.rule("open_from_cat").compiled
     assert counts(cat, SINGLE) == dict(collections.Counter(alerts_table(cat, rs)["rule"].to_pylist()))
@@ -535,13 +535,13 @@ def test_output_fields_sysnb_lacks_print_na(cat: sysnb.Capture) -> None:
         - rule: r
           desc: d
           condition: evt.type=open and proc.name=cat and evt.dir=<
-          output: "%proc.name parent=%proc.pcmdline %container.info"
+          output: "%proc.name parent=%proc.vpgid.name %container.info"
           priority: INFO
         """)
-    assert rs.rules[0].output_missing == ["proc.pcmdline"]
+    assert rs.rules[0].output_missing == ["proc.vpgid.name"]
     alerts = alerts_table(cat, rs)
     assert alerts["output"][0].as_py() == "cat parent=<NA> host (id=host)"
-    assert json.loads(alerts["output_fields"][0].as_py())["proc.pcmdline"] is None
+    assert json.loads(alerts["output_fields"][0].as_py())["proc.vpgid.name"] is None
 
 
 # -- event types (libsinsp's ppm_event_codes) --------------------------------------------------------------------

@@ -35,8 +35,8 @@ RULES = textwrap.dedent("""
       priority: ERROR
     - rule: shell parent
       desc: needs a field sysnb lacks
-      condition: evt.type=open and proc.pcmdline contains bash
-      output: "%proc.pcmdline"
+      condition: evt.type=open and proc.vpgid.name contains bash
+      output: "%proc.vpgid.name"
       priority: INFO
     """)
 
@@ -91,14 +91,14 @@ def test_validate_reports_why_a_rule_is_not_compiled(rules_file: Path, tmp_path:
     assert out.startswith(f"{rules_file}: Ok\n")
     assert "rules: 3 loaded, 2 compiled, 1 not compiled" in out
     assert "could not compile: shell parent" in out
-    assert "field 'proc.pcmdline' needs state the engine does not track yet" in out
-    assert "missing in sysnb (rules needing it):\n  proc.pcmdline: 1" in out
+    assert "field 'proc.vpgid.name' needs state the engine does not track yet" in out
+    assert "missing in sysnb (rules needing it):\n  proc.vpgid.name: 1" in out
     assert main(["rules", "validate", "--strict", str(rules_file)]) == 1
     capsys.readouterr()
     assert main(["rules", "validate", "--json", str(rules_file)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["missing"] == {"proc.pcmdline": 1} and report["not_compiled_rules"][0]["rule"] == "shell parent"
-    assert report["output_fields_missing"] == {"shell parent": ["proc.pcmdline"]}
+    assert report["missing"] == {"proc.vpgid.name": 1} and report["not_compiled_rules"][0]["rule"] == "shell parent"
+    assert report["output_fields_missing"] == {"shell parent": ["proc.vpgid.name"]}
     bad = tmp_path / "bad.yaml"
     bad.write_text("- macro: m\n  condition: (evt.type=open\n")
     assert main(["rules", "validate", str(bad)]) == 1

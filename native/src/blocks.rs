@@ -281,6 +281,8 @@ fn thread_entry(c: &mut Cursor, v: u8) -> Res<ThreadEntry> {
         vtid: -1,
         vpid: -1,
         loginuid: -1,
+        sid: -1, // older process lists have no session and process group ids: unknown, as libscap reads them
+        vpgid: -1,
         ..Default::default()
     };
     if v >= 6 {

@@ -68,6 +68,23 @@ pub enum Col {
     CloneTs,
     Apid,
     Aname,
+    Vtid,
+    Vpid,
+    Tty,
+    Sid,
+    Vpgid,
+    Env,
+    Pcmdline,
+    Sname,
+    Cgroups,
+    Pexe,
+    Pexepath,
+    CapInheritable,
+    CapPermitted,
+    CapEffective,
+    ExeFlags,
+    Aexe,
+    Aexepath,
     Fdnum,
     FdType,
     Typechar,
@@ -77,6 +94,9 @@ pub enum Col {
     Cip,
     Cport,
     L4proto,
+    FdConnected,
+    FdNameraw,
+    NameChanged,
     TypeId,
     SyscallId,
     Visible,
@@ -85,6 +105,9 @@ pub enum Col {
     Params,
     Info,
 }
+
+/// The thread columns are Pid..=LAST_THREAD_COL (a thread snapshot gives them).
+const LAST_THREAD_COL: Col = Col::Aexepath;
 
 /// (column, name, type) in schema order.
 pub fn columns() -> Vec<(Col, &'static str, DataType)> {
@@ -121,6 +144,23 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
         (CloneTs, "sysnb.clone_ts", DataType::UInt64),
         (Apid, "sysnb.apid", list(DataType::Int64)),
         (Aname, "sysnb.aname", list(DataType::Utf8)),
+        (Vtid, "thread.vtid", DataType::Int64),
+        (Vpid, "proc.vpid", DataType::Int64),
+        (Tty, "proc.tty", DataType::Int64),
+        (Sid, "proc.sid", DataType::Int64),
+        (Vpgid, "proc.vpgid", DataType::Int64),
+        (Env, "proc.env", dict()),
+        (Pcmdline, "proc.pcmdline", dict()),
+        (Sname, "proc.sname", dict()),
+        (Cgroups, "thread.cgroups", dict()),
+        (Pexe, "proc.pexe", dict()),
+        (Pexepath, "proc.pexepath", dict()),
+        (CapInheritable, "sysnb.cap_inheritable", DataType::Int64),
+        (CapPermitted, "sysnb.cap_permitted", DataType::Int64),
+        (CapEffective, "sysnb.cap_effective", DataType::Int64),
+        (ExeFlags, "sysnb.exe_flags", DataType::Int64),
+        (Aexe, "sysnb.aexe", list(DataType::Utf8)),
+        (Aexepath, "sysnb.aexepath", list(DataType::Utf8)),
         (Fdnum, "fd.num", DataType::Int64),
         (FdType, "fd.type", dict()),
         (Typechar, "fd.typechar", dict()),
@@ -130,6 +170,9 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
         (Cip, "fd.cip", dict()),
         (Cport, "fd.cport", DataType::UInt16),
         (L4proto, "fd.l4proto", dict()),
+        (FdConnected, "fd.connected", DataType::Boolean),
+        (FdNameraw, "fd.nameraw", dict()),
+        (NameChanged, "fd.name_changed", DataType::Boolean),
         (TypeId, "sysnb.type_id", DataType::UInt16),
         (SyscallId, "sysnb.syscall_id", DataType::UInt16),
         (Visible, "sysnb.visible", DataType::Boolean),
@@ -142,17 +185,17 @@ pub fn columns() -> Vec<(Col, &'static str, DataType)> {
 
 /// The columns a scan produces.
 #[derive(Clone, Copy, Debug)]
-pub struct Want(u64);
+pub struct Want(u128);
 
 impl Want {
     pub fn all() -> Want {
-        Want((1u64 << columns().len()) - 1)
+        Want((1u128 << columns().len()) - 1)
     }
 
     /// The named columns; an unknown name is an error naming it.
     pub fn named(names: &[String]) -> Result<Want, String> {
         let cols = columns();
-        let mut bits = 0u64;
+        let mut bits = 0u128;
         for n in names {
             match cols.iter().find(|(_, name, _)| name == n) {
                 Some((c, _, _)) => bits |= 1 << *c as u8,
@@ -172,19 +215,21 @@ impl Want {
 
     /// Some process/thread column (a thread snapshot is needed).
     pub fn thread(&self) -> bool {
-        self.any(Col::Pid, Col::Aname)
+        self.any(Col::Pid, LAST_THREAD_COL)
     }
 
     /// Some column whose value depends on the replayed state (threads, fds, enter/exit pairing).
     pub fn state(&self) -> bool {
         self.thread()
             || self.fd()
-            || [Col::Category, Col::Latency, Col::Args, Col::Buflen, Col::Fdnum, Col::Info].iter().any(|&c| self.has(c))
+            || [Col::Category, Col::Latency, Col::Args, Col::Buflen, Col::Fdnum, Col::Info, Col::NameChanged]
+                .iter()
+                .any(|&c| self.has(c))
     }
 
     /// Some fd column other than fd.num (an fd snapshot is needed).
     pub fn fd(&self) -> bool {
-        self.any(Col::FdType, Col::L4proto)
+        self.any(Col::FdType, Col::FdNameraw)
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -219,6 +264,29 @@ pub struct TSnap {
     pub clone_ts: u64,
     pub apid: Vec<i64>,
     pub aname: Vec<Vec<u8>>,
+    /// thread.vtid, proc.vpid (None: unknown)
+    pub vtid: Option<i64>,
+    pub vpid: Option<i64>,
+    pub tty: i64,
+    pub sid: i64,
+    pub vpgid: i64,
+    /// the process's environment, space-separated
+    pub env: Vec<u8>,
+    /// the parent's command line (None: no parent thread)
+    pub pcmdline: Option<Vec<u8>>,
+    /// the session leader's name
+    pub sname: Vec<u8>,
+    /// "subsys=path" entries, space-separated (None: no cgroups)
+    pub cgroups: Option<Vec<u8>>,
+    /// the parent's exe and exepath (None: no parent thread)
+    pub pexe: Option<Vec<u8>>,
+    pub pexepath: Option<Vec<u8>>,
+    /// inheritable, permitted, effective capability sets (None: unknown)
+    pub caps: Option<[u64; 3]>,
+    pub exe_flags: Option<u32>,
+    /// exe and exepath of the process (level 0) and its ancestors
+    pub aexe: Vec<Vec<u8>>,
+    pub aexepath: Vec<Vec<u8>>,
 }
 
 /// An fd's columns at one point of the replay.
@@ -232,6 +300,10 @@ pub struct FSnap {
     pub cip: Option<Ip>,
     pub cport: Option<u16>,
     pub l4proto: Option<&'static str>,
+    /// libsinsp's FLAGS_SOCKET_CONNECTED (None: no fd in the table)
+    pub connected: Option<bool>,
+    /// the path as the open received it (None: no fd in the table)
+    pub nameraw: Option<Vec<u8>>,
 }
 
 /// Valid UTF-8 text of capture bytes (invalid sequences become U+FFFD, as the reference stores them).
@@ -365,6 +437,8 @@ pub struct BatchBuilder {
     latency: Nullable<i64>,
     buflen: Nullable<i64>,
     fdnum: Nullable<i64>,
+    /// fd.name_changed per event: (value, valid)
+    name_changed: (Vec<bool>, Vec<bool>),
     tsnap: Vec<i32>,
     fsnap: Vec<i32>,
     evt_type: Vec<i32>,
@@ -400,6 +474,10 @@ impl BatchBuilder {
             latency: Nullable::new(w(Col::Latency, capacity)),
             buflen: Nullable::new(w(Col::Buflen, capacity)),
             fdnum: Nullable::new(w(Col::Fdnum, capacity)),
+            name_changed: (
+                Vec::with_capacity(w(Col::NameChanged, capacity)),
+                Vec::with_capacity(w(Col::NameChanged, capacity)),
+            ),
             tsnap: Vec::with_capacity(if want.thread() { capacity } else { 0 }),
             fsnap: Vec::with_capacity(if want.fd() { capacity } else { 0 }),
             evt_type: Vec::with_capacity(w(Col::Type, capacity)),
@@ -529,9 +607,14 @@ impl BatchBuilder {
         }
     }
 
-    pub fn fd(&mut self, fdnum: Option<i64>, fsnap: i32) {
+    /// The event's fd number, its fd snapshot and whether the event changed the fd's name.
+    pub fn fd(&mut self, fdnum: Option<i64>, fsnap: i32, name_changed: Option<bool>) {
         if self.want.has(Col::Fdnum) {
             self.fdnum.push(fdnum);
+        }
+        if self.want.has(Col::NameChanged) {
+            self.name_changed.0.push(name_changed.unwrap_or(false));
+            self.name_changed.1.push(name_changed.is_some());
         }
         if self.want.fd() {
             self.fsnap.push(fsnap);
@@ -573,9 +656,9 @@ impl BatchBuilder {
             if !want.has(c) {
                 continue;
             }
-            if (Col::Pid as u8..=Col::Aname as u8).contains(&(c as u8)) {
+            if (Col::Pid as u8..=LAST_THREAD_COL as u8).contains(&(c as u8)) {
                 state.insert(c as u8, thread.column(c)?);
-            } else if (Col::FdType as u8..=Col::L4proto as u8).contains(&(c as u8)) {
+            } else if (Col::FdType as u8..=Col::FdNameraw as u8).contains(&(c as u8)) {
                 state.insert(c as u8, fdc.column(c)?);
             }
         }
@@ -609,6 +692,10 @@ impl BatchBuilder {
                 Col::Buflen => Arc::new(take(&mut self.buflen).finish::<Int64Type>()),
                 Col::Tid => Arc::new(Int64Array::from(take(&mut self.tid))),
                 Col::Fdnum => Arc::new(take(&mut self.fdnum).finish::<Int64Type>()),
+                Col::NameChanged => {
+                    let (values, valid) = take(&mut self.name_changed);
+                    Arc::new(bool_array(&values, &valid))
+                }
                 Col::TypeId => Arc::new(UInt16Array::from(self.type_id.clone())),
                 Col::SyscallId => Arc::new(take(&mut self.syscall_id).finish::<UInt16Type>()),
                 Col::Visible => Arc::new(BooleanArray::from(take(&mut self.visible))),
@@ -719,6 +806,12 @@ fn gather<T: Copy + Default + arrow_buffer::ArrowNativeType, P: ArrowPrimitiveTy
     PrimitiveArray::<P>::new(ScalarBuffer::from(values), nulls)
 }
 
+/// A boolean column from values and their validity.
+fn bool_array(values: &[bool], valid: &[bool]) -> BooleanArray {
+    let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid.to_vec()));
+    BooleanArray::new(BooleanBuffer::from(values.to_vec()), nulls)
+}
+
 fn borrowed(v: &Option<Vec<u8>>) -> Option<&[u8]> {
     v.as_deref()
 }
@@ -755,7 +848,24 @@ impl<'a> ThreadCols<'a> {
             Col::Container => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].container)))?,
             Col::CloneTs => Arc::new(gather::<_, UInt64Type>(idx, n, |i| Some(s[i].clone_ts))),
             Col::Apid => self.apid()?,
-            _ => self.aname()?,
+            Col::Vtid => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].vtid)),
+            Col::Vpid => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].vpid)),
+            Col::Tty => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].tty))),
+            Col::Sid => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].sid))),
+            Col::Vpgid => Arc::new(gather::<_, Int64Type>(idx, n, |i| Some(s[i].vpgid))),
+            Col::Env => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].env)))?,
+            Col::Pcmdline => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pcmdline)))?,
+            Col::Sname => gather_dict(idx, base, snapshot_dict(n, |i| b(&s[i].sname)))?,
+            Col::Cgroups => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].cgroups)))?,
+            Col::Pexe => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pexe)))?,
+            Col::Pexepath => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].pexepath)))?,
+            Col::CapInheritable => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[0] as i64))),
+            Col::CapPermitted => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[1] as i64))),
+            Col::CapEffective => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].caps.map(|c| c[2] as i64))),
+            Col::ExeFlags => Arc::new(gather::<_, Int64Type>(idx, n, |i| s[i].exe_flags.map(i64::from))),
+            Col::Aexe => self.text_lists(|s| &s.aexe)?,
+            Col::Aexepath => self.text_lists(|s| &s.aexepath)?,
+            _ => self.text_lists(|s| &s.aname)?,
         })
     }
 
@@ -783,15 +893,16 @@ impl<'a> ThreadCols<'a> {
         self.base.clone()
     }
 
-    /// proc.aname lists: each snapshot's names packed once (text and offsets), then copied per event.
-    fn aname(&self) -> Result<ArrayRef, ArrowError> {
+    /// Text lists (proc.aname, aexe, aexepath): each snapshot's list packed once (text and offsets), then
+    /// copied per event.
+    fn text_lists(&self, list: impl Fn(&TSnap) -> &Vec<Vec<u8>>) -> Result<ArrayRef, ArrowError> {
         let packed: Vec<(String, Vec<i32>)> = self
             .s
             .iter()
             .map(|s| {
                 let mut text_all = String::new();
-                let mut ends = Vec::with_capacity(s.aname.len());
-                for a in &s.aname {
+                let mut ends = Vec::with_capacity(list(s).len());
+                for a in list(s) {
                     text_all.push_str(&text(a));
                     ends.push(text_all.len() as i32);
                 }
@@ -856,6 +967,13 @@ impl<'a> FdCols<'a> {
             }
             Col::Sport => Arc::new(gather::<_, UInt16Type>(idx, n, |i| s[i].sport)),
             Col::Cport => Arc::new(gather::<_, UInt16Type>(idx, n, |i| s[i].cport)),
+            Col::FdConnected => {
+                let valid: Vec<bool> = idx.iter().map(|&i| i >= 0 && s[i as usize].connected.is_some()).collect();
+                let values: Vec<bool> =
+                    idx.iter().map(|&i| i >= 0 && s[i as usize].connected.unwrap_or(false)).collect();
+                Arc::new(bool_array(&values, &valid))
+            }
+            Col::FdNameraw => gather_dict(idx, base, snapshot_dict(n, |i| borrowed(&s[i].nameraw)))?,
             _ => gather_dict(idx, base, snapshot_dict(n, |i| st(s[i].l4proto)))?,
         })
     }

@@ -155,6 +155,7 @@ pub enum Parser {
     Setgid,
     Setresuid,
     Setresgid,
+    Setsid,
 }
 
 /// Per event type, what the engine and the column output need, computed once from the table.
@@ -218,6 +219,7 @@ fn parser_of(name: &str) -> Parser {
         "setgid" => Parser::Setgid,
         "setresuid" => Parser::Setresuid,
         "setresgid" => Parser::Setresgid,
+        "setsid" => Parser::Setsid,
         _ => Parser::None,
     }
 }
@@ -293,6 +295,7 @@ fn attrs_of(e: &EventInfo) -> TypeAttrs {
                 | "setresuid"
                 | "setresgid"
                 | "procexit"
+                | "setsid"
         ),
         container,
         internal: e.category_2022 == "INTERNAL",

@@ -253,9 +253,8 @@ FIELDS: dict[str, dict[str, Any]] = {
     "fd.snet": dict(columns=("fd.sip",), filter_only=True),
     "fd.lnet": dict(columns=_CONN, filter_only=True),
     "fd.rnet": dict(columns=_CONN, filter_only=True),
-    "fd.connected": dict(state="the fd's 'socket connected' flag (set by connect/accept exits, cleared by "
-                               "shutdown/close)"),
-    "fd.name_changed": dict(state="whether the event changed the fd's name (UDP connect/sendto tuple updates)"),
+    "fd.connected": stored("fd.connected"),
+    "fd.name_changed": stored("fd.name_changed"),
     "fd.cip.name": dict(columns=("fd.cip", "fd.type"), expr=_no_name, sql=lambda r, c: "NULL"),
     "fd.sip.name": dict(columns=("fd.sip", "fd.type", "fd.cip"), expr=_no_name, sql=lambda r, c: "NULL"),
     "fd.lip.name": dict(columns=_CONN, expr=_no_name, sql=lambda r, c: "NULL"),

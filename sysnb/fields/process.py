@@ -6,6 +6,7 @@ arguments; the table stores those values as null, and ``proc.pid`` is set only w
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,14 @@ def _probe(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
     return pc.if_else(pc.is_valid(column(table, "proc.pid")), pa.scalar(False), pa.scalar(None, pa.bool_()))
 
 
+def _cgroup(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
+    """thread.cgroup.X: the path of subsystem X in the thread's cgroups (null when it has none)."""
+    if not ref.arg:
+        return pa.nulls(table.num_rows, pa.string())
+    found = pc.extract_regex(column(table, "thread.cgroups"), pattern=rf"(?:^| ){re.escape(ref.arg)}=(?P<path>[^ ]*)")
+    return pc.struct_field(found, "path")
+
+
 def _ancestor(field: str) -> Any:
     """proc.apid[N] / proc.aname[N] from the ancestor chains the engine records (N=0: the process)."""
     def table_fn(ref: FieldRef, table: pa.Table, ctx: FieldContext) -> pa.Array:
@@ -170,6 +179,12 @@ def _ancestor(field: str) -> Any:
             values = pc.coalesce(values, own.cast(values.type))
         return values
     return table_fn
+
+
+def _exe_writable() -> pc.Expression:
+    """PPM_EXE_WRITABLE of the execve exit's flags; false (libsinsp's default) where the capture has none."""
+    flag = call("not_equal", call("bit_wise_and", pc.field("sysnb.exe_flags"), pc.scalar(1)), pc.scalar(0))
+    return call("if_else", has_thread(), call("coalesce", flag, pc.scalar(False)), null(pa.bool_()))
 
 
 def _ismain() -> pc.Expression:
@@ -195,7 +210,7 @@ FIELDS: dict[str, dict[str, Any]] = {
                       sql=lambda r, c: """(CASE WHEN "proc.pid" IS NOT NULL THEN COALESCE("proc.name", '<NA>') END)"""),
     "proc.args": dict(columns=("proc.args", "proc.pid"), expr=_expr(args),
                       sql=lambda r, c: """(CASE WHEN "proc.pid" IS NOT NULL THEN COALESCE("proc.args", '') END)"""),
-    "proc.env": _state("the environment of execve exits (env parameter) and of the process list"),
+    "proc.env": stored("proc.env"),
     "proc.cmdline": dict(columns=("proc.name", "proc.args", "proc.pid"), expr=_expr(cmdline),
                          sql=lambda r, c: _CMDLINE_SQL),
     "proc.exeline": dict(columns=("proc.exe", "proc.args", "proc.pid"), expr=_expr(_exeline),
@@ -206,7 +221,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "proc.nchilds": _state("the thread's m_nchilds"),
     "proc.ppid": stored("proc.ppid"),
     "proc.pname": stored("proc.pname"),
-    "proc.pcmdline": _state("the parent thread's name and arguments at the event"),
+    "proc.pcmdline": stored("proc.pcmdline"),
     "proc.apid": dict(columns=("sysnb.apid", "proc.pid"), table=_ancestor("proc.apid"), arg="optional"),
     "proc.aname": dict(columns=("sysnb.aname", "proc.name"), table=_ancestor("proc.aname"), arg="optional"),
     "proc.loginshellid": dict(columns=("sysnb.aname", "sysnb.apid"), table=_loginshellid),
@@ -229,10 +244,10 @@ FIELDS: dict[str, dict[str, Any]] = {
                             json=lambda ref, table, ctx: [0] * table.num_rows),  # -j extracts it twice: 0
     "thread.totexectime": dict(columns=("sysnb.type_id", "evt.cpu", "evt.rawtime", "thread.tid", "proc.pid"),
                                table=_totexectime, ordered=True),
-    "thread.cgroups": _state("the cgroups parameter of execve/clone exits and the process list"),
-    "thread.cgroup": dict(arg="required", state="the cgroups parameter of execve/clone exits and the process list"),
-    "thread.vtid": _state("the vtid parameter of clone exits and the process list"),
-    "proc.vpid": _state("the vpid parameter of clone exits and the process list"),
+    "thread.cgroups": stored("thread.cgroups"),
+    "thread.cgroup": dict(arg="required", columns=("thread.cgroups",), table=_cgroup),
+    "thread.vtid": stored("thread.vtid"),
+    "proc.vpid": stored("proc.vpid"),
     "thread.cpu": dict(columns=("sysnb.type_id", "sysnb.params", "thread.tid", "proc.pid"),
                        table=_thread_cpu(True, True), fmt="DOUBLE", ordered=True),
     "thread.cpu.user": dict(columns=("sysnb.type_id", "sysnb.params", "thread.tid", "proc.pid"),
@@ -241,17 +256,15 @@ FIELDS: dict[str, dict[str, Any]] = {
                               table=_thread_cpu(False, True), fmt="DOUBLE", ordered=True),
     "thread.vmsize": _state("vm_size for the main thread, 0 for the others"),
     "thread.vmrss": _state("vm_rss for the main thread, 0 for the others"),
-    "proc.sid": _state("the session id: setsid exits, the sid of clone/execve exits and the process list"),
-    "proc.sname": _state("the name of the session leader (the thread with tid = sid, or the eldest ancestor with "
-                         "the same sid)"),
-    "proc.tty": _state("the tty parameter of execve exits and the process list"),
+    "proc.sid": stored("proc.sid"),
+    "proc.sname": stored("proc.sname"),
+    "proc.tty": stored("proc.tty"),
     "proc.exepath": stored("proc.exepath"),
-    "proc.vpgid": _state("the pgid parameter of execve exits, setpgid, and the process list"),
+    "proc.vpgid": stored("proc.vpgid"),
     "proc.is_container_healthcheck": dict(columns=_THREAD, table=_probe),
     "proc.is_container_liveness_probe": dict(columns=_THREAD, table=_probe),
     "proc.is_container_readiness_probe": dict(columns=_THREAD, table=_probe),
-    "proc.is_exe_writable": _state("the exe_writable flag of execve exits (libsinsp checks the executable's "
-                                   "permissions against the user)"),
+    "proc.is_exe_writable": dict(columns=("sysnb.exe_flags", "proc.pid"), expr=_expr(_exe_writable)),
 }
 
 HIDDEN: dict[str, tuple[str, str, dict[str, Any]]] = {

@@ -102,8 +102,8 @@ class ThreadEntry:
     tid: int
     pid: int
     ptid: int
-    sid: int = 0
-    vpgid: int = 0
+    sid: int = -1  # older process lists have no session and process group ids: unknown, as libscap reads them
+    vpgid: int = -1
     comm: str = ""
     exe: str = ""
     exepath: str = ""

@@ -32,18 +32,27 @@ THREAD_FIELDS = (("proc.pid", pa.int64()), ("proc.ppid", pa.int64()), ("proc.nam
                  ("user.uid", pa.uint32()), ("user.name", _STR), ("user.loginuid", pa.int64()),
                  ("group.gid", pa.uint32()), ("group.name", _STR), ("container.id", _STR),
                  ("sysnb.clone_ts", pa.uint64()), ("sysnb.apid", pa.list_(pa.int64())),
-                 ("sysnb.aname", pa.list_(pa.string())))
+                 ("sysnb.aname", pa.list_(pa.string())),
+                 # per-thread state of libsinsp's sinsp_threadinfo (docs/fields-state-needed.md)
+                 ("thread.vtid", pa.int64()), ("proc.vpid", pa.int64()), ("proc.tty", pa.int64()),
+                 ("proc.sid", pa.int64()), ("proc.vpgid", pa.int64()), ("proc.env", _STR), ("proc.pcmdline", _STR),
+                 ("proc.sname", _STR), ("thread.cgroups", _STR), ("proc.pexe", _STR), ("proc.pexepath", _STR),
+                 # newer drivers' execve exits (null when the capture does not carry them)
+                 ("sysnb.cap_inheritable", pa.int64()), ("sysnb.cap_permitted", pa.int64()),
+                 ("sysnb.cap_effective", pa.int64()), ("sysnb.exe_flags", pa.int64()),
+                 ("sysnb.aexe", pa.list_(pa.string())), ("sysnb.aexepath", pa.list_(pa.string())))
 #: proc.apid[N]/proc.aname[N] are kept this many levels deep (0 = the process itself)
 MAX_ANCESTORS = 16
 FD_FIELDS = (("fd.type", _STR), ("fd.typechar", _STR), ("fd.name", _STR), ("fd.sip", _STR),
-             ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR))
+             ("fd.sport", pa.uint16()), ("fd.cip", _STR), ("fd.cport", pa.uint16()), ("fd.l4proto", _STR),
+             ("fd.connected", pa.bool_()), ("fd.nameraw", _STR))
 
 SCHEMA = pa.schema([
     ("evt.num", pa.int64()), ("evt.rawtime", pa.uint64()), ("evt.cpu", pa.uint16()), ("evt.dir", _STR),
     ("evt.type", _STR), ("evt.category", _STR), ("evt.rawres", pa.int64()), ("evt.res", _STR),
     ("evt.failed", pa.bool_()), ("evt.latency", pa.int64()), ("evt.args", pa.string()),
     ("evt.buffer", pa.binary()), ("evt.buflen", pa.int64()), ("thread.tid", pa.int64()),
-    *THREAD_FIELDS, ("fd.num", pa.int64()), *FD_FIELDS,
+    *THREAD_FIELDS, ("fd.num", pa.int64()), *FD_FIELDS, ("fd.name_changed", pa.bool_()),
     ("sysnb.type_id", pa.uint16()), ("sysnb.syscall_id", pa.uint16()), ("sysnb.visible", pa.bool_()),
     ("sysnb.offset", pa.uint64()), ("sysnb.evt_flags", pa.uint32()), ("sysnb.params", pa.list_(pa.binary())),
     ("sysnb.info", pa.string()),
@@ -92,6 +101,7 @@ class BatchRecorder:
         self.info: list[str | None] = []  # evt.info when a protocol decoder replaces evt.args
         self.category: list[str | None] = []
         self.buflen: list[int | None] = []
+        self.name_changed: list[bool | None] = []  # fd.name_changed: the event changed its fd's name
 
     # -- snapshots --------------------------------------------------------------------------------------------
 
@@ -106,6 +116,7 @@ class BatchRecorder:
         main = self.threads.get(t.pid, t) if t.pid != t.tid else t  # proc.ppid: the process's parent
         parent = self.threads.get(t.ptid) if t.ptid >= 0 else None  # proc.pname: the thread's own parent
         known = t.uid != 0xFFFFFFFF
+        chains = self._ancestors(main)
         fake = t.fake
         row = (t.pid, main.ptid,  # -1 when unknown, as sysdig prints it
                None if fake else t.comm, None if fake else t.exe, t.exepath,
@@ -115,15 +126,41 @@ class BatchRecorder:
                t.loginuid - (1 << 32) if t.loginuid >= 1 << 31 else t.loginuid,  # sysdig prints it signed
                t.gid, self.groups.get(t.gid),
                t.container,  # placeholder threads are on the "host" for sysdig too
-               t.clone_ts, *self._ancestors(main))
+               t.clone_ts, *chains[:2], *self._namespace_and_session(t, main, parent), *chains[2:])
         t.snap, t.snap_gen = len(self.tsnaps), self.gen
         self.tsnaps.append(row)
         return t.snap
 
-    def _ancestors(self, main: Thread) -> tuple[list[int], list[str]]:
-        """proc.apid[N]/proc.aname[N] from the process (N=0) up its parents as the thread table knows them
-        now (libsinsp's get_parent_thread: a lookup of ptid, stopping at an unknown thread or a loop)."""
+    def _namespace_and_session(self, t: Thread, main: Thread, parent: Thread | None) -> tuple[Any, ...]:
+        """thread.vtid, proc.vpid (-1: unknown), tty, sid, vpgid, the process's environment, the parent's
+        command line (populate_cmdline), the session leader's name, the cgroups, the parent's exe and exepath,
+        the capability sets and the PPM_EXE_* flags."""
+        return (None if t.vtid == -1 else t.vtid, None if t.vpid == -1 else t.vpid, t.tty, t.sid, t.vpgid,
+                " ".join(main.env), parent.cmdline() if parent is not None else None, self._sname(t, main),
+                M.cgroups_text(t.cgroups) or None,  # sysdig: <NA> without cgroups
+                parent.exe if parent is not None else None, parent.exepath if parent is not None else None,
+                *(_signed(c) for c in (t.caps or (None, None, None))), t.exe_flags)
+
+    def _sname(self, t: Thread, main: Thread) -> str:
+        """proc.sname: the name of the thread whose tid is the session id, else of the eldest ancestor with the
+        same session id (libsinsp's traverse_parent_state from the thread, starting at its main thread)."""
+        leader = self.threads.get(t.sid)
+        if leader is not None:
+            return leader.comm
+        found, seen, cur = main, {t.tid}, t
+        while (parent := self.threads.get(cur.ptid)) is not None and parent.tid not in seen:
+            if parent.sid != t.sid:
+                break
+            seen.add(parent.tid)
+            found = cur = parent
+        return found.comm
+
+    def _ancestors(self, main: Thread) -> tuple[list[int], list[str], list[str], list[str]]:
+        """proc.apid[N]/aname[N]/aexe[N]/aexepath[N] from the process (N=0) up its parents as the thread table
+        knows them now (libsinsp's get_parent_thread: a lookup of ptid, stopping at an unknown thread or a
+        loop)."""
         pids, names, seen = [main.pid], [main.comm], {main.tid}
+        exes, exepaths = [main.exe], [main.exepath]
         t = main
         while len(pids) < MAX_ANCESTORS:
             parent = self.threads.get(t.ptid)
@@ -132,18 +169,21 @@ class BatchRecorder:
             seen.add(parent.tid)
             pids.append(parent.pid)
             names.append(parent.comm)
+            exes.append(parent.exe)
+            exepaths.append(parent.exepath)
             t = parent
-        return pids, names
+        return pids, names, exes, exepaths
 
     def container_snap(self, cid: str) -> int:
-        """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0."""
+        """The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0, vtid and vpid -2."""
         self.tsnaps.append((-1, 0, f"container:{cid}", "", "", "", "", None, 0, self.users.get(0), 0, 0,
-                            self.groups.get(0), cid, 0, [], []))
+                            self.groups.get(0), cid, 0, [], [], -2, -2, 0, -1, -1, "", None, f"container:{cid}", None,
+                            None, None, None, None, None, None, [], []))
         return len(self.tsnaps) - 1
 
     def null_fd_snap(self, typechar: str, name: str | None) -> int:
         """An fd-related event whose fd is not in the table: only a guessed type char and a name."""
-        self.fsnaps.append((None, typechar, name, None, None, None, None, None))
+        self.fsnaps.append((None, typechar, name, None, None, None, None, None, None, None))
         return len(self.fsnaps) - 1
 
     def fd_snap(self, fd: Fd, name: str | None = None) -> int:
@@ -161,7 +201,7 @@ class BatchRecorder:
         if fd.role != M.ROLE_NONE and fd.type not in (M.FD_IPV4_SOCK, M.FD_IPV6_SOCK):
             addr = (*addr[:3], 0)  # sysdig 0.29.3: fd.cport falls through to fd.cproto and reads as 0
         row = (M.TYPENAMES.get(fd.type, "unknown"), fd.typechar, M.sanitize(fd.name) if name is None else name,
-               *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None)
+               *addr, M.L4_NAMES.get(fd.effective_l4proto()) if sock else None, fd.connected, fd.nameraw)
         self.fsnaps.append(row)
         if name is not None:
             return len(self.fsnaps) - 1
@@ -208,9 +248,15 @@ class BatchRecorder:
             "sysnb.params": pa.array([list(p) for p in params], pa.list_(pa.binary())),
         }
         cols["evt.buflen"] = pa.array(self.buflen, pa.int64())
+        cols["fd.name_changed"] = pa.array(self.name_changed, pa.bool_())
         cols.update(_take(self.tsnaps, THREAD_FIELDS, self.tsnap))
         cols.update(_take(self.fsnaps, FD_FIELDS, self.fsnap))
         return pa.RecordBatch.from_arrays([_cast(cols[f.name], f.type) for f in SCHEMA], schema=SCHEMA)
+
+
+def _signed(v: int | None) -> int | None:
+    """A 64-bit mask stored in an int64 column."""
+    return None if v is None else v - (1 << 64) if v >= 1 << 63 else v
 
 
 def _dict(indices: np.ndarray, values: list[str], null_mask: np.ndarray | None = None) -> pa.Array:

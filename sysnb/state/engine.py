@@ -154,6 +154,7 @@ class Engine:
         if numbered:
             self.evtnum += 1
         thread, fd, fdnum = self._reset(info, ts, tid, params)
+        reset = (fd, fd.name if fd is not None else None)  # libsinsp's m_oldname, for fd.name_changed
         container = self._container(etype, params) if etype in E.CONTAINER_IDS else None
         handler = PARSERS.get(info.name)
         if handler is not None and thread is not None:
@@ -170,7 +171,7 @@ class Engine:
             self._seen_syscall = True
         if thread is None:
             thread = self.threads.get(tid)
-        self._record(rec, ev, info, thread, fd, fdnum, numbered, visible, container)
+        self._record(rec, ev, info, thread, fd, fdnum, numbered, visible, container, reset)
 
     def _reset(self, info: E.EventInfo, ts: int, tid: int, params: tuple[bytes, ...]
                ) -> tuple[Thread | None, Fd | None, int | None]:
@@ -209,7 +210,8 @@ class Engine:
         return t.last_params if t.pair_ok else None
 
     def _record(self, rec: BatchRecorder, ev: RawEvent, info: E.EventInfo, t: Thread | None, fd: Fd | None,
-                fdnum: int | None, numbered: bool, visible: bool, container: str | None) -> None:
+                fdnum: int | None, numbered: bool, visible: bool, container: str | None,
+                reset: tuple[Fd | None, str | None]) -> None:
         etype, params = ev[5], ev[6]
         name = None
         cat = info.category_2022
@@ -242,10 +244,13 @@ class Engine:
         if t is None or not FD_FAMILY[etype]:
             rec.fdnum.append(None)
             rec.fsnap.append(-1)
+            rec.name_changed.append(None)
             return
         rec.fdnum.append(t.last_fd)
+        parsed = fd
         if fd is None and t.last_fd != -1:
             fd = t.proc.fds.get(t.last_fd)
+        rec.name_changed.append(_name_changed(fd, parsed, reset, info.name))
         if fd is None:
             name = self._creator_name(info, params, t) if is_exit else None
             rec.fsnap.append(rec.null_fd_snap(null_fd_typechar(etype), name))
@@ -290,6 +295,22 @@ class Engine:
         return None
 
 
+_COPIES = frozenset({"dup", "dup2", "dup3", "fcntl"})
+
+
+def _name_changed(fd: Fd | None, parsed: Fd | None, reset: tuple[Fd | None, str | None], name: str) -> bool | None:
+    """fd.name_changed as libsinsp computes it after parsing (m_name != m_oldname): the fd the event had when its
+    parsing began against its name then; an fd the event created against "" (a dup's copy keeps its source's
+    old name); null without an fd."""
+    if fd is None:
+        return None
+    if fd is reset[0]:
+        return fd.name != reset[1]
+    if fd is parsed and name not in _COPIES:
+        return fd.name != ""
+    return False
+
+
 def _latency(info: E.EventInfo, t: Thread | None) -> int | None:
     """libsinsp's evt.latency: the thread's current latency when the event carries its thread (skip-reset
     and container events do not, except sched switch), 0 otherwise; nothing for internal events."""
@@ -315,4 +336,5 @@ def _record_opaque(rec: BatchRecorder, etype: int) -> None:
     rec.fdnum.append(None)
     rec.tsnap.append(-1)
     rec.fsnap.append(-1)
+    rec.name_changed.append(None)
 

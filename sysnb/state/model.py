@@ -32,12 +32,14 @@ class Fd:
     """One open file descriptor. Socket endpoints: s=source, d=destination as libsinsp stores them."""
 
     __slots__ = (
+        "connected",
         "dip",
         "dport",
         "dst_ep",
         "ino",
         "l4proto",
         "name",
+        "nameraw",
         "openflags",
         "role",
         "server",
@@ -67,6 +69,8 @@ class Fd:
         self.snap = -1  # index of this fd's row in the current batch's fd snapshots
         self.snap_owner: object = None
         self.syslog = False  # writes are decoded as syslog messages (libsinsp's syslog decoder)
+        self.connected = False  # libsinsp's FLAGS_SOCKET_CONNECTED: set by connect and accept exits
+        self.nameraw = ""  # the path as open/openat/creat received it (libsinsp's m_name_raw)
 
     @property
     def typechar(self) -> str:
@@ -162,6 +166,22 @@ def cgroup_entries(path: str, subsys: str = "") -> list[str]:
     return [f"{name}={path}" for name in (subsys or V2_CONTROLLERS).split(",")]
 
 
+#: libsinsp's set_cgroups keeps cgroup v1 names for the controllers cgroup v2 renamed
+_V1_NAMES = {"perf": "perf_event", "mem": "memory", "io": "blkio"}
+
+
+def cgroups_text(cgroups: list[str]) -> str:
+    """thread.cgroups: the ``subsys=path`` entries joined with a space, with v1 controller names (libsinsp stops
+    at an entry without "=")."""
+    out = []
+    for cg in cgroups:
+        subsys, sep, path = cg.partition("=")
+        if not sep:
+            break
+        out.append(f"{_V1_NAMES.get(subsys, subsys)}={path}")
+    return " ".join(out)
+
+
 def container_id(cgroups: list[str]) -> str:
     """Container id from cgroup paths (first 12 hex chars), ``host`` when none is found."""
     for cg in cgroups:
@@ -177,11 +197,14 @@ def container_id(cgroups: list[str]) -> str:
 class Thread:
     __slots__ = (
         "args",
+        "caps",
+        "cgroups",
         "clone_ts",
         "comm",
         "container",
         "env",
         "exe",
+        "exe_flags",
         "exepath",
         "fake",
         "fdlimit",
@@ -197,12 +220,15 @@ class Thread:
         "pid",
         "proc",
         "ptid",
+        "sid",
         "snap",
         "snap_gen",
         "tid",
+        "tty",
         "uid",
         "vmrss_kb",
         "vmsize_kb",
+        "vpgid",
         "vpid",
         "vtid",
     )
@@ -232,6 +258,11 @@ class Thread:
         self.fdlimit = -1  # unknown until a process list entry or a clone/execve says
         self.vmsize_kb = self.vmrss_kb = 0
         self.vpid = -1
+        self.tty = 0  # the controlling terminal (0: none)
+        self.sid = self.vpgid = -1  # session and process group ids as libsinsp initialises them
+        self.cgroups: list[str] = []  # "subsys=path" entries
+        self.caps: tuple[int, int, int] | None = None  # inheritable, permitted, effective (newer drivers' execve)
+        self.exe_flags: int | None = None  # PPM_EXE_* flags of the newer drivers' execve exit
         self.snap = -1  # row of this thread in the current batch's thread snapshots, valid for snap_gen
         self.snap_gen = 0
         self.inverted = False  # created by its own clone exit, before the parent's
@@ -245,6 +276,7 @@ class Thread:
         t.loginuid = e.loginuid & 0xFFFFFFFF
         t.container = container_id(e.cgroups)
         t.vtid, t.vpid = e.vtid, e.vpid
+        t.tty, t.sid, t.vpgid, t.cgroups = e.tty, e.sid, e.vpgid, e.cgroups
         t.fdlimit, t.vmsize_kb, t.vmrss_kb = e.fdlimit, e.vmsize_kb, e.vmrss_kb
         return t
 

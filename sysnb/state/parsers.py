@@ -8,6 +8,7 @@ recorder takes a fresh snapshot of it.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ _Q = struct.Struct("<q")
 _I = struct.Struct("<I")
 
 CLONE_THREAD = 0x2000
+_SLASHES = re.compile("/+")
 PPM_O_DIRECTORY = 0x400
 
 
@@ -115,6 +117,7 @@ def parse_open(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...
     f = Fd(M.FD_DIRECTORY if flags & PPM_O_DIRECTORY else M.FD_FILE_V2, full)
     f.openflags = flags
     f.syslog = is_syslog_name(full)
+    f.nameraw = _SLASHES.sub("/", _cstr(name_b))  # libsinsp's remove_duplicate_path_separators
     return _add_fd(e, t, n, f)
 
 
@@ -203,6 +206,7 @@ def parse_connect(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, 
         return fd, fdnum
     _apply_tuple(fd, params[1])
     fd.syslog = is_syslog_name(fd.name)
+    fd.connected, fd.snap = True, -1
     return fd, fdnum
 
 
@@ -234,6 +238,7 @@ def parse_accept(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
     f = Fd(M.FD_UNKNOWN)
     f.l4proto = 2
     f.role = M.ROLE_SERVER
+    f.connected = True
     _apply_tuple(f, params[1])
     if f.type == M.FD_UNKNOWN:
         f.type = M.FD_UNIX_SOCK if params[1][:1] == b"\x01" else M.FD_IPV4_SOCK
@@ -294,6 +299,8 @@ def _update_from_io(e: Engine, t: Thread, fd: Fd, tup: bytes, incoming: bool) ->
         return
     if fd.type in (M.FD_IPV4_SERVSOCK, M.FD_IPV6_SERVSOCK):
         fd.dip, fd.dport = None, None
+    elif not fd.connected:  # sysdig 0.29.3: a send/receive whose tuple updates a (non-server) socket connects it
+        fd.connected, fd.snap = True, -1
     before = (fd.type, fd.sip, fd.sport, fd.dip, fd.dport)
     role = fd.role
     _apply_tuple(fd, tup)
@@ -410,8 +417,10 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
         if t is not None and t.clone_ts and ts - t.clone_ts > CLONE_STALE_TIME_NS:
             e.threads.pop(tid, None)  # an old thread whose exit was lost: this clone creates it anew
             t = None
-        if t is not None:
-            return  # the parent's exit already created this thread
+        if t is not None:  # the parent's exit already created this thread
+            if in_container:  # its ids as seen in its pid namespace are only known from its own exit
+                t.vtid, t.vpid = _ns_ids(info, params, t.vtid, t.vpid)
+            return
         childtid, caller, inverted = tid, _i64(params[4] if threaded else params[5]), True
     else:
         if in_container:
@@ -434,6 +443,8 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
         parent.comm, parent.exe, parent.args, parent.fake = comm, exe, args, False
     else:
         c.exepath, c.loginuid, c.container = parent.exepath, parent.loginuid, parent.container
+        c.tty, c.sid, c.vpgid, c.cgroups = parent.tty, parent.sid, parent.vpgid, parent.cgroups
+        c.caps, c.exe_flags = parent.caps, parent.exe_flags
         if not threaded:
             c.env = parent.env
     c.exe, c.comm, c.args, c.inverted = exe, comm, args, inverted
@@ -444,10 +455,22 @@ def parse_clone(e: Engine, info: E.EventInfo, tid: int, t: Thread | None, params
         c.gid = _I.unpack(gid_b)[0]
     cg = _param(info, params, "cgroups")
     if cg:
-        c.container = M.container_id(_nul_list(cg))
+        c.cgroups = _nul_list(cg)
+        c.container = M.container_id(c.cgroups)
     _resources(c, info, params)
+    if in_container and inverted:
+        c.vtid, c.vpid = _ns_ids(info, params, -1, -1)
+    else:
+        c.vtid, c.vpid = c.tid, c.pid
     c.clone_ts = ts
     e.threads[childtid] = c
+
+
+def _ns_ids(info: E.EventInfo, params: tuple[bytes, ...], vtid: int, vpid: int) -> tuple[int, int]:
+    """The vtid and vpid parameters of a clone exit (the thread's ids in its pid namespace)."""
+    vt, vp = _param(info, params, "vtid"), _param(info, params, "vpid")
+    return (_i64(vt) if vt is not None and len(vt) == 8 else vtid,
+            _i64(vp) if vp is not None and len(vp) == 8 else vpid)
 
 
 def _resources(t: Thread, info: E.EventInfo, params: tuple[bytes, ...]) -> None:
@@ -478,12 +501,33 @@ def parse_execve(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
         t.loginuid = _I.unpack(loginuid)[0]
     cg = _param(info, params, "cgroups")
     if cg:
-        t.container = M.container_id(_nul_list(cg))
+        t.cgroups = _nul_list(cg)
+        t.container = M.container_id(t.cgroups)
+    tty, vpgid = _param(info, params, "tty"), _param(info, params, "vpgid")
+    if tty is not None and len(tty) == 4:
+        t.tty = _I.unpack(tty)[0]
+    if vpgid is not None and len(vpgid) == 8:
+        t.vpgid = _i64(vpgid)
+    _exec_extras(t, info, params)
     enter = e.enter_params(t)
     if enter:
         t.exepath = _cstr(enter[0]) if info.id == 293 and t.last_type == 292 else t.exepath
     t.fake = False
     return fd, fdnum
+
+
+def _exec_extras(t: Thread, info: E.EventInfo, params: tuple[bytes, ...]) -> None:
+    """Capability sets and PPM_EXE_* flags of newer drivers' execve exits (absent from 2022 captures)."""
+    caps = [_param(info, params, f"cap_{k}") for k in ("inheritable", "permitted", "effective")]
+    if all(c is not None and len(c) == 8 for c in caps):
+        t.caps = (_u64(caps[0]), _u64(caps[1]), _u64(caps[2]))
+    flags = _param(info, params, "flags")
+    if flags is not None and len(flags) == 4:
+        t.exe_flags = _I.unpack(flags)[0]
+
+
+def _u64(b: bytes | None) -> int:
+    return int.from_bytes(b or b"", "little")
 
 
 def parse_procexit(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
@@ -510,10 +554,18 @@ def parse_setuid(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, .
     return fd, fdnum
 
 
+def parse_setsid(e: Engine, info: E.EventInfo, t: Thread, params: tuple[bytes, ...], fd: Fd | None,
+                 fdnum: int | None) -> tuple[Fd | None, int | None]:
+    """libsinsp parse_setsid_exit: a successful setsid() makes its result the thread's session id."""
+    if info.id & 1 and params and _i64(params[0]) >= 0:
+        t.sid = _i64(params[0])
+    return fd, fdnum
+
+
 #: parsers after which thread-level snapshots (names, cwd, users, parents) may be stale
 CLONES = frozenset({"clone", "fork", "vfork", "clone3"})
 THREAD_MUTATORS = frozenset({"clone", "fork", "vfork", "clone3", "execve", "execveat", "chdir", "fchdir", "getcwd",
-                             "setuid", "setgid", "setresuid", "setresgid", "procexit"})
+                             "setuid", "setgid", "setresuid", "setresgid", "procexit", "setsid"})
 
 PARSERS: dict[str, Parser] = {
     "open": parse_open, "openat": parse_open, "openat2": parse_open, "creat": parse_open,
@@ -529,4 +581,5 @@ PARSERS: dict[str, Parser] = {
     "fchdir": parse_chdir, "getcwd": parse_chdir,
     "execve": parse_execve, "execveat": parse_execve, "procexit": parse_procexit,
     "setuid": parse_setuid, "setgid": parse_setuid, "setresuid": parse_setuid, "setresgid": parse_setuid,
+    "setsid": parse_setsid,
 }

@@ -78,11 +78,11 @@ def section() -> Section:
                                                    hostname=HOSTNAME))
     for i, (_, p) in enumerate(PAYLOADS):
         pid = 1000 + i
-        s.threads.append(B.ThreadEntry(pid, pid, 1, comm=f"init{i}", exe=_text(b"/usr/bin/" + p),
+        s.threads.append(B.ThreadEntry(pid, pid, 1, sid=0, vpgid=0, comm=f"init{i}", exe=_text(b"/usr/bin/" + p),
                                        exepath=_text(b"/usr/bin/" + p), args=[_text(p)], cwd=_text(b"/tmp/" + p),
                                        fdlimit=1024, vtid=pid, vpid=pid))
-    s.threads.append(B.ThreadEntry(1, 1, 0, comm="init", exe="/sbin/init", exepath="/sbin/init", cwd="/",
-                                   fdlimit=1024, vtid=1, vpid=1))
+    s.threads.append(B.ThreadEntry(1, 1, 0, sid=0, vpgid=0, comm="init", exe="/sbin/init", exepath="/sbin/init",
+                                   cwd="/", fdlimit=1024, vtid=1, vpid=1))
     s.users.append(B.UserEntry(0, 0, "root", "/root", "/bin/sh"))
     s.groups[0] = "root"
     return s

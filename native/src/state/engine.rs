@@ -56,6 +56,8 @@ pub struct Engine {
     attrs: &'static [TypeAttrs],
     /// the variable-width columns' bytes per row in the last batch (capacities of the next)
     pub sizes: Sizes,
+    /// the current event's fd when its parsing began
+    reset_fd: ResetFd,
 }
 
 impl Default for Engine {
@@ -105,6 +107,7 @@ impl Engine {
             args_buf: Vec::with_capacity(1024),
             attrs: attrs(),
             sizes: Sizes::default(),
+            reset_fd: ResetFd::default(),
         }
     }
 
@@ -244,6 +247,11 @@ impl Engine {
             return self.record_stateless(out, &ev);
         }
         let (mut thread, mut evfd) = self.reset(&ev);
+        // libsinsp's m_oldname: the name of the event's fd when its parsing began (for fd.name_changed)
+        self.reset_fd = ResetFd { fd: evfd.fd, name: None };
+        if let (Some(t), Some(n), true) = (&thread, evfd.fd, out.want.has(Col::NameChanged)) {
+            self.reset_fd.name = t.borrow().proc.borrow().fds.get(&n).map(|f| f.name.clone());
+        }
         let container = if a.container { self.container(&ev) } else { None };
         if a.parser != Parser::None && thread.is_some() {
             let t = thread.clone().expect("checked");
@@ -286,7 +294,7 @@ impl Engine {
         let data = if a.data_idx >= 0 { ev.param(a.data_idx as usize) } else { None };
         let num = a.numbered.then_some(self.evtnum);
         out.event(num, visible, b"", res, None, None, data, None, -1);
-        out.fd(None, -1);
+        out.fd(None, -1, None);
     }
 
     /// libsinsp's parser reset: find the thread, pair enter/exit, find the fd the event uses.
@@ -406,21 +414,23 @@ impl Engine {
         out.event(num, visible, &args, res, buflen, latency, data, info_line.as_deref(), tsnap);
         self.args_buf = args;
         let Some(t) = t else {
-            out.fd(None, -1);
+            out.fd(None, -1, None);
             return;
         };
         if !a.fd_family {
-            out.fd(None, -1);
+            out.fd(None, -1, None);
             return;
         }
         let last_fd = t.last_fd;
-        if !out.want.fd() {
-            out.fd(Some(last_fd), -1);
-            return;
-        }
         let mut fdn = evfd.fd;
         if fdn.is_none() && last_fd != -1 && t.proc.borrow().fds.contains_key(&last_fd) {
             fdn = Some(last_fd);
+        }
+        let changed =
+            if out.want.has(Col::NameChanged) { name_changed(t, fdn, evfd, &self.reset_fd, a.parser) } else { None };
+        if !out.want.fd() {
+            out.fd(Some(last_fd), -1, changed);
+            return;
         }
         let snap = match fdn {
             None => {
@@ -442,7 +452,7 @@ impl Engine {
                 }
             }
         };
-        out.fd(Some(last_fd), snap);
+        out.fd(Some(last_fd), snap, changed);
     }
 
     /// fd.name of an exit whose fd is unknown: taken from the syscall that made it (libsinsp).
@@ -490,9 +500,12 @@ impl Engine {
             let mb = main.as_ref().map(|m| m.borrow());
             let m: &Thread = mb.as_deref().unwrap_or(&t);
             let parent = if t.ptid >= 0 { self.threads.get(&t.ptid).cloned() } else { None };
-            let pname = parent.map(|p| p.borrow().comm.clone());
+            let (pname, pcmdline, pexe, pexepath) = match parent.as_ref().and_then(|p| p.try_borrow().ok()) {
+                Some(p) => (Some(p.comm.clone()), Some(cmdline(&p)), Some(p.exe.clone()), Some(p.exepath.clone())),
+                None => (parent.as_ref().map(|p| p.borrow().comm.clone()), None, None, None),
+            };
             let known = t.uid != u32::MAX;
-            let (apid, aname) = self.ancestors(m);
+            let Ancestors { pids: apid, names: aname, exes: aexe, exepaths: aexepath } = self.ancestors(m);
             let cwd = t.proc.borrow().cwd.clone();
             TSnap {
                 pid: t.pid,
@@ -512,6 +525,21 @@ impl Engine {
                 clone_ts: t.clone_ts,
                 apid,
                 aname,
+                vtid: (t.vtid != -1).then_some(t.vtid),
+                vpid: (t.vpid != -1).then_some(t.vpid),
+                tty: t.tty,
+                sid: t.sid,
+                vpgid: t.vpgid,
+                env: m.env.joined(b' '),
+                pcmdline,
+                sname: self.session_leader_name(&t, m),
+                cgroups: Some(cgroups_text(&t.cgroups)).filter(|c| !c.is_empty()), // sysdig: <NA> without cgroups
+                pexe,
+                pexepath,
+                caps: t.caps,
+                exe_flags: t.exe_flags,
+                aexe,
+                aexepath,
             }
         };
         let idx = out.push_tsnap(snap);
@@ -521,10 +549,37 @@ impl Engine {
         idx
     }
 
+    /// proc.sname: the name of the thread whose tid is the session id, else of the eldest ancestor with the same
+    /// session id (libsinsp's traverse_parent_state from the thread, starting at its main thread).
+    fn session_leader_name(&self, t: &Thread, main: &Thread) -> Vec<u8> {
+        if let Some(leader) = self.threads.get(&t.sid) {
+            // the thread itself is borrowed by the caller
+            return match leader.try_borrow() {
+                Ok(l) => l.comm.clone(),
+                Err(_) => t.comm.clone(),
+            };
+        }
+        let mut found = main.comm.clone();
+        let mut seen = vec![t.tid];
+        let mut ptid = t.ptid;
+        while let Some(parent) = self.threads.get(&ptid) {
+            let Ok(p) = parent.try_borrow() else { break };
+            if seen.contains(&p.tid) || p.sid != t.sid {
+                break;
+            }
+            seen.push(p.tid);
+            found = p.comm.clone();
+            ptid = p.ptid;
+        }
+        found
+    }
+
     /// proc.apid[N]/proc.aname[N] from the process (N=0) up its parents as the thread table knows them now.
-    fn ancestors(&self, main: &Thread) -> (Vec<i64>, Vec<Vec<u8>>) {
+    fn ancestors(&self, main: &Thread) -> Ancestors {
         let mut pids = vec![main.pid];
         let mut names = vec![main.comm.clone()];
+        let mut exes = vec![main.exe.clone()];
+        let mut exepaths = vec![main.exepath.clone()];
         let mut seen = vec![main.tid];
         let mut ptid = main.ptid;
         while pids.len() < MAX_ANCESTORS {
@@ -539,19 +594,21 @@ impl Engine {
             seen.push(p.tid);
             pids.push(p.pid);
             names.push(p.comm.clone());
+            exes.push(p.exe.clone());
+            exepaths.push(p.exepath.clone());
             ptid = p.ptid;
         }
-        (pids, names)
+        Ancestors { pids, names, exes, exepaths }
     }
 
-    /// The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0.
+    /// The synthetic thread sysdig shows for a container event: pid -1, parent 0, uid 0, vtid and vpid -2.
     fn container_snap(&self, out: &mut BatchBuilder, cid: &[u8]) -> i32 {
         let mut name = b"container:".to_vec();
         name.extend_from_slice(cid);
         out.push_tsnap(TSnap {
             pid: -1,
             ppid: 0,
-            name: Some(name),
+            name: Some(name.clone()),
             exe: Some(Vec::new()),
             exepath: Vec::new(),
             args: Some(Vec::new()),
@@ -566,6 +623,21 @@ impl Engine {
             clone_ts: 0,
             apid: Vec::new(),
             aname: Vec::new(),
+            vtid: Some(-2),
+            vpid: Some(-2),
+            tty: 0,
+            sid: -1,
+            vpgid: -1,
+            env: Vec::new(),
+            pcmdline: None,
+            sname: name.clone(),
+            cgroups: None,
+            pexe: None,
+            pexepath: None,
+            caps: None,
+            exe_flags: None,
+            aexe: Vec::new(),
+            aexepath: Vec::new(),
         })
     }
 
@@ -573,7 +645,7 @@ impl Engine {
         out.evt_type(2_000_000 + i64::from(etype), || format!("unknown({etype})"));
         out.category(None);
         out.event(None, false, b"", None, None, None, None, None, -1);
-        out.fd(None, -1);
+        out.fd(None, -1, None);
     }
 
     // -- containers --------------------------------------------------------------------------------------
@@ -625,6 +697,37 @@ fn python_str(v: &serde_json::Value) -> String {
     }
 }
 
+/// thread.cgroups: the `subsys=path` entries joined with a space, with v1 controller names (libsinsp's
+/// set_cgroups; it stops at an entry without '=').
+fn cgroups_text(cgroups: &crate::blocks::NulList) -> Vec<u8> {
+    let mut out = Vec::new();
+    for cg in cgroups.items() {
+        let Some(eq) = cg.iter().position(|&b| b == b'=') else { break };
+        let subsys: &[u8] = match &cg[..eq] {
+            b"perf" => b"perf_event",
+            b"mem" => b"memory",
+            b"io" => b"blkio",
+            other => other,
+        };
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(subsys);
+        out.extend_from_slice(&cg[eq..]);
+    }
+    out
+}
+
+/// populate_cmdline: the thread's name, then " " and each argument.
+fn cmdline(t: &Thread) -> Vec<u8> {
+    let mut out = t.comm.clone();
+    for a in t.args.items() {
+        out.push(b' ');
+        out.extend_from_slice(a);
+    }
+    out
+}
+
 pub fn display_name(info: &EventInfo) -> &'static str {
     if info.known_2022 {
         info.name_2022
@@ -644,6 +747,37 @@ fn typechar_str(c: u8) -> &'static str {
         b'i' => "i",
         _ => "o",
     }
+}
+
+/// The process and its ancestors, level by level (proc.apid/aname/aexe/aexepath[N]).
+struct Ancestors {
+    pids: Vec<i64>,
+    names: Vec<Vec<u8>>,
+    exes: Vec<Vec<u8>>,
+    exepaths: Vec<Vec<u8>>,
+}
+
+/// The fd an event had when its parsing began, and that fd's name then (only when fd.name_changed is wanted).
+#[derive(Default)]
+pub struct ResetFd {
+    fd: Option<i64>,
+    name: Option<Vec<u8>>,
+}
+
+/// fd.name_changed as libsinsp computes it after parsing (m_name != m_oldname): the fd the event had when its
+/// parsing began against its name then; an fd the event created against "" (a dup's copy keeps its source's
+/// old name); None without an fd.
+fn name_changed(t: &Thread, fdn: Option<i64>, parsed: EvFd, reset: &ResetFd, parser: Parser) -> Option<bool> {
+    let n = fdn?;
+    let proc = t.proc.borrow();
+    let f = proc.fds.get(&n)?;
+    if reset.fd == Some(n) {
+        return Some(reset.name.as_deref() != Some(f.name.as_slice()));
+    }
+    if parsed.fd == Some(n) && !matches!(parser, Parser::Dup | Parser::Fcntl) {
+        return Some(!f.name.is_empty());
+    }
+    Some(false)
 }
 
 /// evt.category as sysdig names it: I/O events are named after the kind of fd they use.
@@ -736,5 +870,7 @@ fn fd_snapshot(f: &Fd, name: Option<Vec<u8>>) -> FSnap {
         cip,
         cport,
         l4proto: if sock { l4_name(f.effective_l4proto()) } else { None },
+        connected: Some(f.connected),
+        nameraw: Some(f.nameraw.clone()),
     }
 }

@@ -117,6 +117,10 @@ pub struct Fd {
     pub src_ep: u64,
     pub dst_ep: u64,
     pub syslog: bool,
+    /// libsinsp's FLAGS_SOCKET_CONNECTED: set by connect and accept exits
+    pub connected: bool,
+    /// the path as open/openat/creat received it (libsinsp's m_name_raw)
+    pub nameraw: Vec<u8>,
     /// this fd's row in the fd snapshots of batch `snap_batch` (-1: none yet / changed since)
     pub snap: i32,
     pub snap_batch: u64,
@@ -139,6 +143,8 @@ impl Fd {
             src_ep: 0,
             dst_ep: 0,
             syslog: false,
+            connected: false,
+            nameraw: Vec::new(),
             snap: -1,
             snap_batch: 0,
         }
@@ -453,6 +459,17 @@ pub struct Thread {
     pub vmsize_kb: i64,
     pub vmrss_kb: i64,
     pub vpid: i64,
+    /// the controlling terminal (0: none)
+    pub tty: i64,
+    /// session and process group ids (-1 as libsinsp initialises them)
+    pub sid: i64,
+    pub vpgid: i64,
+    /// "subsys=path" entries
+    pub cgroups: NulList,
+    /// inheritable, permitted, effective capability sets (newer drivers' execve exits)
+    pub caps: Option<[u64; 3]>,
+    /// PPM_EXE_* flags of newer drivers' execve exits
+    pub exe_flags: Option<u32>,
     pub snap: i32,
     pub snap_gen: u64,
     pub inverted: bool,
@@ -489,6 +506,12 @@ impl Thread {
             vmsize_kb: 0,
             vmrss_kb: 0,
             vpid: -1,
+            tty: 0,
+            sid: -1,
+            vpgid: -1,
+            cgroups: NulList::default(),
+            caps: None,
+            exe_flags: None,
             snap: -1,
             snap_gen: 0,
             inverted: false,
@@ -509,6 +532,10 @@ impl Thread {
         t.container = container_id(&e.cgroups);
         t.vtid = e.vtid;
         t.vpid = e.vpid;
+        t.tty = i64::from(e.tty);
+        t.sid = e.sid;
+        t.vpgid = e.vpgid;
+        t.cgroups = e.cgroups.clone();
         t.fdlimit = e.fdlimit;
         t.vmsize_kb = e.vmsize_kb as i64;
         t.vmrss_kb = e.vmrss_kb as i64;

@@ -73,6 +73,14 @@ pub fn parse(e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
             fd
         }
         Parser::Setuid | Parser::Setgid | Parser::Setresuid | Parser::Setresgid => parse_setuid(ev, t, fd),
+        Parser::Setsid => {
+            // libsinsp parse_setsid_exit: a successful setsid() makes its result the session id
+            let res = i64z(ev.param(0));
+            if ev.exit() && !ev.params.is_empty() && res >= 0 {
+                t.borrow_mut().sid = res;
+            }
+            fd
+        }
     }
 }
 
@@ -142,6 +150,9 @@ fn parse_open(_e: &mut Engine, ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     let mut f = Fd::with_name(ftype, full);
     f.openflags = flags;
     f.syslog = is_syslog_name(&f.name);
+    // libsinsp's remove_duplicate_path_separators
+    f.nameraw = cstr(&name_b).to_vec();
+    f.nameraw.dedup_by(|a, b| *a == b'/' && *b == b'/');
     add_fd(t, n, f)
 }
 
@@ -279,6 +290,8 @@ fn parse_connect(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     with_fd(t, n, |f| {
         apply_tuple(f, a);
         f.syslog = is_syslog_name(&f.name);
+        f.connected = true;
+        f.snap = -1;
     });
     fd
 }
@@ -319,6 +332,7 @@ fn parse_accept(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     let mut f = Fd::new(ft::UNKNOWN);
     f.l4proto = 2;
     f.role = ROLE_SERVER;
+    f.connected = true;
     apply_tuple(&mut f, tup);
     if f.ftype == ft::UNKNOWN {
         f.ftype = if tup.first() == Some(&1) { ft::UNIX_SOCK } else { ft::IPV4_SOCK };
@@ -408,7 +422,8 @@ fn update_from_io(e: &mut Engine, t: &ThreadRef, n: i64, tup: &[u8], incoming: b
     let Some(mut f) = proc.fds.remove(&n) else {
         return;
     };
-    if matches!(f.ftype, ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK) {
+    let was_server = matches!(f.ftype, ft::IPV4_SERVSOCK | ft::IPV6_SERVSOCK);
+    if was_server {
         f.dip = None;
         f.dport = None;
     }
@@ -426,6 +441,11 @@ fn update_from_io(e: &mut Engine, t: &ThreadRef, n: i64, tup: &[u8], incoming: b
             std::mem::swap(&mut f.sport, &mut f.dport);
         }
         f.name = tuple_name(f.sip, f.sport, f.dip, f.dport);
+    }
+    if !was_server && !f.connected {
+        // sysdig 0.29.3: a send/receive whose tuple updates a (non-server) socket marks it connected
+        f.connected = true;
+        f.snap = -1;
     }
     proc.fds.insert(n, f);
 }
@@ -505,6 +525,12 @@ fn parse_chdir(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
     fd
 }
 
+/// The vtid and vpid parameters of a clone exit (the thread's ids in its pid namespace).
+fn ns_ids(ev: &Ev, vtid: i64, vpid: i64) -> (i64, i64) {
+    let get = |name: &str| ev.named(name).filter(|v| v.len() == 8).and_then(i64_of);
+    (get("vtid").unwrap_or(vtid), get("vpid").unwrap_or(vpid))
+}
+
 fn resources(c: &mut Thread, ev: &Ev) {
     for name in ["fdlimit", "vm_size", "vm_rss"] {
         let Some(raw) = ev.named(name) else { continue };
@@ -550,8 +576,15 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
             e.threads.remove(&tid); // an old thread whose exit was lost: this clone creates it anew
             t = None;
         }
-        if t.is_some() {
-            return; // the parent's exit already created this thread
+        if let Some(t) = t {
+            // the parent's exit already created this thread; its ids in its pid namespace come from its own exit
+            if in_container {
+                let mut th = t.borrow_mut();
+                let (vt, vp) = ns_ids(ev, th.vtid, th.vpid);
+                th.vtid = vt;
+                th.vpid = vp;
+            }
+            return;
         }
         childtid = tid;
         caller = i64z(ev.param(if threaded { 4 } else { 5 }));
@@ -592,6 +625,12 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
         c.exepath = p.exepath.clone();
         c.loginuid = p.loginuid;
         c.container = p.container.clone();
+        c.tty = p.tty;
+        c.sid = p.sid;
+        c.vpgid = p.vpgid;
+        c.cgroups = p.cgroups.clone();
+        c.caps = p.caps;
+        c.exe_flags = p.exe_flags;
         if !threaded {
             c.env = p.env.clone();
         }
@@ -607,9 +646,11 @@ pub fn parse_clone(e: &mut Engine, ev: &Ev, t: Option<ThreadRef>) {
         c.gid = v;
     }
     if let Some(cg) = ev.named("cgroups").filter(|v| !v.is_empty()) {
-        c.container = container_id(&nul_list(cg));
+        c.cgroups = nul_list(cg);
+        c.container = container_id(&c.cgroups);
     }
     resources(&mut c, ev);
+    (c.vtid, c.vpid) = if in_container && inverted { ns_ids(ev, -1, -1) } else { (c.tid, c.pid) };
     c.clone_ts = ev.raw.ts;
     e.threads.insert(childtid, Rc::new(RefCell::new(c)));
 }
@@ -638,7 +679,22 @@ fn parse_execve(ev: &Ev, t: &ThreadRef, fd: EvFd) -> EvFd {
         th.loginuid = v;
     }
     if let Some(cg) = ev.named("cgroups").filter(|v| !v.is_empty()) {
-        th.container = container_id(&nul_list(cg));
+        th.cgroups = nul_list(cg);
+        th.container = container_id(&th.cgroups);
+    }
+    if let Some(v) = ev.named("tty").and_then(u32_of) {
+        th.tty = i64::from(v);
+    }
+    if let Some(v) = ev.named("vpgid").filter(|v| v.len() == 8).and_then(i64_of) {
+        th.vpgid = v;
+    }
+    // capability sets and PPM_EXE_* flags of newer drivers (absent from 2022 captures)
+    let cap = |k: &str| ev.named(k).filter(|v| v.len() == 8).and_then(i64_of).map(|v| v as u64);
+    if let (Some(i), Some(p), Some(e)) = (cap("cap_inheritable"), cap("cap_permitted"), cap("cap_effective")) {
+        th.caps = Some([i, p, e]);
+    }
+    if let Some(v) = ev.named("flags").and_then(u32_of) {
+        th.exe_flags = Some(v);
     }
     if th.enter_nparams().is_some_and(|k| k > 0)
         && ev.raw.etype == EXECVE_19_X
