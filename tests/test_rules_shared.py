@@ -9,6 +9,7 @@ Alerts of the rules that do compile must match their intent on captures with a k
 from __future__ import annotations
 
 import collections
+import functools
 import os
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 import pytest
 
 import sysnb
-from sysnb.rules import alerts_table, load_rules
+from sysnb.rules import RuleSet, alerts_table, load_rules
 from sysnb.rules.compiler import falco_knows
 
 HERE = Path(__file__).parent
@@ -35,12 +36,25 @@ def _capture(name: str) -> sysnb.Capture:
     found = sorted(CAPTURES.rglob(name))
     if not found:
         pytest.skip(f"{name} not found under {CAPTURES}")
-    return sysnb.open_capture(found[0])
+    return _opened(found[0])
+
+
+@functools.cache
+def _opened(path: Path) -> sysnb.Capture:
+    """Each capture opened once for the module (the tests only read it)."""
+    return sysnb.open_capture(path)
+
+
+@functools.cache
+def _official(path: Path) -> RuleSet:
+    """Each official rules file loaded once for the module (10-30 s each on a loaded 2-CPU machine; the tests
+    only read the result)."""
+    return load_rules(path)
 
 
 @pytest.mark.parametrize("name", FILES)
 def test_official_file_loads_and_every_rule_not_compiled_says_why(name: str) -> None:
-    rs = load_rules(RULES / name)
+    rs = _official(RULES / name)
     assert rs.ok, [str(e) for e in rs.errors]
     assert rs.rules and not rs.skipped
     assert len(rs.compiled) + len(rs.not_compiled) == len(rs.rules)
@@ -54,20 +68,20 @@ def test_the_default_rules_need_only_fields_issue_17_lists() -> None:
     """What the field work must add for the 2022 and current default rules to compile (the report of #18)."""
     missing: collections.Counter[str] = collections.Counter()
     for name in (SEVENTY_TWO, "current/falco_rules.yaml"):
-        for rule in load_rules(RULES / name).not_compiled:
+        for rule in _official(RULES / name).not_compiled:
             missing.update({p.field.split("[", 1)[0] for p in rule.problems})
     assert not missing, missing
 
 
 def test_target_2022_rules_all_compile() -> None:
     """#18's target: every rule of the 2022 falco_rules.yaml compiles (no field it reads is state-pending)."""
-    rs = load_rules(RULES / SEVENTY_TWO)
+    rs = _official(RULES / SEVENTY_TWO)
     assert not rs.not_compiled, [(r.name, [str(p) for p in r.problems]) for r in rs.not_compiled]
 
 
 def test_target_current_rules_95_percent_compile() -> None:
     """#18's target: >= 95 % of the current falco_rules.yaml compiles (all 25 do)."""
-    rs = load_rules(RULES / "current" / "falco_rules.yaml")
+    rs = _official(RULES / "current" / "falco_rules.yaml")
     assert len(rs.compiled) >= 0.95 * len(rs.rules), [r.name for r in rs.not_compiled]
 
 
@@ -104,7 +118,7 @@ def _counts(alerts: object) -> dict[str, int]:
 
 def _fires(cap: sysnb.Capture, rules_file: str, rule: str) -> list[dict[str, object]]:
     """The alerts of one official rule; skips with the missing fields while sysnb cannot compile it."""
-    rs = load_rules(RULES / rules_file)
+    rs = _official(RULES / rules_file)
     compiled = rs.rule(rule)
     if not compiled.compiled:
         pytest.skip(f"{rule!r} ({rules_file}) needs {', '.join(sorted({p.field for p in compiled.problems}))}, "
@@ -144,7 +158,7 @@ def test_the_match_nothing_trace_matches_no_rule(name: str) -> None:
     come from a process the capture never names; one of them (event 100) opens /var/lib/rpm/.dbenv.lock with
     O_WRONLY|O_CREAT, which the rpm-database rule flags as Falco does (no rpm program, no parent command line:
     its exceptions need proc.pcmdline, compiled since the state engine has it)."""
-    alerts = alerts_table(_capture("falco_match-nothing.scap.gz"), load_rules(RULES / name))
+    alerts = alerts_table(_capture("falco_match-nothing.scap.gz"), _official(RULES / name))
     assert set(alerts["evt.num"].to_pylist()) <= {100}
     assert {r.lower() for r in alerts["rule"].to_pylist()} <= {"write below rpm database"}
 

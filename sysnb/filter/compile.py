@@ -9,7 +9,9 @@ evt.around.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import os
 import re
 import socket
 from collections import Counter
@@ -573,12 +575,41 @@ def _domain_check(c: Check, text: str, env: _Env) -> pc.Expression:
     return role & (~hit if c.op == "!=" else hit)
 
 
-def _resolve_name(name: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _resolve_name(name: str) -> frozenset[str]:
+    """The addresses of a name in fd.*ip.name checks: an address literal, /etc/hosts, and the system
+    resolver only with SYSNB_RESOLVE_DNS=1. A forensic tool does not send the names in a filter (or in
+    Falco's rules: domain lists of miners and C2 servers) to a DNS server unasked, and what a name resolves
+    to today says nothing about what it was when the capture was made (libsinsp resolves at filter time)."""
+    if (literal := _canonical(name)) is not None:
+        return frozenset({literal})
+    found = _hosts_file().get(name.lower(), set())
+    if os.environ.get("SYSNB_RESOLVE_DNS") != "1":
+        return frozenset(found)
     try:
         infos = socket.getaddrinfo(name, None)
     except (OSError, UnicodeError):
-        return set()
-    return {_canonical(str(i[4][0])) or "" for i in infos} - {""}
+        return frozenset(found)
+    return frozenset(found | ({_canonical(str(i[4][0])) or "" for i in infos} - {""}))
+
+
+@functools.lru_cache(maxsize=1)
+def _hosts_file() -> dict[str, set[str]]:
+    """/etc/hosts: name -> canonical addresses."""
+    out: dict[str, set[str]] = {}
+    try:
+        with open("/etc/hosts", encoding="utf-8", errors="replace") as f:
+            lines = f.read(1 << 20).splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        addr = _canonical(words[0]) if words else None
+        if addr is None:
+            continue
+        for name in words[1:]:
+            out.setdefault(name.lower(), set()).add(addr)
+    return out
 
 
 def _canonical(addr: str | None) -> str | None:
