@@ -237,9 +237,24 @@ def run_rules(args: argparse.Namespace) -> int:
 
 
 def run_chisel(args: argparse.Namespace) -> int:
-    """``-c NAME [ARGS] [FILTER]``: as sysdig, the chisel's arguments are the first trailing word (split at
-    spaces, quotes with ' or `), the rest is the filter."""
-    from sysnb.chisels import get, run
+    """``-c NAME [ARGS] [FILTER]`` on -r's capture: a sum per key streams, other chisels get the table with
+    the columns they read."""
+    from sysnb.chisels import run
+    from sysnb.chisels.columns import chisel_columns
+
+    c, chisel_args, flt = chisel_request(args)
+    columns = chisel_columns(c, chisel_args, flt)  # only what the chisel reads
+    if c.streams and not (flt and compile_filter(flt).needs_whole_table()):
+        return _streamed_chisel(args, c, chisel_args, flt, columns)
+    cap = _open(args, columns=columns)
+    print_chisel(args, run(cap, c.name, chisel_args, flt))
+    return 1 if cap.provenance.error else 0
+
+
+def chisel_request(args: argparse.Namespace) -> tuple[Any, list[str], str | None]:
+    """(the chisel, its arguments, the filter) of ``-c NAME [ARGS] [FILTER]``: as sysdig, the chisel's
+    arguments are the first trailing word (split at spaces, quotes with ' or `), the rest is the filter."""
+    from sysnb.chisels import get
 
     c = get(args.chisel)
     words = list(args.filter)
@@ -255,18 +270,9 @@ def run_chisel(args: argparse.Namespace) -> int:
     if len(chisel_args) > len(c.args):
         raise UsageError(f"too many parameters for chisel {c.name}, {required} required, "
                          f"{len(c.args) - required} optional, {len(chisel_args)} given")
-    flt = " ".join(words)
     if not args.read:
         raise UsageError("chisels run on a capture: add -r FILE (record one first with sysnb -w FILE)")
-    from sysnb.chisels.columns import chisel_columns
-
-    columns = chisel_columns(c, chisel_args, flt or None)  # only what the chisel reads
-    if c.streams and not (flt and compile_filter(flt).needs_whole_table()):
-        return _streamed_chisel(args, c, chisel_args, flt or None, columns)
-    cap = _open(args, columns=columns)
-    result = run(cap, c.name, chisel_args, flt or None)
-    _print_chisel(args, result)
-    return 1 if cap.provenance.error else 0
+    return c, chisel_args, " ".join(words) or None
 
 
 def _streamed_chisel(args: argparse.Namespace, c: Any, chisel_args: list[str], flt: str | None,
@@ -280,14 +286,14 @@ def _streamed_chisel(args: argparse.Namespace, c: Any, chisel_args: list[str], f
     note_recorder_of(args.read)
     done = run_streamed(args.read, c, c.bind(chisel_args), flt, columns or list(SCHEMA.names), progress)
     finish_progress(progress)
-    _print_chisel(args, done.result)
+    print_chisel(args, done.result)
     if done.damage is not None:
         print(f"sysnb: {done.damage}", file=sys.stderr)
         return 1
     return 0
 
 
-def _print_chisel(args: argparse.Namespace, result: Any) -> None:
+def print_chisel(args: argparse.Namespace, result: Any) -> None:
     escape = _identity if result.terminal or args.raw or not sys.stdout.isatty() else chisel_visible
     for line in result.text():
         print(escape(line))

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
 import json
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any
 
 from sysnb.errors import UsageError
 from sysnb.scan import ENGINES
@@ -112,9 +109,12 @@ def read_many(argv: list[str]) -> int:
         raise UsageError(f"{', '.join(refused)} with several captures is not supported yet: read one capture, or "
                          "use sysnb.open_captures / sysnb.open_dataset from Python")
     merged = open_captures(paths)
-    if args.chisel:
-        with _opening(cli, merged):
-            return cli.run_chisel(args)
+    if args.chisel:  # the whole merged table (chisels reading start state run per capture)
+        from sysnb.chisels import run
+
+        c, chisel_args, flt = cli.chisel_request(args)
+        cli.print_chisel(args, run(merged, c.name, chisel_args, flt))
+        return 1 if merged.provenance.error else 0
     from sysnb.format.output import Formatter
 
     fmt = options.output_format(args)
@@ -129,19 +129,3 @@ def read_many(argv: list[str]) -> int:
     return 1 if merged.provenance.error else 0
 
 
-@contextlib.contextmanager
-def _opening(cli: Any, merged: Any) -> Iterator[None]:
-    """The command's chisel path (argument splitting, printing) with -r's capture being the merged view, and
-    the whole-table path for chisels that would stream one file batch by batch."""
-    from sysnb.chisels import run
-
-    def streamed(args: argparse.Namespace, c: Any, chisel_args: list[str], flt: str | None, columns: Any) -> int:
-        cli._print_chisel(args, run(merged, c.name, chisel_args, flt))
-        return 1 if merged.provenance.error else 0
-
-    saved = cli._open, cli._streamed_chisel
-    cli._open, cli._streamed_chisel = (lambda args, **_: merged), streamed
-    try:
-        yield
-    finally:
-        cli._open, cli._streamed_chisel = saved
