@@ -258,3 +258,17 @@ def test_capture_sql_takes_sql_or_a_filter() -> None:
     counts = cap.sql('SELECT "evt.type", count(*) AS n FROM evt WHERE "sysnb.visible" GROUP BY 1 ORDER BY 2 DESC')
     assert counts["evt.type"][0].as_py() == "mmap" and counts["n"][0].as_py() == 20
     assert cap.sql("fd.name glob /etc/*").num_rows == 5
+
+
+SHARED_502 = Path(__file__).resolve().parents[2] / "shared" / "captures" / "public" / "sysdig-inspect" / "502Error.scap"
+
+
+@pytest.mark.skipif(not SHARED_502.exists(), reason="../shared/captures/public is absent (CI has it)")
+@pytest.mark.parametrize(("text", "sysdig_lines"), [("evt.reltime>1000", 9477), ("evt.reltime.s=3", 730),
+                                                    ("evt.reltime<18446744073709551615", 9478)])
+def test_reltime_of_events_stamped_before_the_first_one_wraps_as_in_sysdig(text: str, sysdig_lines: int) -> None:
+    """502Error's hidden state events are stamped before its first event: their evt.reltime wraps around in
+    uint64 as libsinsp's does, where a checked subtraction (and an int64 literal forcing a cast of the column)
+    failed the whole query with a traceback. Line counts are sysdig 0.29.3's."""
+    cap = sysnb.open_capture(SHARED_502)
+    assert cap.filter(text).events.num_rows == sysdig_lines

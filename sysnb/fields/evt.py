@@ -39,11 +39,13 @@ def _u64(v: int) -> pc.Expression:
 
 
 def _rel(ctx: FieldContext) -> pc.Expression:
-    return call("subtract_checked", _ts(), _u64(ctx.first_ts)) if ctx.first_ts else _ts()
+    """libsinsp's ``ts - m_firstevent_ts`` in uint64: an event stamped before the first one (hidden state
+    events are) wraps around, as in sysdig, instead of failing the whole query."""
+    return call("subtract", _ts(), _u64(ctx.first_ts)) if ctx.first_ts else _ts()
 
 
 def _sql_rel(ctx: FieldContext) -> str:
-    return f'("evt.rawtime" - {ctx.first_ts})'
+    return f'((("evt.rawtime"::HUGEINT - {ctx.first_ts}) + {1 << 64}) % {1 << 64})::UBIGINT'
 
 
 def _time_text(fn: Any) -> Any:

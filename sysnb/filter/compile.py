@@ -656,7 +656,16 @@ def _numeric_check(c: Check, field: pc.Expression, values: list[object], text: s
         raise _error(f"operator '{c.op}' does not apply to the numeric field '{c.field}'", text, c.pos)
     if c.op in ("in", "intersects"):
         return pc.Expression._call("is_in", [field], pc.SetLookupOptions(pa.array(values)))
-    return pc.Expression._call(_CMP[c.op], [field, pc.scalar(values[0])])
+    return pc.Expression._call(_CMP[c.op], [field, pc.scalar(_literal(values[0]))])
+
+
+def _literal(value: object) -> object:
+    """A non-negative integer as uint64: against an int64 column Arrow casts it (it fits), against a uint64
+    one (times, ``evt.reltime`` of an event stamped before the first) the column stays uint64, where an int64
+    literal made Arrow cast the column to int64 and fail on values above 2^63."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 64:
+        return pa.scalar(value, pa.uint64())
+    return value
 
 
 def _string_check(c: Check, field: pc.Expression, text: str) -> pc.Expression:
