@@ -334,7 +334,7 @@ def chisel_magic(line: str, shell: Any) -> Any:
         %chisel spy_users
         _chisel.table.to_pandas()
     """
-    from sysnb.chisels import get, run
+    from sysnb.chisels import get
 
     head, _, flt = line.partition("--")
     words = shlex.split(head)
@@ -343,7 +343,7 @@ def chisel_magic(line: str, shell: Any) -> Any:
                      "%chisel fdbytes_by proc.name -- fd.type=file  (sysnb -cl lists the chisels)")
     try:
         get(words[0])
-        result = run(_current(), words[0], words[1:], flt.strip() or None)
+        result = _current().chisel(words[0], *words[1:], filter=flt.strip() or None)  # the case notes the method
     except SysnbError as e:
         raise _usage(f"%chisel: {e}") from None
     shell.user_ns["_chisel"] = result

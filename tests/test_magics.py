@@ -113,3 +113,16 @@ def test_an_unknown_event_type_is_an_error_with_a_caret(ip) -> None:  # type: ig
         ip.run_line_magic("sysfilter", "evt.type=wrte")
     with pytest.raises(UsageError, match="No closing quotation"):
         ip.run_line_magic("sysopen", '"unbalanced')
+
+
+def test_a_chisel_run_by_magic_is_a_method_of_the_case(ip) -> None:  # type: ignore[no-untyped-def]
+    """The report's Methods list every chisel run, whether by ``cap.chisel`` or by ``%chisel``."""
+    import sysnb
+    from sysnb.case.session import active, reset
+
+    reset()
+    sysnb.case("IR-MAGIC-1")
+    ip.run_line_magic("sysopen", str(CAT))
+    ip.run_line_magic("chisel", "topfiles_bytes -- evt.type=write")
+    assert any(m.kind == "chisel" and m.text == "topfiles_bytes -- evt.type=write" for m in active().doc.methods)
+    reset()

@@ -118,6 +118,19 @@ def test_verify_finds_a_changed_and_a_missing_capture(case_files: dict[str, Path
     assert main(["verify", str(case_files["report"]), "--captures", str(case_files["evidence"])]) == 1
 
 
+def test_verify_finds_a_capture_swapped_with_only_the_manifest_edited(case_files: dict[str, Path]) -> None:
+    """An unsigned manifest is re-forgeable as a whole, but editing only its evidence hash (to match a swapped
+    capture) leaves a body that shows the original hash: verify says so."""
+    data = case_files["report"].read_bytes()
+    old = active().doc.evidence[0].sha256
+    forged = "0" * 64
+    at = data.rindex(b'id="sysnb-manifest"')
+    case_files["report"].write_bytes(data[:at] + data[at:].replace(old.encode(), forged.encode()))
+    s = _statuses(verify(case_files["report"]))
+    assert s["report body"] == "MATCH" and s["manifest vs report"] == "ALTERED"
+    assert main(["verify", str(case_files["report"])]) == 1
+
+
 def test_verify_finds_a_capture_moved_and_renamed_by_its_hash(case_files: dict[str, Path], tmp_path: Path) -> None:
     moved = tmp_path / "drive" / "sub"
     moved.mkdir(parents=True)

@@ -10,6 +10,7 @@ matches, 1 when something is altered or missing, 2 when the file is not a readab
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ class Check:
 def verify(report: str | Path, captures: str | Path | None = None, notebook: str | Path | None = None,
            key: str | Path | None = None) -> list[Check]:
     body, manifest = mf.split(Path(report).read_bytes())
-    checks = _body_checks(body, manifest)
+    checks = _body_checks(body, manifest) + _manifest_agrees_with_body(body, manifest)
     valid, text = mf.check_signature(manifest, Path(key).read_bytes() if key else None)
     checks.append(Check("signature", ("MATCH" if manifest.get("signature") else "NOT CHECKED") if valid else "ALTERED",
                         text))
@@ -63,6 +64,25 @@ def _body_checks(body: bytes, manifest: dict[str, Any]) -> list[Check]:
     if "_tail" in manifest:
         checks.append(Check("after the manifest", "ALTERED", f"{len(manifest['_tail'])} unexpected characters"))
     return checks
+
+
+_SHOWN_HASH = re.compile(rb"<code class='hash'>([0-9a-f]{64})</code>")
+
+
+def _manifest_agrees_with_body(body: bytes, manifest: dict[str, Any]) -> list[Check]:
+    """Every evidence sha256 of the manifest is the one the report shows the reader (and the notebook's too):
+    without this, editing only the manifest's evidence hashes made a swapped capture verify against an
+    untouched body that still shows the original hashes."""
+    shown = set(_SHOWN_HASH.findall(body))
+    unshown = [f"{e.get('label', '')} {str(e.get('sha256', ''))[:16]}…".strip()
+               for e in manifest.get("evidence", []) if str(e.get("sha256", "")).encode() not in shown]
+    nb_sha = str((manifest.get("notebook") or {}).get("sha256", ""))
+    if nb_sha and f"sha256 {nb_sha}".encode() not in body:
+        unshown.append(f"notebook {nb_sha[:16]}…")
+    if unshown:
+        return [Check("manifest vs report", "ALTERED", "the manifest names hashes the report does not show: "
+                      + ", ".join(unshown))]
+    return [Check("manifest vs report", "MATCH", "every hash in the manifest is the one the report shows")]
 
 
 def _index(folder: Path) -> dict[str, list[Path]]:
