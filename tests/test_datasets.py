@@ -70,6 +70,34 @@ def test_rotated_sets_sort_by_number(tmp_path: Path) -> None:
     assert natural_key("a.scap9") < natural_key("a.scap10")
 
 
+def test_hidden_rows_stamped_at_writing_do_not_move_a_capture_in_the_timeline() -> None:
+    """libscap stamps the container events it writes at the head of each file of a ``sysdig -w -C`` set
+    with the time of writing: the key follows the printed rows, so the first file stays first."""
+    ts = pa.array([9_000, 100, 200, 150, 300], pa.uint64())  # row 0: hidden, stamped "now"; row 3: hidden
+    shown = pa.array([False, True, True, False, True])
+    assert merge_key(ts, shown).tolist() == [100, 100, 200, 200, 300]
+    assert merge_key(ts, shown, 250).tolist() == [250, 250, 250, 250, 300]
+
+
+@needs_shared
+@pytest.mark.skipif(shutil.which("sysdig") is None, reason="sysdig 0.29.3 is not installed (CI installs it)")
+def test_a_set_rotated_by_sysdig_reads_back_in_order(tmp_path: Path) -> None:
+    import subprocess
+
+    src = SHARED / "sf-collector" / "mpm-event_full_capture.scap"
+    subprocess.run(["sysdig", "-r", str(src), "-w", str(tmp_path / "trace.scap"), "-C", "1"], check=True,
+                   capture_output=True)
+    assert len(resolve(tmp_path)) > 2
+    merged = open_captures(tmp_path)
+    times = visible_rows(merged.table)["evt.rawtime"].to_numpy()
+    first = visible_rows(open_capture(src).table)["evt.rawtime"][0].as_py()
+    assert (times[1:] >= times[:-1]).all() and times[0] == first
+    out = tmp_path / "ds"
+    export(tmp_path, out)
+    dates = {p.name for p in out.glob("host=*/date=*")}
+    assert dates == {"date=2019-04-11"}, dates  # no partition for the day the files were written
+
+
 def test_resolution_errors_say_what(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="without capture files"):
         resolve(tmp_path)
@@ -109,7 +137,8 @@ def test_merged_rows_are_each_captures_rows_in_time_order(merged: sysnb.Capture)
     runs = []
     for name in caps:
         mask = pc.equal(merged.table["capture"].cast(pa.string()), name).to_numpy(zero_copy_only=False)
-        runs.append((mask, merge_key(pa.array(per_capture_key[mask]))))
+        shown = merged.table["sysnb.visible"].filter(pa.array(mask))
+        runs.append((mask, merge_key(pa.array(per_capture_key[mask]), shown)))
     import numpy as np
 
     merged_key = np.zeros(merged.table.num_rows, np.uint64)

@@ -151,7 +151,9 @@ def open_captures(spec: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
 
     ``spec``: a list of paths, a directory (every ``*.scap``, ``*.scap.gz``, ``*.scapN`` in it) or a glob
     (``"/evidence/web*/*.scap.gz"``). Filters, ``-p`` formats and chisels work on the result as on one
-    capture; ``host`` and ``capture`` are filter fields (``host=web1 and proc.name=sshd``)."""
+    capture; ``evt.hostname=web1 and proc.name=sshd`` selects one host's events. The ``host`` and ``capture``
+    columns say where each row came from (``merged.table["capture"]``, ``merged.sql(...)``); they are
+    columns, not filter fields."""
     paths = resolve(spec)
     caps = [open_capture(p, engine=engine, progress=progress, strict=strict) for p in paths]
     caps.sort(key=lambda c: (c.provenance.start_ns or 0, natural_key(c.provenance.source)))
@@ -167,7 +169,7 @@ def merge(caps: list[Capture]) -> MergedCapture:
     """The captures' tables interleaved by time (see the module docstring), with ``host`` and ``capture``."""
     tables = [with_origin(c.table, host_label(c.provenance.hostname), capture_label(c.provenance.source))
               for c in caps]
-    keys = [merge_key(t["evt.rawtime"]) for t in tables]
+    keys = [merge_key(t["evt.rawtime"], t["sysnb.visible"]) for t in tables]
     which = np.concatenate([np.full(len(k), i, np.int32) for i, k in enumerate(keys)]) if keys else np.zeros(0)
     row = np.concatenate([np.arange(len(k)) for k in keys]) if keys else np.zeros(0)
     order = np.lexsort((row, which, np.concatenate(keys) if keys else np.zeros(0, np.uint64)))
@@ -186,12 +188,20 @@ def with_origin(table: pa.Table, host: str, capture: str) -> pa.Table:
     return table
 
 
-def merge_key(rawtime: pa.ChunkedArray | pa.Array, start: int = 0) -> Any:
-    """Running maximum of the timestamps (from ``start``, the maximum of the rows before): a key that
-    orders captures' rows by time without reordering any capture's own rows."""
-    ts = pc.fill_null(rawtime, 0).to_numpy() if len(rawtime) else np.zeros(0, np.uint64)
-    out = np.maximum.accumulate(ts.astype(np.uint64, copy=False)) if len(ts) else ts.astype(np.uint64)
-    return np.maximum(out, np.uint64(start))
+def merge_key(rawtime: pa.ChunkedArray | pa.Array, visible: pa.ChunkedArray | pa.Array, start: int = 0) -> Any:
+    """Running maximum of the printed events' timestamps (from ``start``, the maximum of the rows before): a
+    key that orders captures' rows by time without reordering any capture's own rows. Hidden rows take the
+    key of the printed row before them (or, at the start, after them): libscap stamps the container events
+    it writes at the head of a file with the time of writing, which put the first file of a ``-C`` set
+    after the last one."""
+    if not len(rawtime):
+        return np.zeros(0, np.uint64)
+    ts = pc.fill_null(rawtime, 0).to_numpy().astype(np.uint64, copy=False)
+    shown = pc.fill_null(visible, False).to_numpy(zero_copy_only=False)
+    out = np.maximum(np.maximum.accumulate(np.where(shown, ts, np.uint64(0))), np.uint64(start))
+    if out[0] == 0 and shown.any():  # hidden rows before the first printed one: its time
+        out[: int(np.argmax(shown))] = ts[int(np.argmax(shown))]
+    return out
 
 
 def merged_provenance(members: list[Provenance]) -> Provenance:

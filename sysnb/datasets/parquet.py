@@ -155,13 +155,13 @@ def _rows(scan: Scan, label: str, span: _Span) -> Iterator[pa.RecordBatch]:
         ts = pc.fill_null(t["evt.rawtime"], 0).to_numpy()
         span.add(ts, pc.fill_null(t["sysnb.visible"], False).to_numpy(zero_copy_only=False))
         span.first(t)
-        key = merge_key(t["evt.rawtime"], carry)
+        key = merge_key(t["evt.rawtime"], t["sysnb.visible"], carry)
         carry = int(key[-1]) if n else carry
         t = with_origin(t, "", label).drop_columns(["host"])
         t = t.append_column("sysnb.merge_ts", pa.array(key, pa.uint64()))
         t = t.append_column("sysnb.seq", pa.array(np.arange(seq, seq + n, dtype=np.uint64)))
         seq += n
-        date, hour = _partition_keys(ts)
+        date, hour = _partition_keys(key)  # hidden rows' own stamps may be the time the file was written
         t = t.append_column("host", pa.array([host_label(scan.info.hostname)] * n, pa.string()))
         t = t.append_column("date", date).append_column("hour", hour)
         yield from t.to_batches()
