@@ -380,3 +380,14 @@ def test_command_line_reads_several_captures(capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().out.splitlines() == str(merged.chisel("spy_users")).splitlines()
     assert main(["-r", str(FALCO[0]), "-r", str(FALCO[1]), "-S"]) == 2
     assert "not supported yet" in capsys.readouterr().err
+
+
+def test_the_explorer_filters_a_merged_view_in_each_captures_context() -> None:
+    """The explorer's filter box answers what ``merged.filter`` answers (``evt.hostname`` is per capture)."""
+    from sysnb.views.explore import View
+
+    merged = open_captures(BUNDLED)
+    for text in ("evt.hostname=ubuntu", "evt.type=open and evt.dir=<"):
+        view = View(merged)
+        view.set_filter(text)
+        assert len(view.filtered_indices()) == merged.filter(text).events.num_rows, text

@@ -130,12 +130,24 @@ class View:
         if self._filtered is None or self._filtered[0] != key:
             text = self.filter
             if text:
-                mask = compile_filter(text).mask(self.base)
-                found = pc.indices_nonzero(mask)
+                found = pc.indices_nonzero(self._mask(text))
             else:
                 found = pa.array(np.arange(self.base.num_rows, dtype=np.uint64))
             self._filtered = (key, found)
         return self._filtered[1]
+
+    def _mask(self, text: str) -> Any:
+        """The filter over ``base`` in the capture's field context (its hostname, first event time, ...); a
+        merged view evaluates each capture's rows in that capture's own context."""
+        from sysnb.fields import context_for
+
+        compiled = compile_filter(text)
+        per_capture = getattr(self.cap, "contexts", None)
+        if per_capture is None:
+            return compiled.mask(self.base, context_for(self.cap))
+        full = self.cap.mask(compiled)  # type: ignore[attr-defined]  # MergedCapture: one row per table row
+        t = self.cap.table
+        return pa.array(full).filter(pc.and_(pc.is_valid(t["evt.num"]), t["sysnb.visible"]))
 
     def indices(self) -> pa.Array:
         """Row numbers of the current view: filtered, then cut to the time window."""
