@@ -42,7 +42,9 @@ class ScapWriter:
         gz = path.endswith(".gz") if compress is None else compress
         raw = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._raw = raw
-        self._out: BinaryIO = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) if gz else raw  # type: ignore[assignment]
+        # mtime 0 (gzip -n): the same events give the same bytes, so a re-written subset keeps its sha256
+        self._out: BinaryIO = gzip.GzipFile(  # type: ignore[assignment]
+            fileobj=raw, mode="wb", compresslevel=6, mtime=0) if gz else raw
         self.events_written = 0
 
     def __enter__(self) -> ScapWriter:
