@@ -8,7 +8,7 @@ const LANE_H = 18;
 const LABEL_W = 170;
 const MAX_SCROLL_PX = 8_000_000; // browsers cap element heights; bigger tables scroll proportionally
 const COLORS = {
-  file: "#4e79a7", net: "#f28e2b", process: "#e15759", memory: "#76b7b2", IPC: "#59a14f", ipc: "#59a14f",
+  file: "#4e79a7", net: "#f28e2b", process: "#e15759", memory: "#76b7b2", IPC: "#59a14f", ipc: "#499894",
   signal: "#edc948", sleep: "#b07aa1", wait: "#ff9da7", time: "#9c755f", system: "#8c8c8c", user: "#8cd17d",
 };
 const colorOf = (category) => (Object.hasOwn(COLORS, category) ? COLORS[category] : undefined);
