@@ -272,3 +272,22 @@ def test_reltime_of_events_stamped_before_the_first_one_wraps_as_in_sysdig(text:
     failed the whole query with a traceback. Line counts are sysdig 0.29.3's."""
     cap = sysnb.open_capture(SHARED_502)
     assert cap.filter(text).events.num_rows == sysdig_lines
+
+
+@pytest.mark.parametrize("text", ["fd.directory in (/etc, /usr/lib)", "fd.filename startswith lib",
+                                  "not fd.directory=/tmp", "fd.directory exists", "fd.filename pmatch (/x, ld)",
+                                  "fd.directory contains /lib or fd.filename=passwd"])
+def test_checks_on_distinct_combinations_select_what_row_checks_select(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fd.directory/fd.filename checks run once per distinct (fd.name, fd.type) of a batch: the same rows as
+    running them on every row."""
+    import sysnb.filter.compile as C
+
+    cap = sysnb.open_capture(sysnb.sample_path())
+    ctx = context_for(cap)
+    monkeypatch.setattr(C, "COMBINATIONS_FROM", 0)
+    distinct = compile_filter(text).mask(cap.table, ctx)
+    monkeypatch.setattr(C, "COMBINATIONS_FROM", 1 << 62)
+    rows = compile_filter(text).mask(cap.table, ctx)
+    assert distinct.equals(rows) and pc.sum(rows).as_py() is not None
+    assert C._combinations(cap.table.select(["fd.name", "fd.type"]).to_batches()[0]) is not None  # path taken

@@ -17,7 +17,9 @@ import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -367,9 +369,65 @@ def _check(c: Check, text: str, env: _Env) -> pc.Expression:
         if env.table is not None and pa.types.is_dictionary(env.table.schema.field(name).type):
             probe = _string_check(Check("v", c.op, c.value, c.pos, ()), pc.field("v"), text)
             return env.column(lambda t: dictionary_mask(t[name], probe)) == pc.scalar(True)
+    if _on_combinations(ref, c, env):
+        env.dictionary = True
+        if env.table is not None:
+            check = _compare(c, expr, kind, text, env, ref)
+            return env.column(lambda t: combinations_mask(t, ref.field.columns, check)) == pc.scalar(True)
     for fn in c.transforms:
         expr, kind = _transform(fn, expr, kind, c, text, env)
     return _compare(c, expr, kind, text, env, ref)
+
+
+def _on_combinations(ref: FieldRef, c: Check, env: _Env) -> bool:
+    """A check of a field computed row by row from dictionary columns only (fd.directory and fd.filename
+    from fd.name and fd.type): evaluated once per distinct combination of their values (#18: Falco's
+    file rules test fd.directory on every open of a capture)."""
+    f = ref.field
+    return (not c.transforms and not isinstance(c.value, ValRef) and not f.state and not f.ordered
+            and len(f.columns) > 1 and all(col in _DICT_COLUMNS for col in f.columns)
+            and R.expression(ref, env.ctx) is not None)
+
+
+#: below this many rows a check runs on the rows themselves (finding the combinations would cost more)
+COMBINATIONS_FROM = 4096
+
+
+def combinations_mask(table: pa.Table, columns: tuple[str, ...], check: pc.Expression) -> pa.ChunkedArray:
+    """``check`` (over ``columns``) for every row: evaluated on each batch's distinct combinations of the
+    columns' dictionary codes, then taken back to the rows. Exact: the check reads nothing else."""
+    out = []
+    for batch in table.select(list(columns)).to_batches():
+        distinct = _combinations(batch) if batch.num_rows >= COMBINATIONS_FROM else None
+        if distinct is None:
+            out.append(project(pa.Table.from_batches([batch]), {"m": check})["m"].combine_chunks())
+            continue
+        values, inverse = distinct
+        on_values = project(values, {"m": check})["m"].combine_chunks()
+        out.append(pc.take(on_values, pa.array(inverse)))
+    return pa.chunked_array(out, pa.bool_())
+
+
+def _combinations(batch: pa.RecordBatch) -> tuple[pa.Table, Any] | None:
+    """(a table of the distinct value combinations, each row's index into it); None when a column is not
+    dictionary-encoded or the codes would not fit one int64 key."""
+    key, radix, sizes = np.zeros(batch.num_rows, np.int64), 1, list[int]()
+    for col in batch.columns:
+        if not pa.types.is_dictionary(col.type):
+            return None
+        size = len(col.dictionary) + 1  # code 0: null
+        if radix * size >= 1 << 62:
+            return None
+        codes = np.asarray(pc.fill_null(col.indices, -1).to_numpy(zero_copy_only=False), np.int64) + 1
+        key += codes * radix
+        radix, sizes = radix * size, [*sizes, size]
+    unique, inverse = np.unique(key, return_inverse=True)
+    values, radix = {}, 1
+    for name, col, size in zip(batch.schema.names, batch.columns, sizes, strict=True):
+        codes = (unique // radix) % size - 1
+        radix *= size
+        values[name] = pc.take(col.dictionary, pa.array(codes, mask=codes < 0))
+    return pa.table(values), inverse
 
 
 def _on_dictionary(ref: FieldRef, c: Check, kind: str) -> bool:
