@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
 
     if (done := options.early_exit(args)) is not None:
         return done
-    options.check_rotation(args)
+    options.rotation_of(args)
     if args.list_chisels or args.chisel_info:
         from sysnb.chisels import info_text, list_text
 

@@ -5,7 +5,8 @@ Listing: ``-l``, ``-lv`` (with types), ``--list-markdown``, ``-l FIELD`` (one fi
 default format), ``-t h|a|r|d|D``, ``-b`` base64 buffers, ``-v`` whole buffers, ``-s`` snaplen of the printed
 buffers, ``-R`` port names, ``-E`` no user table, ``--unbuffered``, ``-P`` progress. Selection: ``-d``
 display filter, ``-U`` suppressed comms, ``-M`` seconds of trace time. Writing: ``-F``, ``--filter-proclist``,
-``-E``; rotation (``-C``, ``-G``/``--seconds``, ``-W``, ``-e``) is not implemented yet.
+``-E``; rotation of ``-w`` files read from a capture (``-C``, ``-G``/``--seconds``, ``-W``, ``-e``:
+:mod:`sysnb.scap.rotation`; not yet for live recordings).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sysnb.errors import UsageError
+from sysnb.scap.rotation import Rotation
 
 LIBS_VERSION = "0.1.1dev+git20220316.e5c53d64"  # what sysdig 0.29.3 reports (sysnb reads and prints as it does)
 
@@ -52,18 +54,28 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provenance", action="store_true",
                    help="print the capture's provenance (file hash, host, events) on stderr")
     for flags, dest, meta, what in ((("-C", "--file-size"), "file_size", "MB", "rotate -w files every MB 10^6 bytes"),
-                                    (("-G", "--seconds"), "seconds_rotate", "SECONDS", "rotate -w files every SECONDS"),
-                                    (("-W", "--limit"), "limit", "N", "keep at most N rotated -w files"),
+                                    (("-G", "--seconds"), "seconds_rotate", "SECONDS",
+                                     "rotate -w files every SECONDS of event time (a strftime pattern in FILE "
+                                     "names them by time)"),
+                                    (("-W", "--limit"), "limit", "N", "with -C/-e: a ring of N -w files; with -G: "
+                                     "at most N files"),
                                     (("-e", "--event-limit"), "event_limit", "N", "rotate -w files every N events")):
-        p.add_argument(*flags, dest=dest, metavar=meta, type=int, help=what + " (not implemented yet)")
+        p.add_argument(*flags, dest=dest, metavar=meta, type=int, help=what)
 
 
-def check_rotation(args: argparse.Namespace) -> None:
-    given = [name for name, v in (("-C", args.file_size), ("-G", args.seconds_rotate), ("-W", args.limit),
-                                  ("-e", args.event_limit)) if v is not None]
-    if given:
-        raise UsageError(f"{'/'.join(given)}: rotating -w files is not implemented yet (it needs the writer to "
-                         "stream; planned with the native core)")
+def rotation_of(args: argparse.Namespace) -> Rotation:
+    """-C/-G/-W/-e: checked, and said when they do nothing (sysdig ignores them without -w)."""
+    rot = Rotation(args.file_size, args.seconds_rotate, args.limit, args.event_limit)
+    if not rot.active:
+        return rot
+    rot.check()
+    if not args.write:
+        print("sysnb: note: -C/-G/-W/-e rotate the files of -w; without -w they are ignored (as sysdig does)",
+              file=sys.stderr)
+    elif not args.read:
+        raise UsageError("-C/-G/-W/-e: rotating live recordings is not implemented yet; record with -w, then "
+                         "rotate offline: sysnb -r REC.scap -w trace.scap -C 100")
+    return rot
 
 
 def early_exit(args: argparse.Namespace) -> int | None:

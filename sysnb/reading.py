@@ -249,10 +249,18 @@ def write_file(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | Non
     if rows.num_rows != full.num_rows:
         rows = with_state_events(full, full.filter(_chosen(full, rows)))
     adjust = _section_adjuster(args, flt, cap)
-    written = save_events(cap.provenance.source, rows, out, True if args.compress else None, adjust=adjust)
-    _register_subset(Capture(rows, cap.provenance), flt, args, out, written)
-    if args.verbose or args.provenance:
-        print(f"sysnb: wrote {written} events to {args.write}", file=sys.stderr)
+    compress = True if args.compress else None
+    rot = options.rotation_of(args)
+    if rot.active:
+        from sysnb.scap.rotation import write_rotated
+
+        files = write_rotated(cap.provenance.source, rows, full, out, compress, adjust, rot)
+    else:
+        files = [(out, save_events(cap.provenance.source, rows, out, compress, adjust=adjust), rows)]
+    for path, written, part in files:
+        _register_subset(Capture(part, cap.provenance), flt, args, path, written)
+        if args.verbose or args.provenance:
+            print(f"sysnb: wrote {written} events to {path}", file=sys.stderr)
     return 1 if cap.provenance.error else 0
 
 

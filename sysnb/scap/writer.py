@@ -291,21 +291,28 @@ def with_state_events(full: pa.Table, selected: pa.Table) -> pa.Table:
     return rows.set_column(rows.schema.get_field_index("sysnb.evt_flags"), "sysnb.evt_flags", flags)
 
 
-def save_events(source: str, events: pa.Table, path: str, compress: bool | None = None,
-                batch_rows: int = 65536, adjust: Callable[[Section], Section] | None = None) -> int:
-    """Write ``events`` (rows of a capture table read from ``source``) to a new .scap at ``path``.
-
-    Each event is written after the metadata of the section it came from (read again from the source),
-    so processes, fds and users known at capture start stay known; ``adjust`` may change a section's metadata
-    before it is written. Returns the number of events written.
-    """
+def source_sections(source: str, adjust: Callable[[Section], Section] | None = None) -> list[Section]:
+    """The section metadata of ``source`` (read again from the file), as ``adjust`` changes it (``-E`` drops
+    the user list, ``--filter-proclist`` filters the process list)."""
     from sysnb.scap.reader import read_scap
 
     sections = [s for s in read_scap(source, events=False) if isinstance(s, Section)]
-    if adjust is not None:  # e.g. -E drops the user list, --filter-proclist filters the process list
+    if adjust is not None:
         sections = [adjust(s) for s in sections]
-    if not sections:
-        sections = [Section(0, (1, 2))]
+    return sections or [Section(0, (1, 2))]
+
+
+def save_events(source: str, events: pa.Table, path: str, compress: bool | None = None,
+                batch_rows: int = 65536, adjust: Callable[[Section], Section] | None = None,
+                sections: list[Section] | None = None) -> int:
+    """Write ``events`` (rows of a capture table read from ``source``) to a new .scap at ``path``.
+
+    Each event is written after the metadata of the section it came from (``sections``, or read again from
+    the source), so processes, fds and users known at capture start stay known; ``adjust`` may change a
+    section's metadata before it is written. Returns the number of events written.
+    """
+    if sections is None:
+        sections = source_sections(source, adjust)
     starts = np.array([s.offset for s in sections], dtype=np.uint64)
     offsets = _col(events, "sysnb.offset", np.uint64, fill=0)
     which = np.searchsorted(starts, offsets, side="right") - 1
