@@ -180,7 +180,7 @@ def encode(columns: dict[str, list[str]], text: dict[str, list[str]] | None = No
         else:
             guesses = (_predict(name, columns, n, text) or [])[:n]
         hits = sum(1 for g, v in zip(guesses, values, strict=False) if g == v)
-        if hits * 2 < n or not guesses:
+        if n == 0 or hits * 2 < n or not guesses:  # n == 0: a capture without events
             lines += [f"## {name}", SEP.join(_escape(v) for v in values)]
             continue
         lines += [f"#= {name}", SEP.join("" if g == v else "|" + _escape(v)

@@ -70,6 +70,15 @@ def test_snaplen_cuts_the_printed_buffers_when_reading() -> None:
     assert out == "153 \nELF\n"
 
 
+def test_snaplen_when_reading_leaves_byte_buffers_that_are_not_payloads_whole() -> None:
+    """The driver's snaplen cuts I/O payloads, not clone's or execve's args (byte buffers too)."""
+    flt = "evt.type=clone and evt.dir=< and evt.rawarg.res=0"
+    from sysnb import sample_path
+
+    _, out, _ = _run(["-r", str(sample_path()), "-s", "4", "-n", "1", "-p", "%evt.args", flt])
+    assert "args=scenarios/storefront_incident.sh. " in out
+
+
 def test_verbose_prints_whole_buffers_and_a_summary() -> None:
     from sysnb import sample_path
 

@@ -46,9 +46,11 @@ def plain(ctx: FieldContext) -> bool:
     return ctx.bufmode == BUF_NORMAL and not ctx.full_buffers and ctx.snaplen is None and not ctx.base64
 
 
-def render_buffer(data: bytes, ctx: FieldContext) -> str:
-    """One buffer in the chosen format (libsinsp binary_buffer_to_string and m_max_evt_output_len)."""
-    if ctx.snaplen is not None:
+def render_buffer(data: bytes, ctx: FieldContext, payload: bool = True) -> str:
+    """One buffer in the chosen format (libsinsp binary_buffer_to_string and m_max_evt_output_len); a reading
+    snaplen (``-s`` with ``-r``) cuts I/O ``payload`` buffers only, as the driver's snaplen does (not clone's
+    cgroups or execve's args, which are byte buffers too)."""
+    if ctx.snaplen is not None and payload:
         data = data[:max(ctx.snaplen, 0)]
     if ctx.base64:
         return base64.b64encode(data).decode("ascii")
@@ -110,7 +112,7 @@ def _rerender(args: str, type_id: int, raw: list[bytes], ctx: FieldContext) -> s
     for name, value in split_args(args, type_id).items():
         k = bufs.get(name)
         if k is not None and k < len(raw) and raw[k]:
-            value = render_buffer(raw[k], ctx)
+            value = render_buffer(raw[k], ctx, payload=name == "data")
         out.append(f"{name}={value} ")
     return "".join(out)
 
