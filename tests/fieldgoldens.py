@@ -180,7 +180,10 @@ def encode(columns: dict[str, list[str]], text: dict[str, list[str]] | None = No
         else:
             guesses = (_predict(name, columns, n, text) or [])[:n]
         hits = sum(1 for g, v in zip(guesses, values, strict=False) if g == v)
-        if n == 0 or hits * 2 < n or not guesses:  # n == 0: a capture without events
+        if n == 0:  # a capture without events: the field, and no value (an empty line is one empty value)
+            lines += [f"#0 {name}", ""]
+            continue
+        if hits * 2 < n or not guesses:
             lines += [f"## {name}", SEP.join(_escape(v) for v in values)]
             continue
         lines += [f"#= {name}", SEP.join("" if g == v else "|" + _escape(v)
@@ -190,8 +193,10 @@ def encode(columns: dict[str, list[str]], text: dict[str, list[str]] | None = No
 
 
 def decode(lines: list[str], text: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
-    raw = {lines[k][3:]: (lines[k].startswith("#="), lines[k + 1]) for k in range(0, len(lines) - 1, 2)}
-    columns: dict[str, list[str]] = {}
+    raw = {lines[k][3:]: (lines[k].startswith("#="), lines[k + 1]) for k in range(0, len(lines) - 1, 2)
+           if not lines[k].startswith("#0")}
+    columns: dict[str, list[str]] = {lines[k][3:]: [] for k in range(0, len(lines) - 1, 2)
+                                     if lines[k].startswith("#0")}  # fields of a capture without events
     first = [n for n in _DEPENDENCIES if n in raw]  # the columns rules read are decoded before the others
     for name in first + [n for n in raw if n not in first]:
         predicted, line = raw[name]

@@ -33,6 +33,19 @@ REASONS = {
     "proc.ppid": "container events: sysdig's synthetic container thread has an uninitialized ptid (memory)",
     "evt.latency.human": "a child's clone exit in a pid namespace has no thread in libsinsp yet, which repeats "
                          "the previous value (docs/fields-state-needed.md)",
+    "proc.tty": "libs/sample: sysdig 0.29.3 reads the 2023 process-list tail without its tty "
+                "(docs/fields-state-needed.md)",
+    "proc.is_exe_writable": "libs/sample: sysdig 0.29.3 takes a byte of the 2023 process-list tail as "
+                            "exe_writable; elsewhere its -j prints libsinsp's unset default where the driver sent none "
+                            "(docs/fields-state-needed.md)",
+    "evt.rawarg.name": "rename2at: sysdig prints the raw bytes (\\x01\\x10) of a name the driver left unset; "
+                       "sysnb prints it empty",
+    **{f: "container events: sysdig's synthetic container thread has uninitialized uid/gid (memory), and "
+          "group.gid is read as 64 bits (README)"
+       for f in ("user.uid", "user.name", "user.homedir", "user.shell", "group.gid", "group.name")},
+    **{f: "502Error, haproxy's fd 8: sysdig reads a bound UDP socket's address back through a C union (README)"
+       for f in ("fd.name", "fd.cip", "fd.sip", "fd.lip", "fd.rip", "fd.is_server", "fd.containername",
+                 "evt.args", "evt.info", "evt.arg.fd", "evt.arg[0]")},
 }
 #: captures sysdig 0.29.3 cannot open (pcapng options after the header): nothing to compare
 UNREADABLE = {"libs__curl_google_comments"}
