@@ -36,8 +36,9 @@ REASONS = {
     "proc.tty": "libs/sample: sysdig 0.29.3 reads the 2023 process-list tail without its tty "
                 "(docs/fields-state-needed.md)",
     "proc.is_exe_writable": "libs/sample: sysdig 0.29.3 takes a byte of the 2023 process-list tail as "
-                            "exe_writable; elsewhere its -j prints libsinsp's unset default where the driver sent none "
-                            "(docs/fields-state-needed.md)",
+                            "exe_writable (docs/fields-state-needed.md); elsewhere sysdig's value depends on the "
+                            "other fields of the format (in the goldens' all-fields format it differs; alone, -p "
+                            "%proc.is_exe_writable prints what sysnb prints, e.g. sf-collector/files)",
     "evt.rawarg.name": "rename2at: sysdig prints the raw bytes (\\x01\\x10) of a name the driver left unset; "
                        "sysnb prints it empty",
     **{f: "container events: sysdig's synthetic container thread has uninitialized uid/gid (memory), and "
