@@ -22,6 +22,9 @@ sys.path.insert(0, str(HERE / "tests"))
 from fieldgoldens import FIELD_GOLDEN, differing, field_names, golden_columns, sysnb_columns  # noqa: E402
 from goldens import golden_name  # noqa: E402
 
+#: captures sysdig 0.29.3 cannot open (its golden is empty): nothing to compare (as tests/test_fields.py)
+UNREADABLE = {"libs__curl_google_comments"}
+
 
 def field_class(name: str) -> str:
     from sysnb.fields import resolve
@@ -44,7 +47,7 @@ def main() -> int:
     per_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for capture in sorted(shared.rglob("*.scap*")):
         cname = golden_name(capture)
-        if parts and not any(p in cname for p in parts):
+        if (parts and not any(p in cname for p in parts)) or cname in UNREADABLE:
             continue
         for kind in kinds:
             want = golden_columns(cname, kind)
