@@ -81,7 +81,7 @@ def pieces(events: pa.Table, sizes: np.ndarray, path: str, rot: Rotation, header
     tables) and the ``state`` rows before a file (written first in it) count against ``-C``."""
     n = events.num_rows
     if n == 0:
-        return [Piece(_name(path, rot, 0, 0, 0, None), np.zeros(0, np.int64))]
+        return [Piece(_name(path, rot, 0, 0, None), np.zeros(0, np.int64))]
     first_ns = int(_times(events)[0])
     slices = _time_slices(events, rot.seconds)
     cuts = _cuts_within(slices, sizes, rot, header_bytes, state)
@@ -92,7 +92,7 @@ def pieces(events: pa.Table, sizes: np.ndarray, path: str, rot: Rotation, header
     for k in range(len(starts)):
         rows = np.arange(bounds[k], bounds[k + 1])
         start_ns = None if rot.seconds is None else first_ns + int(slices[bounds[k]]) * rot.seconds * 1_000_000_000
-        out.append(Piece(_name(path, rot, k, int(slices[bounds[k]]), int(cuts[bounds[k]]), start_ns), rows))
+        out.append(Piece(_name(path, rot, k, int(cuts[bounds[k]]), start_ns), rows))
     return _limited(out, rot)
 
 
@@ -143,7 +143,7 @@ def _cuts_within(slices: np.ndarray, sizes: np.ndarray, rot: Rotation, header_by
     return cut
 
 
-def _name(path: str, rot: Rotation, k: int, slice_no: int, cut: int, start_ns: int | None) -> str:
+def _name(path: str, rot: Rotation, k: int, cut: int, start_ns: int | None) -> str:
     if rot.seconds is not None and "%" in path and start_ns is not None:
         stamped = time.strftime(path, time.gmtime(start_ns // 1_000_000_000))
         return stamped + (str(cut) if rot.file_size is not None or rot.events is not None else "")
@@ -161,7 +161,7 @@ def _limited(out: list[Piece], rot: Rotation) -> list[Piece]:
 
 def event_sizes(full: pa.Table, events: pa.Table) -> np.ndarray:
     """Each event's block size in its source capture (from the offsets of the whole table; the last event
-    of a section or file counts as the mean size)."""
+    of a section or file counts as the median size)."""
     offsets = np.asarray(pc.fill_null(full["sysnb.offset"], 0).to_numpy(zero_copy_only=False), np.int64)
     gaps = np.diff(offsets)
     typical = int(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 64
