@@ -98,22 +98,33 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true", help="also the Python reference engine (slow)")
     ap.add_argument("--out", type=Path, help="also write the results to this markdown file")
     args = ap.parse_args()
-    if not SRC.exists():
-        print(f"needs {SRC} (../shared beside the repository)", file=sys.stderr)
-        return 1
-    if shutil.which("sysdig") is None:
-        print("needs sysdig 0.29.3 (apt-get install --no-install-recommends sysdig)", file=sys.stderr)
+    if (missing := missing_inputs()) is not None:
+        print(missing, file=sys.stderr)
         return 1
     load = os.getloadavg()[0]
     lines = [f"# Native core vs sysdig 0.29.3, {datetime.date.today()}", "",
              f"{os.cpu_count()} CPUs, load average {load:.1f} at start; CPU time of the child process.", ""]
     for copies in args.copies:
         lines += run(copies, args.rounds, args.reference)
+    emit(lines, args.out)
+    return 0
+
+
+def missing_inputs() -> str | None:
+    """What a benchmark beside sysdig needs and this machine lacks (None: nothing)."""
+    if not SRC.exists():
+        return f"needs {SRC} (../shared beside the repository)"
+    if shutil.which("sysdig") is None:
+        return "needs sysdig 0.29.3 (apt-get install --no-install-recommends sysdig)"
+    return None
+
+
+def emit(lines: list[str], out: Path | None) -> None:
+    """Print the results and, with --out, write them to that markdown file too."""
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    return 0
+    if out:
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench_core import emit
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 CANDIDATES = [Path("/work/data/big50.scap"), HERE / "data" / "mpm-event-x50.scap"]
@@ -166,10 +168,7 @@ def main() -> int:
     if args.ray:
         lines.append(f"ray count = dataset count: {got['ray count'] == got['dataset count']}; ray topfiles_bytes = "
                      f"dataset topfiles_bytes: {got['ray topfiles_bytes'] == got['dataset topfiles_bytes']}")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(lines, args.out)
     return 0
 
 

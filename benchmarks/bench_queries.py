@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import shutil
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import BIN, SRC, make_input, measure
+from bench_core import BIN, emit, make_input, measure, missing_inputs
 
 QUERIES = {
     "-S -q": ["-S", "-q"],
@@ -60,20 +59,14 @@ def main() -> int:
     ap.add_argument("--copies", type=int, nargs="+", default=[50])
     ap.add_argument("--out", type=Path, help="also write the results to this markdown file")
     args = ap.parse_args()
-    if not SRC.exists():
-        print(f"needs {SRC} (../shared beside the repository)", file=sys.stderr)
-        return 1
-    if shutil.which("sysdig") is None:
-        print("needs sysdig 0.29.3 (apt-get install --no-install-recommends sysdig)", file=sys.stderr)
+    if (missing := missing_inputs()) is not None:
+        print(missing, file=sys.stderr)
         return 1
     lines = [f"# Queries vs sysdig 0.29.3, {datetime.date.today()}", "",
              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; CPU time of the child.", ""]
     for copies in args.copies:
         lines += run(copies, args.rounds)
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(lines, args.out)
     return 0
 
 
