@@ -285,11 +285,16 @@ def test_the_case_is_saved_with_the_notebook(page: Any) -> None:
     # select ours first, or "d d" deletes the cell the next test runs
     pg.locator(".jp-Cell:has(.jp-InputArea-editor:has-text('%syscase')) .jp-InputPrompt").click()
     pg.wait_for_selector(".jp-Cell.jp-mod-active:has(.jp-InputArea-editor:has-text('%syscase'))")
+    _delete_active_cell(pg, "%syscase")
+
+
+def _delete_active_cell(pg: Any, text: str) -> None:
+    """Delete the active cell (command mode, d d) and wait until no cell holds ``text``."""
     pg.keyboard.press("Escape")
     pg.keyboard.press("d")
     pg.keyboard.press("d")
-    pg.wait_for_function("() => ![...document.querySelectorAll('.jp-Cell .jp-InputArea-editor')]"
-                         ".some(e => e.textContent.includes('%syscase'))")
+    pg.wait_for_function("(text) => ![...document.querySelectorAll('.jp-Cell .jp-InputArea-editor')]"
+                         ".some(e => e.textContent.includes(text))", arg=text)
 
 
 def _first(pg: Any) -> Any:
@@ -503,11 +508,7 @@ def test_lab_extension_highlights_completes_and_lists_captures(page: Any) -> Non
     entry.click()
     cell.locator(".jp-InputArea-editor:has-text('%sysopen')").wait_for()
     assert "storefront_incident.scap.gz -o cap" in cell.locator(".jp-InputArea-editor").inner_text()
-    pg.keyboard.press("Escape")
-    pg.keyboard.press("d")
-    pg.keyboard.press("d")
-    pg.wait_for_function("() => ![...document.querySelectorAll('.jp-Cell .jp-InputArea-editor')]"
-                         ".some(e => e.textContent.includes('%sysfilter proc.name'))")
+    _delete_active_cell(pg, "%sysfilter proc.name")
 
 
 def test_after_a_kernel_restart_the_explorer_says_so(page: Any) -> None:
