@@ -104,3 +104,19 @@ def test_a_gzip_subset_written_twice_is_the_same_bytes(tmp_path: Path) -> None:
     time.sleep(1.1)  # a header with a time of writing would differ now
     cap.save(second)
     assert first.read_bytes()[4:8] == b"\0\0\0\0" and first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("capture", capture_params())
+def test_native_event_encoding_is_the_reference_encoding(capture: Path) -> None:
+    """The native encoder writes byte for byte what the numpy reference writes (flags, odd parameter
+    lengths and padding included), on every event of the capture that is not a large-payload event."""
+    import numpy as np
+    import pyarrow as pa
+
+    from sysnb.scap.writer import EVENT_SCHEMA, LARGE_TYPES, encode_events, encode_events_reference
+
+    table = sysnb.open_capture(capture).table.select(EVENT_SCHEMA.names)
+    table = table.filter(pa.array(~np.isin(table["sysnb.type_id"].to_numpy(), list(LARGE_TYPES))))
+    flagged = table.set_column(1, "sysnb.evt_flags", pa.array(np.arange(table.num_rows) % 3, pa.uint32()))
+    for events in (table, flagged):
+        assert encode_events(events) == encode_events_reference(events).tobytes()

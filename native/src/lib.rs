@@ -9,6 +9,7 @@ pub mod columns;
 pub mod event_table;
 pub mod events;
 pub mod reader;
+pub mod record;
 pub mod render;
 pub mod scan;
 pub mod source;

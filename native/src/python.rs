@@ -17,6 +17,8 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::columns::Want;
 use crate::reader::{Damage, Item, RawEvent, Reader};
+use crate::record::convert::{Converter, SyscallRow};
+use crate::record::layout::DATA_MAX;
 use crate::scan::Scan;
 use crate::source;
 use crate::state::engine::Engine;
@@ -250,6 +252,64 @@ fn live_batch(engine: &mut Engine, offset: &mut u64, want: Want, input: &RecordB
     out.finish().map_err(arrow_err)
 }
 
+/// The recorder's records -> event batches (`sysnb.record.convert.convert`, natively).
+#[pyclass(frozen, module = "sysnb._core")]
+pub struct RecordConverter {
+    converter: Converter,
+}
+
+#[pymethods]
+impl RecordConverter {
+    /// `syscalls`: (number, name, enter type, exit type, PPM_SC code) of every syscall the table knows.
+    #[new]
+    fn new(syscalls: Vec<SyscallRow>) -> PyResult<RecordConverter> {
+        guarded("syscall table", || Ok(RecordConverter { converter: Converter::new(&syscalls) }))
+    }
+
+    /// The event batch (time order) of raw record rows: small, mid and big records, the payload width of
+    /// the mid and big rows, and the boot-clock -> epoch offset. Runs without the GIL (the recorder's drain
+    /// thread goes on meanwhile).
+    #[pyo3(signature = (small, mid, mid_width, big, big_width, boot_offset))]
+    #[allow(clippy::too_many_arguments)] // the Python signature: three record kinds, two widths, the offset
+    fn convert(
+        &self,
+        py: Python<'_>,
+        small: &[u8],
+        mid: &[u8],
+        mid_width: usize,
+        big: &[u8],
+        big_width: usize,
+        boot_offset: u64,
+    ) -> PyResult<Py<PyAny>> {
+        if mid_width > DATA_MAX || big_width > DATA_MAX {
+            return Err(PyValueError::new_err(format!(
+                "record payload width {} exceeds the recorder's {DATA_MAX} bytes",
+                mid_width.max(big_width)
+            )));
+        }
+        let batch = py.detach(|| {
+            guarded("record conversion", || {
+                self.converter.convert(small, (mid, mid_width), (big, big_width), boot_offset).map_err(arrow_err)
+            })
+        })?;
+        Ok(batch.to_pyarrow(py)?.unbind())
+    }
+}
+
+/// EV_V2/EVF_V2 blocks of an event batch (`sysnb.scap.writer.encode_events`, natively).
+#[pyfunction]
+fn encode_events<'py>(py: Python<'py>, batch: &Bound<'_, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let input = RecordBatch::from_pyarrow_bound(batch)?;
+    let out = py.detach(|| {
+        guarded("event encoding", || {
+            let mut out = Vec::with_capacity(input.get_array_memory_size() + 48 * input.num_rows());
+            crate::record::encode::encode_events(&input, &mut out).map_err(PyValueError::new_err)?;
+            Ok(out)
+        })
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
 /// The table schema the native core produces (of the named columns only, when given).
 #[pyfunction]
 #[pyo3(signature = (columns = None))]
@@ -261,7 +321,9 @@ fn schema(py: Python<'_>, columns: Option<Vec<String>>) -> PyResult<Py<PyAny>> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scanner>()?;
     m.add_class::<LiveEngine>()?;
+    m.add_class::<RecordConverter>()?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_events, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let _ = PyBytes::new(m.py(), b"");
     Ok(())

@@ -11,6 +11,7 @@ command lines are encoded row by row.
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from sysnb._core import RecordConverter
 from sysnb.record import layout as L
 from sysnb.record.syscall_table import SYSCALLS
 from sysnb.scap.events import event_info
@@ -39,6 +41,13 @@ _CLONE_BITS = ((0x400, 1), (0x200, 2), (0x80000000, 4), (0x08000000, 8), (0x4000
                (0x02000000, 268435456))
 _RESOLVE_BITS = ((0x08, 1), (0x10, 2), (0x02, 4), (0x04, 8), (0x01, 16), (0x20, 32))
 _EXECVEAT_BITS = ((0x1000, 1), (0x100, 2))
+#: Linux PTRACE_* (x86-64) -> PPM_PTRACE_* (ptrace_requests_to_scap; anything else is PPM_PTRACE_UNKNOWN 0)
+PTRACE_REQUESTS = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 7, 7: 8, 8: 9, 9: 10, 16: 11, 17: 12, 24: 13, 0x4200: 14,
+                   0x4201: 15, 0x4202: 16, 0x4203: 17, 0x4204: 18, 0x4205: 19, 0x4206: 20, 0x4207: 21, 0x4208: 22,
+                   0x4209: 23, 0x420A: 24, 0x420B: 25, 12: 26, 13: 27, 14: 28, 15: 29, 18: 30, 19: 31, 21: 32,
+                   25: 33, 26: 34, 30: 35, 31: 36, 32: 37, 33: 38}
+_PTRACE_PEEK = {2, 3, 4}  # PEEKTEXT/DATA/USR: the driver reads the word at `data`, which the recorder does not
+_PTRACE_SIGNAL = {8, 10, 12, 13}  # CONT, SINGLESTEP, DETACH, SYSCALL: `data` is a signal number
 _FCNTL = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 8, 7: 9, 8: 10, 9: 12, 10: 13, 11: 15, 1030: 26}
 
 
@@ -323,6 +332,33 @@ def _fcntl(g: Group) -> np.ndarray:
     return np.array([_FCNTL.get(int(c), 0) for c in g.int_arg(1)], np.int64)
 
 
+def _mode(i: int) -> Source:
+    """chmod's mode as PPM_S_* (chmod_mode_to_scap: the same bits as Linux's low twelve)."""
+    return lambda g: g.arg(i) & np.uint64(0o7777)
+
+
+def _ptrace_request(g: Group) -> np.ndarray:
+    return np.array([PTRACE_REQUESTS.get(int(r), 0) for r in g.arg(0)], np.int64)
+
+
+def _ptrace_dyn(g: Group, which: int) -> Param:
+    """ptrace exit's ``addr`` (which=2) or ``data`` (3) as the driver's PT_DYN: an index byte (0: UINT64,
+    1: SIGTYPE) and the value; 0 as UINT64 when the call failed. A PEEK's data is the word the driver read
+    from the tracee, which the recorder does not read: left empty rather than invented."""
+    out = []
+    for ret, req, value in zip(g.base["ret"].tolist(), g.arg(0).tolist(), g.arg(which).tolist(), strict=True):
+        ppm = PTRACE_REQUESTS.get(req, 0)
+        if ret < 0:
+            out.append(b"\0" + bytes(8))
+        elif which == 3 and ppm in _PTRACE_PEEK:
+            out.append(b"")
+        elif which == 3 and ppm in _PTRACE_SIGNAL:
+            out.append(b"\1" + struct.pack("<B", value & 0xFF))
+        else:
+            out.append(b"\0" + struct.pack("<Q", value))
+    return rows(out)
+
+
 def _tuple_out(g: Group) -> Param:
     return _tuples(g, inbound=False)
 
@@ -391,6 +427,16 @@ SPECS: dict[str, Spec] = {
                     "flags": _a(4)}),
     "symlink": ({}, {"res": _ret, "target": _path, "linkpath": _path2}),
     "symlinkat": ({}, {"res": _ret, "target": _path, "linkdirfd": _i(1), "linkpath": _path2}),
+    "setuid": ({"uid": _a(0)}, {"res": _ret}), "setgid": ({"gid": _a(0)}, {"res": _ret}),
+    "setresuid": ({"ruid": _a(0), "euid": _a(1), "suid": _a(2)}, {"res": _ret}),
+    "setresgid": ({"rgid": _a(0), "egid": _a(1), "sgid": _a(2)}, {"res": _ret}),
+    "getuid": ({}, {"uid": _ret}), "geteuid": ({}, {"euid": _ret}), "getgid": ({}, {"gid": _ret}),
+    "getegid": ({}, {"egid": _ret}),
+    "chmod": ({}, {"res": _ret, "filename": _path, "mode": _mode(1)}),
+    "fchmod": ({}, {"res": _ret, "fd": _i(0), "mode": _mode(1)}),
+    "fchmodat": ({}, {"res": _ret, "dirfd": _i(0), "filename": _path, "mode": _mode(2)}),
+    "ptrace": ({"request": _ptrace_request, "pid": _i(1)},
+               {"res": _ret, "addr": lambda g: _ptrace_dyn(g, 2), "data": lambda g: _ptrace_dyn(g, 3)}),
 }
 _PROC_SYSCALLS = {"execve": True, "execveat": True, "clone": False, "fork": False, "vfork": False, "clone3": False}
 
@@ -465,8 +511,28 @@ def _list_array(n: int, params: list[Param]) -> pa.Array:
 
 
 def convert(small: np.ndarray, mid: np.ndarray, big: np.ndarray, boot_offset: int) -> pa.Table:
-    """Records (already drained, any order) -> an events table sorted by time, ready for ScapWriter. Mid
-    records (read/write payloads) have the big record's payload fields and none of its others."""
+    """Records (already drained, any order) -> an events table sorted by time, ready for ScapWriter and the
+    live engine. Converted by the native core (``RecordConverter``, without the GIL); ``convert_reference``
+    is the numpy implementation it is tested against."""
+    batch = _native().convert(L.raw_rows(small).tobytes(), L.raw_rows(mid).tobytes(), _width(mid),
+                              L.raw_rows(big).tobytes(), _width(big), boot_offset)
+    return pa.Table.from_batches([batch])
+
+
+def _width(recs: np.ndarray) -> int:
+    """Payload bytes of each row of a mid or big record batch (0 for an empty batch of any layout)."""
+    return int(recs.dtype["data"].shape[0]) if len(recs) else 0
+
+
+@functools.cache
+def _native() -> RecordConverter:
+    return RecordConverter([(nr, name, enter, exit_, sc) for nr, (name, enter, exit_, sc) in SYSCALLS.items()])
+
+
+def convert_reference(small: np.ndarray, mid: np.ndarray, big: np.ndarray, boot_offset: int) -> pa.Table:
+    """Records (already drained, any order) -> an events table sorted by time, in numpy (the reference the
+    native converter is tested against). Mid records (read/write payloads) have the big record's payload
+    fields and none of its others."""
     ev = Events()
     seq_base = 0
     for recs, is_big in ((small, False), (mid, True), (big, True)):

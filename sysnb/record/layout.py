@@ -74,13 +74,22 @@ def concat_cut(parts: list[np.ndarray], kind: Callable[[int], np.dtype]) -> np.n
     width = max(p.dtype["data"].shape[0] for p in parts)
     wide = kind(width)
     if all(p.dtype == wide for p in parts):
-        return np.concatenate(parts)
+        return concat_rows(parts)
     out = np.zeros((sum(len(p) for p in parts), wide.itemsize), np.uint8)
     at = 0
     for p in parts:
         out[at:at + len(p), :p.dtype.itemsize] = raw_rows(p)
         at += len(p)
     return out.view(wide).ravel()
+
+
+def concat_rows(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate record batches of one dtype through their raw rows (numpy concatenates nested structured
+    fields field by field, about 4x slower)."""
+    if len(parts) == 1:
+        return parts[0]
+    out: np.ndarray = np.concatenate([raw_rows(p) for p in parts]).view(parts[0].dtype).ravel()
+    return out
 
 
 def concat_big(parts: list[np.ndarray]) -> np.ndarray:

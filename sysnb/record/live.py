@@ -20,7 +20,7 @@ from sysnb.record.recorder import Recording
 from sysnb.record.spill import WATERMARK_NS, Pending, SpillTail
 from sysnb.scap.writer import section_bytes
 
-BATCH = 16384  # records per converted batch
+BATCH = 65536  # events per engine batch (fewer, larger batches: the per-batch cost of filtering and printing)
 POLL_S = 0.05  # how often an idle stream looks for new frames (and checks ``until``)
 
 
@@ -39,8 +39,9 @@ def stream(rec: Recording, until: Callable[[], bool] = lambda: False,
         read_from = tail.offset
         cut, done = _read(tail, pending, rec.halted)
         if done or cut is not None:
-            for batch in pending.release(None if done else cut, BATCH):
-                for events in convert(*batch, rec.boot_offset).to_batches():
+            ready = pending.ready(None if done else cut)  # unsorted: convert sorts by time
+            if ready is not None:
+                for events in convert(*ready, rec.boot_offset).to_batches(max_chunksize=BATCH):
                     yield engine.process(events)
                 if not rec.halted and until():  # a printer behind a busy host still stops recording on time
                     rec.halt()
@@ -55,7 +56,7 @@ def _read(tail: SpillTail, pending: Pending, halted: bool) -> tuple[int | None, 
     to which records are complete on every CPU (None: none known yet) and whether the recording is over and
     fully read (then everything pending is released)."""
     last = None
-    for drained_at, *batch in tail.frames(4 * BATCH):
+    for drained_at, *batch in tail.frames(BATCH):
         pending.add(*batch)
         last = drained_at
     if halted and tail.caught_up:

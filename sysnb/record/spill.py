@@ -246,22 +246,24 @@ class SpillTail:
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # small, mid and big records
 
 
-def replay(f: BinaryIO, max_records: int = 65536) -> Iterator[Batch]:
-    """(small, mid, big) record batches in time order, each at most about ``max_records`` long."""
+def replay(f: BinaryIO, max_records: int = 65536, ordered: bool = True) -> Iterator[Batch]:
+    """(small, mid, big) record batches in time order, each at most about ``max_records`` long. With
+    ``ordered=False`` each batch holds every record released at once, in no particular order inside it (the
+    batches still follow each other in time): for consumers that sort anyway, such as ``convert``."""
     pending = Pending()
     released_at = 0
     for drained_at, *batch in _frames(f):
         pending.add(*batch)
         # release every half watermark (or when a lot is pending): each record is re-examined about twice
         if drained_at - released_at >= WATERMARK_NS // 2 or pending.count >= 4 * max_records:
-            yield from pending.release(drained_at - WATERMARK_NS, max_records)
+            yield from pending.release(drained_at - WATERMARK_NS, max_records, ordered)
             released_at = drained_at
-    yield from pending.release(None, max_records)
+    yield from pending.release(None, max_records, ordered)
 
 
 class Pending:
     """Drained batches not released yet; ``release(cut)`` yields, in time order, the records up to ``cut``
-    (all of them with None) in batches of about ``max_records``."""
+    (all of them with None) in batches of about ``max_records``; ``ready(cut)`` returns them unsorted."""
 
     def __init__(self) -> None:
         self.parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
@@ -273,23 +275,41 @@ class Pending:
         self.count += len(small) + len(mid) + len(big)
 
     def _take(self) -> Batch:
-        small = np.concatenate(self.parts[0]) if self.parts[0] else np.zeros(0, L.BASE)
+        small = L.concat_rows(self.parts[0]) if self.parts[0] else np.zeros(0, L.BASE)
         return small, L.concat_cut(self.parts[1], L.mid_dtype), L.concat_big(self.parts[2])
 
-    def release(self, cut: int | None, max_records: int) -> Iterator[Batch]:
+    def ready(self, cut: int | None) -> Batch | None:
+        """Every record up to ``cut`` (all of them with None) in no particular order, or None when there is
+        none; the rest stays pending."""
+        if not self.count:
+            return None
         batch = self._take()
-        stamps = [_ts(r) for r in batch]
-        ready = [ts <= cut if cut is not None else np.ones(len(ts), bool) for ts in stamps]
-        for parts, recs, ok in zip(self.parts, batch, ready, strict=True):
-            parts[:] = [L.take_rows(recs, ~ok)]
-        self.count = sum(int((~ok).sum()) for ok in ready)
-        # each kind sorted by time once; batches are then slices between the same time edges
-        order = [np.flatnonzero(ok)[np.argsort(ts[ok], kind="stable")] for ts, ok in zip(stamps, ready, strict=True)]
-        kinds = [L.take_rows(recs, o) for recs, o in zip(batch, order, strict=True)]
-        times = [ts[o] for ts, o in zip(stamps, order, strict=True)]
-        merged = np.sort(np.concatenate(times))
-        if not len(merged):
+        if cut is None:
+            out = batch
+            rest: list[np.ndarray] = [recs[:0] for recs in batch]
+        else:
+            ready = [_ts(recs) <= cut for recs in batch]
+            out = tuple(recs if ok.all() else L.take_rows(recs, ok)  # type: ignore[assignment]
+                        for recs, ok in zip(batch, ready, strict=True))
+            rest = [recs[:0] if ok.all() else L.take_rows(recs, ~ok) for recs, ok in zip(batch, ready, strict=True)]
+        for parts, recs in zip(self.parts, rest, strict=True):
+            parts[:] = [recs] if len(recs) else []
+        self.count = sum(len(recs) for recs in rest)
+        return out if any(len(recs) for recs in out) else None
+
+    def release(self, cut: int | None, max_records: int, ordered: bool = True) -> Iterator[Batch]:
+        batch = self.ready(cut)
+        if batch is None:
             return
+        if not ordered:
+            yield batch
+            return
+        # each kind sorted by time once; batches are then slices between the same time edges
+        times = [_ts(recs) for recs in batch]
+        order = [np.argsort(ts, kind="stable") for ts in times]
+        kinds = [L.take_rows(recs, o) for recs, o in zip(batch, order, strict=True)]
+        times = [ts[o] for ts, o in zip(times, order, strict=True)]
+        merged = np.sort(np.concatenate(times))
         edges = [0, *merged[max_records::max_records].tolist(), None]
         for lo, hi in itertools.pairwise(edges):
             spans = [(np.searchsorted(t, lo), len(t) if hi is None else np.searchsorted(t, hi)) for t in times]
