@@ -105,6 +105,8 @@
 #define NR_renameat2 316
 #define NR_execveat 322
 #define NR_clone3 435
+#define NR_chmod 90
+#define NR_fchmodat 268
 #define NR_openat2 437
 
 #define SUN_PATH_LEN 108
@@ -204,7 +206,7 @@ static __always_inline bool is_big(long nr)
 	case NR_rmdir: case NR_creat: case NR_link: case NR_unlink: case NR_symlink: case NR_openat:
 	case NR_mkdirat: case NR_unlinkat: case NR_renameat: case NR_linkat: case NR_symlinkat:
 	case NR_accept4: case NR_pipe2: case NR_preadv: case NR_pwritev: case NR_renameat2:
-	case NR_execveat: case NR_clone3: case NR_openat2:
+	case NR_execveat: case NR_clone3: case NR_openat2: case NR_chmod: case NR_fchmodat:
 		return true;
 	}
 	return false;
@@ -504,10 +506,11 @@ static __always_inline void fill_big(struct snb_big *r, struct task_struct *t, l
 		sock_of_fd(r, t, ret);
 		break;
 	case NR_open: case NR_creat: case NR_chdir: case NR_mkdir: case NR_rmdir: case NR_unlink:
+	case NR_chmod:
 		if (!from_entry(r, ts, nr, false))
 			user_str(r, a[0]);
 		break;
-	case NR_openat: case NR_mkdirat: case NR_unlinkat:
+	case NR_openat: case NR_mkdirat: case NR_unlinkat: case NR_fchmodat:
 		if (!from_entry(r, ts, nr, false))
 			user_str(r, a[1]);
 		break;
@@ -633,9 +636,10 @@ static __always_inline int handle_enter(struct pt_regs *regs, long id)
 	ts->len = 0;
 	switch (id) {
 	case NR_open: case NR_creat: case NR_chdir: case NR_mkdir: case NR_rmdir: case NR_unlink:
+	case NR_chmod:
 		read_str(ts->data, &ts->len, SNB_ENTER_DATA, regs->di);
 		break;
-	case NR_openat: case NR_openat2: case NR_mkdirat: case NR_unlinkat:
+	case NR_openat: case NR_openat2: case NR_mkdirat: case NR_unlinkat: case NR_fchmodat:
 		read_str(ts->data, &ts->len, SNB_ENTER_DATA, regs->si);
 		break;
 	case NR_connect: case NR_bind:

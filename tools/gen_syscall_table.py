@@ -32,7 +32,7 @@ def main(repo: str) -> None:
     table_part, routing_part = src.split("g_syscall_code_routing_table", 1)
     routing_part = routing_part.split("g_syscall_ia32_code_routing_table", 1)[0]
     pairs = {m[1]: (evt_ids[m[2]], evt_ids[m[3]]) for m in re.finditer(
-        r"\[__NR_(\w+) - SYSCALL_TABLE_ID0\]\s*=\s*\{[^,]*,\s*PPME_(\w+),\s*PPME_(\w+)\}", table_part)}
+        r"\[__NR_(\w+) - SYSCALL_TABLE_ID0\]\s*=\s*\{[^,]*,\s*PPME_(\w+),\s*PPME_(\w+)\s*\}", table_part)}
     codes = {m[1]: sc_ids[m[2]] for m in re.finditer(
         r"\[__NR_(\w+) - SYSCALL_TABLE_ID0\]\s*=\s*PPM_SC_(\w+)", routing_part) if m[2] in sc_ids}
     rows = []
