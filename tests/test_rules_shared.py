@@ -18,7 +18,7 @@ import pytest
 
 import sysnb
 from sysnb.rules import RuleSet, alerts_table, load_rules
-from sysnb.rules.compiler import falco_knows
+from sysnb.rules.compiler import CompiledRule, falco_knows
 
 HERE = Path(__file__).parent
 RULES = Path(os.environ.get("SYSNB_SHARED_RULES", HERE.parent.parent / "shared" / "rules"))
@@ -225,3 +225,36 @@ def test_hand_written_rules_over_a_directory_on_502error(tmp_path: Path) -> None
     assert set(got["rule"].to_pylist()) == {"client connects"}
     assert _counts(alerts_table(cap, rs, enable_tags=["network"])) == _counts(got)
     assert alerts_table(cap, rs, disable_tags=["network"]).num_rows == 0
+
+
+@pytest.mark.parametrize("name", ["falco_match-system-rules.scap.gz", "filesat.scap"])
+@pytest.mark.parametrize("ruleset", [SEVENTY_TWO, "current/falco_rules.yaml"])
+def test_set_evaluation_selects_what_the_whole_condition_selects(name: str, ruleset: str) -> None:
+    """The engine evaluates a condition as sets of rows (ands cheap first, ors branch by branch, nots as
+    differences); every node of every compiled rule (most select some rows: a rule's own condition rarely
+    does) must select exactly the rows the node's whole expression selects at once."""
+    import numpy as np
+
+    from sysnb.filter import compile_node
+    from sysnb.filter.parser import BoolOp, Node, Not
+    from sysnb.rules.engine import _Plan
+
+    def nodes(node: Node) -> list[Node]:
+        inner = [node.operand] if isinstance(node, Not) else list(node.operands) if isinstance(node, BoolOp) else []
+        return [node, *(n for i in inner for n in nodes(i))]
+
+    table = _capture(name).table
+    every = np.arange(table.num_rows)
+    selected = 0
+    for rule in _compiled_rules(ruleset):
+        plan = _Plan(rule, {})
+        for node in nodes(rule.ast):
+            whole = np.flatnonzero(compile_node(node, rule.condition).mask(table).to_numpy(zero_copy_only=False))
+            assert np.array_equal(plan._rows(node, table, every, set(table.column_names)), whole), rule.info.name
+            selected += len(whole)
+    assert selected > 0
+
+
+@functools.cache
+def _compiled_rules(ruleset: str) -> tuple[CompiledRule, ...]:
+    return tuple(r for r in load_rules([RULES / ruleset]).rules if r.compiled)

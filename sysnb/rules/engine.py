@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from sysnb.errors import UsageError
 from sysnb.filter import CompiledFilter, compile_node
-from sysnb.filter.parser import BoolOp, Node
+from sysnb.filter.parser import BoolOp, Node, Not
 from sysnb.rules.args import RULE_MATCHING
 from sysnb.rules.compiler import CompiledRule
 from sysnb.rules.loader import RuleSet
@@ -177,27 +177,71 @@ def _conjuncts(node: Node) -> list[Node]:
 
 
 class _Plan:
-    """A rule's condition as its ``and`` terms, each compiled on its own (shared terms of shared macros are
-    compiled once) and ordered cheap first: those read from stored columns before those computed from the
-    table (evt.arg.*, ancestors, networks). Rows that fail a term are not handed to the next one."""
+    """A rule's condition evaluated as sets of rows: its ``and`` terms cheap first, each on the rows the previous
+    ones kept; an ``or`` whose branches read computed fields (evt.arg.*, ancestors, networks) branch by branch,
+    each on the rows no earlier branch matched; ``not`` as the rows its operand does not match. A subtree that
+    reads stored columns only is one vectorised evaluation. Each node is compiled once (shared macros share
+    their compiled terms). Checks are two-valued (a missing field is false), so the sets are exact."""
 
     def __init__(self, rule: CompiledRule, cache: dict[Node, CompiledFilter]) -> None:
-        terms = []
-        for node in _conjuncts(rule.ast):
-            compiled = cache.get(node)
-            if compiled is None:
-                compiled = cache[node] = compile_node(node, rule.condition)
-            terms.append(compiled)
-        self.terms = sorted(terms, key=lambda f: (f.dynamic, len(f.columns())))
+        self.cache, self.condition = cache, rule.condition
+        self.terms = [self._compiled(n) for n in sorted(_conjuncts(rule.ast), key=self._cost)]
+        self.node = rule.ast
+
+    def _cost(self, node: Node) -> tuple[int, int]:
+        """Cheap first: stored columns only (0); computed fields behind a stored-column check of the same
+        ``and``, which keeps their rows down (1); computed fields on every row handed in (2). Then fewer
+        columns first."""
+        compiled = self._compiled(node)
+        columns = len(compiled.columns())
+        if not compiled.dynamic:
+            return 0, columns
+        if isinstance(node, Not):
+            return self._cost(node.operand)[0], columns
+        if isinstance(node, BoolOp):
+            costs = [self._cost(n)[0] for n in _operands(node)]
+            level = (1 if min(costs) == 0 else min(costs)) if node.op == "and" else max(costs)
+            return level, columns
+        return 2, columns
+
+    def _compiled(self, node: Node) -> CompiledFilter:
+        compiled = self.cache.get(node)
+        if compiled is None:
+            compiled = self.cache[node] = compile_node(node, self.condition)
+        return compiled
 
     def rows(self, table: pa.Table, cand: np.ndarray) -> np.ndarray:
-        names = set(table.column_names)
-        for term in self.terms:
-            if not len(cand):
+        return self._rows(self.node, table, cand, set(table.column_names), top=True)
+
+    def _rows(self, node: Node, table: pa.Table, cand: np.ndarray, names: set[str], top: bool = False) -> np.ndarray:
+        if not len(cand):
+            return cand
+        compiled = self._compiled(node)
+        if isinstance(node, Not) and compiled.dynamic:
+            return np.setdiff1d(cand, self._rows(node.operand, table, cand, names), assume_unique=True)
+        if not isinstance(node, BoolOp) or not (compiled.dynamic or (top and node.op == "and")):
+            sub = take_sorted(table.select(sorted(compiled.columns() & names)), cand)
+            kept: np.ndarray = cand[np.asarray(compiled.mask(sub).to_numpy(zero_copy_only=False), bool)]
+            return kept
+        parts = sorted(_operands(node), key=self._cost)
+        if node.op == "and":
+            for part in parts:
+                cand = self._rows(part, table, cand, names)
+            return cand
+        hits, rest = [], cand
+        for part in parts:
+            hit = self._rows(part, table, rest, names)
+            hits.append(hit)
+            rest = np.setdiff1d(rest, hit, assume_unique=True)
+            if not len(rest):
                 break
-            sub = take_sorted(table.select(sorted(term.columns() & names)), cand)
-            cand = cand[np.asarray(term.mask(sub).to_numpy(zero_copy_only=False), bool)]
-        return cand
+        return np.sort(np.concatenate(hits))
+
+
+def _operands(node: BoolOp) -> list[Node]:
+    """The operands of a boolean operator, nested operators of the same kind flattened."""
+    return [t for op in node.operands
+            for t in (_operands(op) if isinstance(op, BoolOp) and op.op == node.op else [op])]
 
 
 def take_sorted(table: pa.Table, rows: np.ndarray) -> pa.Table:
