@@ -12,9 +12,10 @@ display filter, ``-U`` suppressed comms, ``-M`` seconds of trace time. Writing: 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -241,13 +242,18 @@ def verbose_summary(events: int, suppressed_events: int, started: float) -> None
     print(f"Elapsed time: {elapsed:.3f}, Captured Events: {events}, {events / elapsed:.2f} eps", file=sys.stderr)
 
 
-def writer(unbuffered: bool) -> Callable[[str], None]:
-    """Print lines, flushing each one with --unbuffered."""
+def writer(unbuffered: bool) -> Callable[[Iterable[str]], None]:
+    """Print lines: joined a few thousand at a time (one write per line was 40 % of a -p run's CPU on
+    big50), or each flushed at once with --unbuffered."""
     out = sys.stdout
 
-    def write(line: str) -> None:
-        out.write(line)
-        out.write("\n")
+    def write(lines: Iterable[str]) -> None:
         if unbuffered:
-            out.flush()
+            for line in lines:
+                out.write(line + "\n")
+                out.flush()
+            return
+        it = iter(lines)
+        while chunk := list(itertools.islice(it, 4096)):
+            out.write("\n".join(chunk) + "\n")
     return write

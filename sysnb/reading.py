@@ -72,9 +72,7 @@ def print_capture(cap: Capture, args: argparse.Namespace, flt: CompiledFilter | 
     if not args.quiet:
         shown = rows.filter(rows["sysnb.visible"])
         keep = display.mask(shown, formatter.context) if display is not None else None
-        write = options.writer(args.unbuffered)
-        for line in formatter.lines(shown, keep=keep):
-            write(escape(line))
+        options.writer(args.unbuffered)(escape(line) for line in formatter.lines(shown, keep=keep))
     if args.summary:
         for line in summary_lines(rows):
             print(line)
@@ -207,8 +205,7 @@ class _Run:
         self.formatter.context = replace(ctx, bufmode=self.formatter.bufmode)
         shown = rows.filter(rows["sysnb.visible"])
         keep = flt.mask(shown, self.formatter.context) if flt is not None and args.displayflt else None
-        for line in self.formatter.lines(shown, keep=keep):
-            self.write(self.escape(line))
+        self.write(self.escape(line) for line in self.formatter.lines(shown, keep=keep))
 
 
 def say_if_empty(path: str, records: int, visible_any: bool, damaged: bool) -> None:

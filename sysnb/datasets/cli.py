@@ -122,10 +122,8 @@ def read_many(argv: list[str]) -> int:
     bufmode = cli._bufmode(args)
     view = merged.filter(" ".join(args.filter)) if args.filter else merged
     escape = cli.terminal_escape(args, Formatter(fmt, bufmode=bufmode))
-    write = options.writer(args.unbuffered)
     if not args.quiet:
-        for line in view.lines(fmt, bufmode=bufmode, **context):
-            write(escape(line))
+        options.writer(args.unbuffered)(escape(line) for line in view.lines(fmt, bufmode=bufmode, **context))
     return 1 if merged.provenance.error else 0
 
 
