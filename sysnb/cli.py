@@ -409,7 +409,10 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
 
     needed = set(formatter.columns) | _SUMMARY_COLUMNS | RETURNED_COLUMNS | (flt.columns() if flt else set())
     columns = table_columns(needed)
+    from sysnb import options
+
     escape = terminal_escape(args, formatter)
+    write = options.writer(args.unbuffered)
     printed = 0
     seconds = args.seconds
     try:
@@ -421,8 +424,7 @@ def live_print(args: argparse.Namespace, flt: CompiledFilter | None, formatter: 
             rows = rows.filter(rows["sysnb.visible"])
             if args.numevents is not None:
                 rows = rows.slice(0, max(args.numevents - printed, 0))
-            for line in formatter.lines(rows):
-                sys.stdout.write(escape(line) + "\n")
+            write(escape(line) for line in formatter.lines(rows))
             sys.stdout.flush()
             printed += rows.num_rows
             if args.numevents is not None and printed >= args.numevents:
