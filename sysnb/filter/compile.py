@@ -440,10 +440,18 @@ def _on_dictionary(ref: FieldRef, c: Check, kind: str) -> bool:
 def dictionary_mask(column: pa.ChunkedArray, probe: pc.Expression) -> pa.ChunkedArray:
     """``probe`` (over a string field ``v``) for every row of a dictionary column: evaluated on each chunk's
     dictionary, then taken by the rows' indices (a null row stays null)."""
-    out = []
-    for chunk in column.chunks:
-        on_values = project(pa.table({"v": chunk.dictionary}), {"m": probe})["m"].combine_chunks()
-        out.append(pc.take(on_values, chunk.indices))
+    chunks = column.chunks
+    if not chunks:
+        return pa.chunked_array([], pa.bool_())
+    # every chunk's dictionary in one evaluation (each evaluation has a fixed cost of about half a
+    # millisecond: 28 chunks of big50 made it a third of an in-memory filter's time)
+    values = pa.concat_arrays([c.dictionary for c in chunks])
+    on_values = project(pa.table({"v": values}), {"m": probe})["m"].combine_chunks()
+    out, start = [], 0
+    for chunk in chunks:
+        size = len(chunk.dictionary)
+        out.append(pc.take(on_values.slice(start, size), chunk.indices))
+        start += size
     return pa.chunked_array(out, pa.bool_())
 
 

@@ -139,12 +139,10 @@ class View:
     def _mask(self, text: str) -> Any:
         """The filter over ``base`` in the capture's field context (its hostname, first event time, ...); a
         merged view evaluates each capture's rows in that capture's own context."""
-        from sysnb.fields import context_for
-
         compiled = compile_filter(text)
         per_capture = getattr(self.cap, "contexts", None)
         if per_capture is None:
-            return compiled.mask(self.base, context_for(self.cap))
+            return compiled.mask(self.base, self.cap.field_context())
         full = self.cap.mask(compiled)  # type: ignore[attr-defined]  # MergedCapture: one row per table row
         t = self.cap.table
         return pa.array(full).filter(pc.and_(pc.is_valid(t["evt.num"]), t["sysnb.visible"]))
