@@ -65,10 +65,13 @@ def event_detail(row: pa.Table) -> dict[str, Any]:
     return detail
 
 
-def follow_fd(base: pa.Table, pid: int, fd: int, name: str | None) -> pa.Table:
+def follow_fd(base: pa.Table, pid: int, fd: int, name: str | None, shown: Any = None) -> pa.Table:
     """Every read/write on ``fd`` of process ``pid`` (and the same fd name, as fd numbers are reused):
-    capture order, direction ``in``/``out``, bytes, and the data as dotted ASCII."""
+    capture order, direction ``in``/``out``, bytes, and the data as dotted ASCII. ``shown``: a boolean
+    column of the rows to consider (the rows sysdig prints, when ``base`` is a whole capture table)."""
     mask = pc.and_(pc.equal(base["proc.pid"], pid), pc.equal(base["fd.num"], fd))
+    if shown is not None:
+        mask = pc.and_(mask, shown)
     mask = pc.and_(pc.fill_null(mask, False), pc.fill_null(is_io(base), False))
     if name is not None:
         mask = pc.and_(mask, pc.fill_null(pc.equal(base["fd.name"].cast(pa.string()), name), False))

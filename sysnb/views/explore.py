@@ -53,11 +53,15 @@ class View:
     """What a user is looking at: crumbs (drill-down filters) + the filter box + a time window + a lens."""
 
     def __init__(self, cap: Capture) -> None:
-        from sysnb.capture import visible_rows
-
         self.cap = cap
-        self.base = visible_rows(cap.table)  # the rows sysdig prints
-        ts = self.base["evt.rawtime"].to_numpy()
+        # the capture's table itself, never copied (a filtered copy of big50 cost 2.5-3 s, mostly page faults
+        # on a gigabyte of new memory); the rows sysdig prints are `shown`, and every row number handed out
+        # (filtered_indices, indices) is one of them
+        self.base = cap.table
+        self.shown = pc.and_(pc.is_valid(self.base["evt.num"]), pc.fill_null(self.base["sysnb.visible"], False))
+        self.shown_rows = pc.indices_nonzero(self.shown)
+        self._nums = np.asarray(self.base["evt.num"].filter(self.shown).to_numpy(), dtype=np.int64)
+        ts = self.base["evt.rawtime"].filter(self.shown).to_numpy()
         self.start_ns, self.end_ns = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 1)
         self.crumbs: list[Crumb] = []
         self.filter_text = ""
@@ -124,15 +128,12 @@ class View:
         return f"({self.filter}) and {window}" if self.filter else window
 
     def filtered_indices(self) -> pa.Array:
-        """Row numbers (into ``base``) matching crumbs and filter box, over the whole time span. The filter
-        reads only the columns it names, so nothing is copied but one boolean column."""
+        """Row numbers (into ``base``, shown rows only) matching crumbs and filter box, over the whole time
+        span. The filter reads only the columns it names, so nothing is copied but one boolean column."""
         key = (tuple(self.crumbs), self.filter_text)
         if self._filtered is None or self._filtered[0] != key:
             text = self.filter
-            if text:
-                found = pc.indices_nonzero(self._mask(text))
-            else:
-                found = pa.array(np.arange(self.base.num_rows, dtype=np.uint64))
+            found = pc.indices_nonzero(pc.and_(self._mask(text), self.shown)) if text else self.shown_rows
             self._filtered = (key, found)
         return self._filtered[1]
 
@@ -143,9 +144,14 @@ class View:
         per_capture = getattr(self.cap, "contexts", None)
         if per_capture is None:
             return compiled.mask(self.base, self.cap.field_context())
-        full = self.cap.mask(compiled)  # type: ignore[attr-defined]  # MergedCapture: one row per table row
-        t = self.cap.table
-        return pa.array(full).filter(pc.and_(pc.is_valid(t["evt.num"]), t["sysnb.visible"]))
+        return pa.array(self.cap.mask(compiled))  # type: ignore[attr-defined]  # MergedCapture: one per row
+
+    def find(self, evt_num: int) -> pa.Table:
+        """The shown row with this evt.num (empty when there is none; numbers ascend in capture order)."""
+        i = int(np.searchsorted(self._nums, evt_num))
+        if i >= len(self._nums) or self._nums[i] != evt_num:
+            return self.base.slice(0, 0)
+        return self.base.slice(int(self.shown_rows[i].as_py()), 1)
 
     def indices(self) -> pa.Array:
         """Row numbers of the current view: filtered, then cut to the time window."""

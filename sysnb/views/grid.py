@@ -58,7 +58,10 @@ def page_rows(table: pa.Table, indices: pa.Array | None, start: int, count: int 
     start = max(0, min(start, table.num_rows if indices is None else len(indices)))
     if indices is None:
         return table.slice(start, count)
-    return table.take(indices.slice(start, count))
+    # one-row slices are views: Table.take on a table of many chunks concatenated every column of the whole
+    # capture first (0.15 s for a page of big50)
+    rows = [table.slice(int(i), 1) for i in indices.slice(start, count).to_pylist()]
+    return pa.concat_tables(rows).combine_chunks() if rows else table.slice(0, 0)
 
 
 def event_page(rows: pa.Table, columns: Sequence[str]) -> pa.Table:

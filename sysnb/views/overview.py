@@ -67,25 +67,34 @@ TILES = (
 
 
 def tile_values(cap: Capture) -> list[tuple[Tile, int, np.ndarray]]:
-    """(tile, total, sparkline counts) for every tile. Only the columns the tiles read are filtered."""
-    from sysnb.capture import returned_rows
+    """(tile, total, sparkline counts) for every tile, computed once per capture and set of tiles (the overview
+    and the explorer both show them). Each tile's filter reads only its columns, over the whole table; only
+    the one or two columns its measure needs are filtered (no copy of the table's rows)."""
+    from sysnb.capture import returned_mask
     from sysnb.filter import compile_filter
     from sysnb.rules.views import tiles as rule_tiles
 
     tiles = (*TILES, *rule_tiles(cap))  # "Falco alerts" once cap.alerts(...) / %sysrules ran
-    filters = [compile_filter(tile.filter) for tile in tiles]
-    needed = {"evt.rawtime", "evt.rawres"} | {t.measure.split(":", 1)[1] for t in tiles if ":" in t.measure}
-    for f in filters:
-        needed |= f.columns()
-    rows = returned_rows(cap.table, sorted(needed & set(cap.table.column_names)))
-    ts = rows["evt.rawtime"].to_numpy()
-    lo, hi = (int(ts.min()), int(ts.max())) if len(ts) else (0, 0)
+    key = tuple(tile.filter for tile in tiles)
+    cached = getattr(cap, "_tile_values", None)
+    if cached is not None and cached[0] == key:
+        return list(cached[1])
+    table = cap.table
+    returned = returned_mask(table)
+    ts_all = table["evt.rawtime"].filter(returned).to_numpy()
+    lo, hi = (int(ts_all.min()), int(ts_all.max())) if len(ts_all) else (0, 0)
+    context = cap.field_context() if hasattr(cap, "field_context") else None
     out = []
-    for tile, compiled in zip(tiles, filters, strict=True):
-        sel = rows.filter(compiled.mask(rows))
+    for tile in tiles:
+        mask = pc.and_(returned, compile_filter(tile.filter).mask(table, context))
+        measured = {"evt.rawtime"} | ({"evt.rawres"} if tile.measure == "bytes" else set())
+        if ":" in tile.measure:
+            measured.add(tile.measure.split(":", 1)[1])
+        sel = table.select(sorted(measured)).filter(mask)
         total = _measure(sel, tile.measure)
         weights = pc.fill_null(sel["evt.rawres"], 0).to_numpy().clip(0) if tile.measure == "bytes" else None
         out.append((tile, total, time_bins(sel["evt.rawtime"].to_numpy(), lo, hi, BINS, weights)))
+    cap._tile_values = (key, tuple(out))  # type: ignore[attr-defined]
     return out
 
 

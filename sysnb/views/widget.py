@@ -23,7 +23,7 @@ import traitlets as t
 from sysnb.errors import SysnbError, UsageError
 from sysnb.format.escape import html_text, label, visible_table
 from sysnb.views.actions import FILTER_ALIAS, combine, next_mark, position_of, value_filter
-from sysnb.views.detail import event_detail, find_event, follow_fd
+from sysnb.views.detail import event_detail, follow_fd
 from sysnb.views.explore import LENS_COLUMNS, LENSES, View, lens_table
 from sysnb.views.grid import (
     DEFAULT_COLUMNS,
@@ -224,13 +224,13 @@ class Explorer(anywidget.AnyWidget):
             field = str(msg.get("field", ""))
             raw = None
             if field in FILTER_ALIAS:
-                raw = find_event(self.view.base, int(msg["evt_num"]))["evt.rawtime"][0].as_py()
+                raw = self.view.find(int(msg["evt_num"]))["evt.rawtime"][0].as_py()
             expr = value_filter(field, str(msg.get("value", "")), raw)
         self.view.set_filter(combine(self.view.filter_text, expr, str(msg.get("op", "apply"))))
 
     def _do_exclude(self, msg: dict[str, Any]) -> None:
         """Hide the process of an event: ``and not proc.pid=PID``."""
-        row = find_event(self.view.base, int(msg["evt_num"]))
+        row = self.view.find(int(msg["evt_num"]))
         pid = row["proc.pid"][0].as_py() if row.num_rows else None
         if pid is None:
             raise UsageError(f"event {int(msg['evt_num'])} has no process to exclude")
@@ -239,7 +239,7 @@ class Explorer(anywidget.AnyWidget):
     def _do_goto(self, msg: dict[str, Any]) -> None:
         """Scroll the table to event ``evt_num`` of the view and select it."""
         num = int(msg["evt_num"])
-        if find_event(self.view.base, num).num_rows == 0:
+        if self.view.find(num).num_rows == 0:
             raise UsageError(f"there is no event {num} in this capture (or it is one sysdig does not print)")
         if self.view.lens != "syscalls":
             self._sort = ""
@@ -265,7 +265,7 @@ class Explorer(anywidget.AnyWidget):
         base = self.view.start_ns
         times = []
         for num in self.marked:
-            row = find_event(self.view.base, num)
+            row = self.view.find(num)
             if row.num_rows:
                 times.append([float(num), float(row["evt.rawtime"][0].as_py() - base)])
         self.mark_times = times
@@ -310,7 +310,7 @@ class Explorer(anywidget.AnyWidget):
         self.view.push(labels[i], filters[i])
 
     def _do_select(self, msg: dict[str, Any]) -> None:
-        row = find_event(self.view.base, int(msg["evt_num"]))
+        row = self.view.find(int(msg["evt_num"]))
         detail = event_detail(row)
         self._fd = detail.pop("fd", None)  # kept here: the browser only needs to know there is one to follow
         self.detail = {**detail, "fd": self._fd is not None}
@@ -320,7 +320,7 @@ class Explorer(anywidget.AnyWidget):
         fd = self._fd
         if not fd:
             return
-        chunks = follow_fd(self.view.base, fd["pid"], fd["fd"], fd["name"])
+        chunks = follow_fd(self.view.base, fd["pid"], fd["fd"], fd["name"], shown=self.view.shown)
         self.stream_meta = {"title": label(f"{fd['name'] or ''} (pid {fd['pid']}, fd {fd['fd']})"),
                             "chunks": chunks.num_rows}
         self.stream = to_ipc(chunks)
