@@ -9,6 +9,10 @@ that starts with one of sysnb's magics and leaves every other line to IPython's 
 * ``%sysprint -p "%evt.num %fd.na<Tab>`` -> ``%fd.name`` (fields after ``%`` in a ``-p`` format)
 * ``%chisel top<Tab>``                   -> ``topfiles_bytes``, ``topprocs_cpu``... (then fields, filter)
 * ``%%capture 5s --filter proc.<Tab>``   -> fields; ``%finding TITLE -- fd.<Tab>`` too.
+
+Inspection (Shift-Tab in JupyterLab, and the documentation panel of its completer, which asks the kernel to
+inspect the chosen completion) answers for a field name inside those magics with what ``sysnb -l FIELD`` says:
+type, description, how it is computed. Everything else goes to IPython's inspector as before.
 """
 
 from __future__ import annotations
@@ -86,6 +90,52 @@ def install(ipython: Any) -> None:
     completer.custom_matchers[:] = [f for f in completer.custom_matchers
                                     if getattr(f, "__qualname__", "") != sysnb_matcher.__qualname__]
     completer.custom_matchers.append(sysnb_matcher)
+    _install_inspector(getattr(ipython, "kernel", None))
+
+
+_FIELD_CHARS = re.compile(r"[\w.\[\]]")
+
+
+def field_help(code: str, cursor: int) -> str | None:
+    """What ``sysnb -l FIELD`` says about the field name around ``cursor`` when its line is one of sysnb's
+    magics (a leading ``%`` of a -p format is not part of the name); None otherwise."""
+    from sysnb.fields.listing import detail
+    from sysnb.fields.registry import resolve
+
+    cursor = max(0, min(cursor, len(code)))
+    start = code.rfind("\n", 0, cursor) + 1
+    end = code.find("\n", cursor)
+    line = code[start:len(code) if end < 0 else end]
+    m = _MAGIC.match(line)
+    if m is None or m.group(1) not in FILTER_MAGICS:
+        return None
+    at = cursor - start
+    lo = at
+    while lo > 0 and _FIELD_CHARS.match(line[lo - 1]):
+        lo -= 1
+    hi = at
+    while hi < len(line) and _FIELD_CHARS.match(line[hi]):
+        hi += 1
+    name = line[lo:hi].rstrip(".")
+    if "." not in name or resolve(name) is None:
+        return None
+    return "\n".join(detail(name))
+
+
+def _install_inspector(kernel: Any) -> None:
+    """Answer the kernel's inspect requests for field names inside sysnb's magics (once per kernel)."""
+    if kernel is None or getattr(kernel.do_inspect, "_sysnb", False):
+        return
+    original = kernel.do_inspect
+
+    def do_inspect(code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()) -> Any:
+        text = field_help(code, cursor_pos)
+        if text is None:
+            return original(code, cursor_pos, detail_level, omit_sections)
+        return {"status": "ok", "found": True, "data": {"text/plain": text}, "metadata": {}}
+
+    do_inspect._sysnb = True  # type: ignore[attr-defined]
+    kernel.do_inspect = do_inspect
 
 
 _TYPE_VALUES = re.compile(r"evt\.type\s*(?:!?=\s*['\"]?([\w]+)|in\s*\(([^)]*)\))")

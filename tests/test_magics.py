@@ -106,6 +106,29 @@ def test_no_sysnb_completion_outside_the_magics(ip) -> None:  # type: ignore[no-
     assert completions("x = proc.na") == ("", [])
 
 
+@pytest.mark.parametrize(("code", "expected"), [
+    ("%sysfilter proc.name", "proc.name (CHARBUF) the name (excluding the path)"),
+    ('x = 1\n%sysprint -p "%evt.num %fd.name"', "fd.name (CHARBUF) FD full name"),
+    ("%%capture 5s --filter fd.sport", "fd.sport (PORT)"),
+])
+def test_inspecting_a_field_inside_the_magics_describes_it(code: str, expected: str) -> None:
+    """Shift-Tab (and JupyterLab's completion documentation, which inspects the chosen completion): the
+    kernel's inspect request answers with ``sysnb -l FIELD`` for a field name inside the magics."""
+    from sysnb.completer import _install_inspector
+
+    class Kernel:
+        def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: object = ()) -> dict:
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+
+    kernel = Kernel()
+    _install_inspector(kernel)
+    _install_inspector(kernel)  # once, however often the extension is loaded
+    cursor = len(code) - (1 if code.endswith('"') else 0)
+    reply = kernel.do_inspect(code, cursor)
+    assert reply["found"] and reply["data"]["text/plain"].startswith(expected)
+    assert not kernel.do_inspect("print(proc.name)", 12)["found"]  # Python code: IPython's inspector
+
+
 def test_an_unknown_event_type_is_an_error_with_a_caret(ip) -> None:  # type: ignore[no-untyped-def]
     ip.run_line_magic("sysopen", str(CAT))
     caret = r"(?s)unknown event type 'wrte'; did you mean write.*\n  evt.type=wrte\n {11}\^"
