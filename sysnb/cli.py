@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,9 +51,21 @@ environment:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """sysdig exits with status 1 on a bad option, as on every other error (argparse's default is 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(SYSDIG_ERROR, f"{self.prog}: error: {message}\n")
+
+
+#: the exit status of sysdig 0.29.3 on any error: a bad option, filter, field or chisel, or an unreadable file
+SYSDIG_ERROR = 1
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sysnb", description="Read .scap system-call captures and print them as "
-                                "sysdig does.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="sysnb", description="Read .scap system-call captures and print them as "
+                "sysdig does.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-r", "--read", "--readfile", metavar="FILE", help="read events from a .scap or .scap.gz file")
     p.add_argument("-p", "--print", dest="format", metavar="FORMAT",
                    help='output format, e.g. "%%evt.num %%proc.name %%fd.name"; a leading * prints events '
@@ -143,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="surrogateescape")  # bytes that are not UTF-8 are printed as they are
+    sysdig_style = False
     try:
         if argv[:1] == ["rules"]:
             return rules_command(argv[1:])
@@ -150,13 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if argv[:1] == ["export"]:
             return many.export_command(argv[1:])
+        sysdig_style = True
         if many.reads_many(argv):  # -r A -r B, -r DIR, -r 'GLOB': one merged timeline
             return many.read_many(argv)
         args = build_parser().parse_args(argv)
         return run(args)
     except (UsageError, SysnbError) as e:
         print(f"sysnb: {e}", file=sys.stderr)
-        return 2 if isinstance(e, UsageError) else 1
+        # sysdig's own options exit 1 on every error, as sysdig does; sysnb's subcommands 2 for a usage error
+        return 2 if isinstance(e, UsageError) and not sysdig_style else 1
     except KeyboardInterrupt:
         return 130
     except Exception as e:

@@ -48,7 +48,7 @@ def test_list_fields() -> None:
 def test_bad_format_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     from sysnb.cli import main
 
-    assert main(["-r", str(CAT), "-p", "%proc.nmae"]) == 2
+    assert main(["-r", str(CAT), "-p", "%proc.nmae"]) == 1  # sysdig exits 1 on every error
     err = capsys.readouterr().err
     assert "proc.nmae" in err and "did you mean proc.name" in err and "Traceback" not in err
 

@@ -68,7 +68,7 @@ def test_seconds_name_files_by_a_strftime_pattern(tmp_path: Path) -> None:
 def test_rotation_options_without_w_and_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-r", str(SAMPLE), "-C", "1", "-q"]) == 0
     assert "without -w they are ignored" in capsys.readouterr().err
-    assert main(["-r", str(SAMPLE), "-w", str(tmp_path / "x.scap"), "-W", "3"]) == 2
+    assert main(["-r", str(SAMPLE), "-w", str(tmp_path / "x.scap"), "-W", "3"]) == 1
     assert "give one of them too" in capsys.readouterr().err
-    assert main(["-r", str(SAMPLE), "-w", str(tmp_path / "x.scap"), "-C", "0"]) == 2
+    assert main(["-r", str(SAMPLE), "-w", str(tmp_path / "x.scap"), "-C", "0"]) == 1
     assert not list(tmp_path.iterdir())
