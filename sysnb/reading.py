@@ -126,7 +126,7 @@ def stream_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatt
     needed = _SUMMARY_COLUMNS | RETURNED_COLUMNS | (set() if args.quiet else set(formatter.columns))
     needed |= flt.columns() if flt is not None else set()
     progress = progress_of(args)
-    scan = Scan(args.read, columns=table_columns(needed), progress=progress)
+    scan = Scan(args.read, columns=table_columns(needed), progress=progress, args_types=_args_types(args, flt))
     note_recorder_of(args.read)
     base = FieldContext(meta=metadata(os.path.abspath(args.read)), **options.context_options(args))
     run = _Run(args, formatter, escape)
@@ -152,6 +152,16 @@ def stream_capture(args: argparse.Namespace, flt: CompiledFilter | None, formatt
         print(f"sysnb: {scan.info.damage}", file=sys.stderr)
         return 1
     return 0
+
+
+def _args_types(args: argparse.Namespace, flt: CompiledFilter | None) -> list[int] | None:
+    """The event types whose arguments can be printed: those the capture filter can match (the others are
+    dropped before printing, so the core need not render their evt.args), or None for every type."""
+    if flt is None or args.displayflt:
+        return None
+    from sysnb.rules.evttypes import type_ids
+
+    return type_ids(flt.node)
 
 
 def progress_of(args: argparse.Namespace) -> Callable[[int, int, int], None] | None:

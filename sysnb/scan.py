@@ -59,7 +59,8 @@ class Scan:
     """Batches of a capture's table; see the module docstring."""
 
     def __init__(self, path: str | os.PathLike[str], *, columns: Sequence[str] | None = None,
-                 engine: str = "native", batch_size: int = BATCH_SIZE, progress: ProgressFn | None = None) -> None:
+                 engine: str = "native", batch_size: int = BATCH_SIZE, progress: ProgressFn | None = None,
+                 args_types: Sequence[int] | None = None) -> None:
         if engine not in ENGINES:
             raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
         self.path = os.fspath(path)
@@ -68,6 +69,7 @@ class Scan:
         self.engine = engine
         self.batch_size = batch_size
         self.progress = progress
+        self.args_types = list(args_types) if args_types is not None else None  # evt.args of these types only
         self.size = os.path.getsize(self.path)
         self.info = ScanInfo()
         full = _schema()
@@ -88,7 +90,8 @@ class Scan:
         import sysnb._core as _core
 
         try:
-            scanner = _core.Scanner(self.path, self.batch_size, _ordered(self.columns) if self.columns else None)
+            scanner = _core.Scanner(self.path, self.batch_size, _ordered(self.columns) if self.columns else None,
+                                    self.args_types)
         except ValueError as e:
             raise CaptureFormatError(str(e), path=self.path, offset=0) from None
         except OSError as e:

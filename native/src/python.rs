@@ -74,13 +74,28 @@ pub struct Scanner {
 
 #[pymethods]
 impl Scanner {
+    /// `args_types`: render `evt.args` only for these event type ids (the others get an empty string): for a
+    /// reader whose filter can match only those types.
     #[new]
-    #[pyo3(signature = (path, batch_size = 65536, columns = None))]
-    fn new(path: &str, batch_size: usize, columns: Option<Vec<String>>) -> PyResult<Scanner> {
+    #[pyo3(signature = (path, batch_size = 65536, columns = None, args_types = None))]
+    fn new(
+        path: &str,
+        batch_size: usize,
+        columns: Option<Vec<String>>,
+        args_types: Option<Vec<u16>>,
+    ) -> PyResult<Scanner> {
         guarded("open", || {
             let want = wanted(columns)?;
             let stream = source::open_file(path).map_err(PyValueError::new_err)?;
-            Ok(Scanner { scan: Scan::new(stream, batch_size, want), broken: false })
+            let mut scan = Scan::new(stream, batch_size, want);
+            if let Some(types) = args_types {
+                let mut allowed = vec![false; usize::from(u16::MAX) + 1];
+                for t in types {
+                    allowed[usize::from(t)] = true;
+                }
+                scan.engine.args_types = Some(allowed);
+            }
+            Ok(Scanner { scan, broken: false })
         })
     }
 

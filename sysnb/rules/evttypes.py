@@ -102,3 +102,13 @@ def _uint(v: str) -> int | None:
     except ValueError:
         return None
     return n % (1 << 64)
+
+
+def type_ids(node: Node) -> list[int] | None:
+    """The event type ids (of the capture format) whose rows ``node`` can match, or None when it can match
+    nearly every type. Generic events (a syscall without a dedicated event) are always included."""
+    names = evttypes(node)
+    if len(names) >= len(event_names()) // 2:
+        return None
+    ids = {e.id for e in EVENTS if e.name in names or (e.known_2022 and e.name_2022 in names)}
+    return sorted(ids | {0, 1})

@@ -57,6 +57,9 @@ pub struct Engine {
     gen: u64,
     batches: u64,
     scratch: Rendered,
+    /// render `evt.args` only for these event types (None: every type); a reader whose filter can match only
+    /// some types sets it, as rows of the other types are dropped before anything prints their arguments
+    pub args_types: Option<Vec<bool>>,
     args_buf: Vec<u8>,
     attrs: &'static [TypeAttrs],
     /// the variable-width columns' bytes per row in the last batch (capacities of the next)
@@ -112,6 +115,7 @@ impl Engine {
             gen: 0,
             batches: 0,
             scratch: Rendered::default(),
+            args_types: None,
             args_buf: Vec::with_capacity(1024),
             attrs: attrs(),
             sizes: Sizes::default(),
@@ -124,6 +128,10 @@ impl Engine {
         self.batches += 1;
         self.gen += 1;
         BatchBuilder::new(self.batches, capacity, want, self.sizes)
+    }
+
+    fn renders_args(&self, etype: u16) -> bool {
+        self.args_types.as_ref().is_none_or(|types| types.get(etype as usize).copied().unwrap_or(false))
     }
 
     pub fn invalidate_threads(&mut self) {
@@ -403,7 +411,7 @@ impl Engine {
                 cat = syscall_category(sc);
                 code = 1_000_000 + i64::from(sc);
             }
-        } else if (visible || !a.numbered) && out.want.has(Col::Args) {
+        } else if (visible || !a.numbered) && out.want.has(Col::Args) && self.renders_args(etype) {
             let ctx = Ctx { threads: &self.threads, users: &self.users, groups: &self.groups };
             render_all(&mut self.args_buf, info.params_2022, ev.params, t, &ctx, &mut self.scratch);
         }
