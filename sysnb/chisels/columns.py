@@ -3,10 +3,11 @@ reads 11 of the table's 60 columns; the rest is memory the chisel never touches)
 
 A chisel names what it reads as text: column names (``t["fd.name"]``), fields in formats and filters
 (``"%evt.num %proc.name"``, ``"evt.type=open"``) and the field arguments it is given. The columns are traced
-from the string constants of the chisel's module and of the chisel modules it imports, each field resolved
-by the registry to the stored columns it reads. This over-approximates (a constant of another chisel in the
-same module counts), never under-approximates for what a chisel spells out; ``tests/test_chisels.py`` runs
-every chisel through the CLI (projected) against sysdig's output on every capture.
+from the string constants of the chisel's function (its decorator included), of the module-level helpers and
+constants it names, and of the chisel modules its module imports, each field resolved by the registry to the
+stored columns it reads. This over-approximates (an imported module counts whole), never under-approximates
+for what a chisel spells out; ``tests/test_chisels.py`` runs every chisel through the CLI (projected) against
+sysdig's output on every capture.
 """
 
 from __future__ import annotations
@@ -32,12 +33,48 @@ def chisel_columns(c: Chisel, args: Iterable[str] = (), filter: str | None = Non
     from sysnb.state.columns import SCHEMA
 
     names = set(SCHEMA.names)
-    wanted = set(ALWAYS) | _module_columns(c.fn.__module__)
+    wanted = set(ALWAYS) | _function_columns(c.fn.__module__, c.fn.__name__)
     for text in [*args, filter or ""]:
         wanted |= _text_columns(text)
     if c.raw:
         wanted |= {"sysnb.params", "evt.args", "sysnb.info"}
     return sorted(wanted & names)
+
+
+@functools.cache
+def _function_columns(module: str, name: str) -> frozenset[str]:
+    """Columns named by the string constants of function ``name`` of ``module`` (its decorator included),
+    of the module-level functions and constants it names, and of every sysnb.chisels module the module
+    imports. Tracing the function rather than the whole module keeps the other chisels' columns out:
+    topfiles_bytes read 23 columns, among them process and user columns that cost the core their
+    snapshots."""
+    tree = ast.parse(inspect.getsource(sys.modules[module]))
+    top = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    top.update({t.id: n for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)})
+    if name not in top:
+        return _module_columns(module)
+    out: set[str] = set()
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        node = top[todo.pop()]
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and not _is_docstring(node, sub):
+                out |= _text_columns(sub.value)
+            elif isinstance(sub, ast.Name) and sub.id in top and sub.id not in seen:
+                seen.add(sub.id)
+                todo.append(sub.id)
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sysnb.chisels.") \
+                and node.module not in (module, "sysnb.chisels.registry"):
+            __import__(node.module)
+            out |= _module_columns(node.module)
+    return frozenset(out)
+
+
+def _is_docstring(owner: ast.AST, node: ast.Constant) -> bool:
+    body = getattr(owner, "body", None)
+    return bool(body) and isinstance(body[0], ast.Expr) and body[0].value is node  # type: ignore[index]
 
 
 @functools.cache
