@@ -49,7 +49,7 @@ def _function_columns(module: str, name: str) -> frozenset[str]:
     topfiles_bytes read 23 columns, among them process and user columns that cost the core their
     snapshots."""
     tree = ast.parse(inspect.getsource(sys.modules[module]))
-    top = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    top: dict[str, ast.stmt] = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     top.update({t.id: n for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)})
     if name not in top:
         return _module_columns(module)
