@@ -283,6 +283,34 @@ def test_goto_an_event_and_jump_between_marks(cap: sysnb.Capture) -> None:
     assert w.detail["evt_num"] == 500
 
 
+def test_goto_a_time_offset_time_of_day_or_iso(cap: sysnb.Capture) -> None:
+    """The go-to box takes a time too: the view's first event at or after it is selected."""
+    import datetime as dt
+
+    w = Explorer(cap)
+    view = w.view
+    shown = view.base.filter(view.shown)
+    ts, nums = shown["evt.rawtime"].to_numpy(), shown["evt.num"].to_numpy()
+    start = view.start_ns
+    target = int(ts[len(ts) // 2])  # an event's own time selects that event (the first one at that time)
+    expected = int(nums[np.flatnonzero(ts >= target)[0]])
+    offset_us = (target - start) / 1000
+    w._on_msg(w, {"kind": "goto", "at": f"+{offset_us:.3f}us"}, [])
+    assert not w.error and w.detail["evt_num"] == expected
+    local = dt.datetime.fromtimestamp(target / 1e9)
+    clock = local.strftime("%H:%M:%S") + f".{target % 1_000_000_000:09d}"
+    w._on_msg(w, {"kind": "goto", "at": clock}, [])
+    assert not w.error and w.detail["evt_num"] == expected
+    iso = dt.datetime.fromtimestamp(target // 1_000_000_000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+    w._on_msg(w, {"kind": "goto", "at": iso}, [])
+    second = (target // 1_000_000_000) * 1_000_000_000
+    assert not w.error and w.detail["evt_num"] == int(nums[np.flatnonzero(ts >= second)[0]])
+    w._on_msg(w, {"kind": "goto", "at": "+1h"}, [])
+    assert "no event of this view at or after '+1h'" in w.error
+    w._on_msg(w, {"kind": "goto", "at": "yesterday"}, [])
+    assert "give an evt.num, an offset" in w.error
+
+
 def test_relative_and_delta_time_columns(cap: sysnb.Capture) -> None:
     w = Explorer(cap)
     w._do_timecol({"mode": "relative", "start": 1})

@@ -409,12 +409,19 @@ function gridPane(model, send, menu) {
   let lastView = null;
 
   // the bar: go to an event, the previous/next mark, the time column's mode
-  const goto = textInput("sysnb-goto", "go to evt.num");
+  // an event number, or a time: +1.5s / 750ms (since the start), 19:43:36.808 (time of day), ISO 8601
+  const goto = textInput("sysnb-goto", "go to evt.num or time");
+  goto.title = "an event number, or a time: +1.5s, 750ms (since the start), 19:43:36.808, 2019-04-11T19:43:36";
   goto.addEventListener("keydown", (e) => {
     if (e.key !== "Enter") return;
     e.preventDefault();
-    const n = parseInt(goto.value.replace(/[^0-9]/g, ""), 10);
-    if (Number.isFinite(n)) send({ kind: "goto", evt_num: n });
+    const text = goto.value.trim();
+    if (/^[0-9,. ]+$/.test(text) && !/[.]/.test(text)) {
+      const n = parseInt(text.replace(/[^0-9]/g, ""), 10);
+      if (Number.isFinite(n)) send({ kind: "goto", evt_num: n });
+    } else if (text) {
+      send({ kind: "goto", at: text });
+    }
   });
   const prevMark = h("button", "sysnb-prev-mark", "◀ mark");
   const nextMark = h("button", "sysnb-next-mark", "mark ▶");

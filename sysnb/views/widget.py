@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anywidget
+import numpy as np
 import pyarrow as pa
 import traitlets as t
 
@@ -237,7 +238,10 @@ class Explorer(anywidget.AnyWidget):
         self.view.set_filter(combine(self.view.filter_text, f"proc.pid={pid}", "not"))
 
     def _do_goto(self, msg: dict[str, Any]) -> None:
-        """Scroll the table to event ``evt_num`` of the view and select it."""
+        """Scroll the table to event ``evt_num`` of the view and select it; with ``at`` (the box's text: an
+        offset, a time of day or an ISO time, sysnb.views.goto), to the view's first event at or after it."""
+        if "at" in msg:
+            msg = {"evt_num": self._first_at(str(msg["at"]))}
         num = int(msg["evt_num"])
         if self.view.find(num).num_rows == 0:
             raise UsageError(f"there is no event {num} in this capture (or it is one sysdig does not print)")
@@ -252,6 +256,21 @@ class Explorer(anywidget.AnyWidget):
                              "clear the time selection")
         self._do_select({"evt_num": num})
         self._send_page(pos - PAGE // 4, focus=pos)
+
+    def _first_at(self, text: str) -> int:
+        """The evt.num of the current view's first event at or after the time ``text`` names."""
+        from sysnb.views.goto import parse_time
+
+        found = self.view.indices()
+        ts = self.view.base["evt.rawtime"].take(found).to_numpy()
+        nums = self.view.base["evt.num"].take(found).to_numpy()
+        at = parse_time(text, self.view.start_ns)
+        later = np.flatnonzero(ts >= at)
+        if not len(later):
+            end = (int(ts.max()) - self.view.start_ns) / 1e9 if len(ts) else 0.0
+            raise UsageError(f"no event of this view at or after {text.strip()!r} (its last event is at "
+                             f"+{end:.6f} s)")
+        return int(nums[later[np.argmin(ts[later])]])
 
     def _do_markjump(self, msg: dict[str, Any]) -> None:
         current = msg.get("from")
