@@ -391,3 +391,33 @@ def test_the_explorer_filters_a_merged_view_in_each_captures_context() -> None:
         view = View(merged)
         view.set_filter(text)
         assert len(view.filtered_indices()) == merged.filter(text).events.num_rows, text
+
+
+def test_timeline_lanes_are_grouped_per_host() -> None:
+    """A merged view of several hosts: lanes per (host, pid), grouped by host, the same pid on two hosts in two
+    lanes; expanding one lane shows that host's threads only."""
+    from sysnb.views.timeline import assign_lanes
+
+    rows = pa.table({"proc.pid": [7, 7, 7, 9, 7, 7], "thread.tid": [7, 8, 7, 9, 7, 70],
+                     "proc.name": ["a", "a", "a", "b", "x", "x"],
+                     "host": pa.array(["web", "web", "web", "web", "db", "db"]).dictionary_encode()})
+    lanes = assign_lanes(rows, set())
+    assert [(lane["host"], lane["proc_pid"], lane["events"]) for lane in lanes.labels] == \
+        [("web", 7, 3), ("web", 9, 1), ("db", 7, 2)]
+    assert lanes.labels[0]["label"] == "web · a (7)" and lanes.index.tolist() == [0, 0, 0, 1, 2, 2]
+    db7 = int(lanes.labels[2]["pid"])  # the lane's key, what the browser sends to expand it
+    expanded = assign_lanes(rows, {db7})
+    assert [lane["label"] for lane in expanded.labels][2:] == ["db · x (7)", "thread 7", "thread 70"]
+    single = assign_lanes(rows.filter(pa.array([True] * 4 + [False] * 2)), set())
+    assert "host" not in single.labels[0] and single.labels[0]["pid"] == 7  # one host: lanes per pid as before
+
+
+@needs_shared
+def test_the_explorer_timeline_of_a_multi_host_merge_has_a_lane_group_per_host() -> None:
+    from sysnb.views.widget import Explorer
+
+    merged = open_captures([SHARED / name for name in SHARED_SET[:3]])
+    hosts = [lane.get("host") for lane in Explorer(merged).timeline_meta["lanes"]]  # type: ignore[union-attr]
+    assert None not in hosts and len(set(hosts)) >= 2
+    groups = [h for i, h in enumerate(hosts) if i == 0 or hosts[i - 1] != h]
+    assert len(groups) == len(set(groups))  # each host's lanes together

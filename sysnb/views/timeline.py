@@ -37,27 +37,62 @@ def _names(rows: pa.Table, first: np.ndarray) -> list[str]:
     return [label(n) if n else "?" for n in names.to_pylist()]
 
 
+#: a lane key of a merged view: host number * HOST_KEY + pid + 1 (pids are below 2**32)
+HOST_KEY = 1 << 33
+
+
 def assign_lanes(rows: pa.Table, expanded: set[int], max_lanes: int = MAX_LANES) -> Lanes:
-    """One lane per process (the busiest ``max_lanes``), followed by its threads when expanded."""
+    """One lane per process (the busiest ``max_lanes``), followed by its threads when expanded. On a view
+    of captures from several hosts (a ``host`` column), one lane group per host: lanes are per (host, pid),
+    grouped by host, busiest first within a host; a lane's ``pid`` is then its key, ``proc_pid`` the pid."""
     pid, tid = _ints(rows["proc.pid"]), _ints(rows["thread.tid"])
     index = np.full(len(pid), -1, np.int64)
     if not len(pid):
         return Lanes(index, [])
-    uniq, last, inv = np.unique(pid[::-1], return_index=True, return_inverse=True)
+    hosts, host_of = _hosts(rows)
+    key = pid if hosts is None else host_of * HOST_KEY + pid + 1
+    uniq, last, inv = np.unique(key[::-1], return_index=True, return_inverse=True)
     inv = inv[::-1]
     counts = np.bincount(inv)
     top = np.argsort(-counts, kind="stable")[:max_lanes]
+    if hosts is not None:  # grouped by host (in order of first appearance), busiest first inside a group
+        top = top[np.argsort(uniq[top] // HOST_KEY, kind="stable")]
     names = _names(rows, len(pid) - 1 - last[top])  # the name a process ended with (after execve)
     labels: list[dict[str, object]] = []
     for rank, (u, name) in enumerate(zip(top.tolist(), names, strict=True)):
-        p = int(uniq[u])
+        k = int(uniq[u])
+        p = k if hosts is None else k % HOST_KEY - 1
         mask = inv == u
         index[mask] = len(labels)
-        labels.append({"label": f"{name} ({p})", "pid": p, "tid": None, "events": int(counts[u]),
-                       "expanded": p in expanded, "rank": rank})
-        if p in expanded:
-            _thread_lanes(tid, mask, index, labels, p)
+        lane: dict[str, object] = {"label": f"{name} ({p})", "pid": k, "tid": None, "events": int(counts[u]),
+                                   "expanded": k in expanded, "rank": rank}
+        if hosts is not None:
+            host = hosts[k // HOST_KEY]
+            lane.update(label=f"{host} · {name} ({p})", host=host, proc_pid=p)
+        labels.append(lane)
+        if k in expanded:
+            _thread_lanes(tid, mask, index, labels, k)
     return Lanes(index, labels)
+
+
+def _hosts(rows: pa.Table) -> tuple[list[str] | None, np.ndarray]:
+    """The hosts of a merged view's rows (labels escaped) and each row's host number, or None for one host."""
+    if "host" not in rows.column_names:
+        return None, np.zeros(0, np.int64)
+    col = rows["host"].combine_chunks()
+    if not pa.types.is_dictionary(col.type):
+        col = col.dictionary_encode()
+    names = col.dictionary.to_pylist()
+    codes = np.asarray(pc.fill_null(col.indices, len(names)).to_numpy(), dtype=np.int64)
+    if len(set(codes.tolist())) < 2:
+        return None, codes
+    # number the hosts in order of first appearance, so lane groups follow the merged timeline
+    present, first = np.unique(codes, return_index=True)
+    appearance = present[np.argsort(first)]
+    remap = np.zeros(len(names) + 1, np.int64)
+    remap[appearance] = np.arange(len(appearance))
+    labels = [label(str(names[c])) if c < len(names) and names[c] is not None else "?" for c in appearance.tolist()]
+    return labels, remap[codes]
 
 
 def _thread_lanes(tid: np.ndarray, mask: np.ndarray, index: np.ndarray, labels: list[dict[str, object]],
@@ -85,7 +120,7 @@ def density(rows: pa.Table, t0: int, t1: int, bins: int, expanded: set[int]) -> 
     """Non-empty (lane, bin, category, events) cells for ``t0 <= evt.rawtime < t1`` and their legend."""
     ts = np.asarray(rows["evt.rawtime"].to_numpy(), dtype=np.int64)
     inside = (ts >= t0) & (ts < t1)
-    sub = rows.select(TIMELINE_COLUMNS[1:]).filter(pa.array(inside))
+    sub = rows.select([c for c in rows.column_names if c != "evt.rawtime"]).filter(pa.array(inside))
     lanes = assign_lanes(sub, expanded)
     cats, names = categories(sub)
     span = max(t1 - t0, 1)

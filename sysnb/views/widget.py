@@ -133,7 +133,8 @@ class Explorer(anywidget.AnyWidget):
         self.status = f"{len(v.indices()):,} events · {(time.perf_counter() - started) * 1e3:.0f} ms"
 
     def _send_timeline(self) -> None:
-        rows = self.view.rows(TIMELINE_COLUMNS, window=False)
+        host = ["host"] if "host" in self.view.base.column_names else []  # a merged view: lanes per host
+        rows = self.view.rows(TIMELINE_COLUMNS + host, window=False)
         cells, legend = density(rows, self._range[0], self._range[1], BINS, self._expanded)
         base = self.view.start_ns
         self.time_range = [float(self._range[0] - base), float(self._range[1] - base)]
