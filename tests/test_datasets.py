@@ -421,3 +421,16 @@ def test_the_explorer_timeline_of_a_multi_host_merge_has_a_lane_group_per_host()
     assert None not in hosts and len(set(hosts)) >= 2
     groups = [h for i, h in enumerate(hosts) if i == 0 or hosts[i - 1] != h]
     assert len(groups) == len(set(groups))  # each host's lanes together
+
+
+def test_goto_an_event_number_on_a_merged_view() -> None:
+    """evt.num repeats across the captures of a merged view: going to one selects the first in time (it
+    answered "there is no event" before, from a binary search over numbers that do not ascend)."""
+    from sysnb.views.widget import Explorer
+
+    merged = open_captures(BUNDLED)
+    counts = Counter(merged.events["evt.num"].to_pylist())
+    repeated = next(n for n, c in counts.items() if c > 1)
+    w = Explorer(merged)
+    w._on_msg(w, {"kind": "goto", "evt_num": repeated}, [])
+    assert not w.error and w.detail["evt_num"] == repeated

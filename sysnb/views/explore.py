@@ -61,6 +61,7 @@ class View:
         self.shown = pc.and_(pc.is_valid(self.base["evt.num"]), pc.fill_null(self.base["sysnb.visible"], False))
         self.shown_rows = pc.indices_nonzero(self.shown)
         self._nums = np.asarray(self.base["evt.num"].filter(self.shown).to_numpy(), dtype=np.int64)
+        self._ascending = bool(np.all(np.diff(self._nums) > 0))
         ts = self.base["evt.rawtime"].filter(self.shown).to_numpy()
         self.start_ns, self.end_ns = (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 1)
         self.crumbs: list[Crumb] = []
@@ -147,9 +148,15 @@ class View:
         return pa.array(self.cap.mask(compiled))  # type: ignore[attr-defined]  # MergedCapture: one per row
 
     def find(self, evt_num: int) -> pa.Table:
-        """The shown row with this evt.num (empty when there is none; numbers ascend in capture order)."""
-        i = int(np.searchsorted(self._nums, evt_num))
-        if i >= len(self._nums) or self._nums[i] != evt_num:
+        """The shown row with this evt.num (empty when there is none). Numbers ascend in a capture's order
+        (a binary search); a merged view of several captures repeats them, and the first in time is taken."""
+        if self._ascending:
+            i = int(np.searchsorted(self._nums, evt_num))
+            found = i < len(self._nums) and self._nums[i] == evt_num
+        else:
+            hits = np.flatnonzero(self._nums == evt_num)
+            found, i = len(hits) > 0, int(hits[0]) if len(hits) else 0
+        if not found:
             return self.base.slice(0, 0)
         return self.base.slice(int(self.shown_rows[i].as_py()), 1)
 
